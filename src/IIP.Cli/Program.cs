@@ -1,0 +1,24 @@
+using System.CommandLine;
+
+namespace IIP.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args) => Run(args);
+
+    /// <summary>Builds the root command; tests invoke verbs through this.</summary>
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("iip: find the training images a Stable Diffusion v1 model has memorized, from the image alone (IIP, ICLR 2025).");
+        foreach (var command in Commands)
+            root.Subcommands.Add(command());
+        return root;
+    }
+
+    public static int Run(string[] args) => BuildRoot().Parse(args).Invoke();
+
+    /// <summary>One entry per verb; each lives in Commands/&lt;Verb&gt;/.</summary>
+    private static readonly Func<Command>[] Commands =
+    [
+    ];
+}
