@@ -8,7 +8,7 @@ namespace IIP.Runtime.Tests.Backends;
 public static class ReferenceOps
 {
     /// <summary>C = alpha op(A) op(B) + beta C0 for the listed entries; magnitude = sum_p |a_ip b_pj|.</summary>
-    public static (double[] Value, double[] Magnitude) Gemm(bool transA, bool transB, int m, int n, int k, float alpha,
+    public static (double[] Value, double[] Magnitude) Gemm(bool transA, bool transB, int k, float alpha,
         float[] a, int lda, float[] b, int ldb, float beta, float[] c0, int ldc, IReadOnlyList<(int I, int J)> entries)
     {
         var value = new double[entries.Count];
@@ -38,6 +38,7 @@ public static class ReferenceOps
         int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], wd = x.Shape[3];
         int o = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3];
         int ho = (h + pad.Top + pad.Bottom - kh) / stride + 1, wo = (wd + pad.Left + pad.Right - kw) / stride + 1;
+        float[] xd = x.Data, wdata = w.Data;
         var value = new double[(long)n * o * ho * wo];
         var magnitude = new double[value.Length];
         long idx = 0;
@@ -53,7 +54,7 @@ public static class ReferenceOps
                                 {
                                     int iy = oy * stride - pad.Top + ky, ix = ox * stride - pad.Left + kx;
                                     if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
-                                    double term = (double)w.Data[((oc * c + ci) * kh + ky) * kw + kx] * x.Data[((i * c + ci) * (long)h + iy) * wd + ix];
+                                    double term = (double)wdata[((oc * c + ci) * kh + ky) * kw + kx] * xd[((i * c + ci) * (long)h + iy) * wd + ix];
                                     sum += term;
                                     abs += Math.Abs(term);
                                 }
@@ -72,6 +73,7 @@ public static class ReferenceOps
     {
         int bsz = q.Shape[0], tq = q.Shape[1], c = q.Shape[2], tk = k.Shape[1], cv = v.Shape[2];
         int d = c / heads, dv = cv / heads;
+        float[] qd = q.Data, kd = k.Data, vd = v.Data;
         var value = new double[(long)bsz * queryRows.Count * cv];
         var magnitude = new double[value.Length];
         var p = new double[tk];
@@ -87,7 +89,7 @@ public static class ReferenceOps
                         if (causal && t > i) { p[t] = double.NegativeInfinity; continue; }
                         double s = 0;
                         for (int e = 0; e < d; e++)
-                            s += (double)q.Data[((long)b * tq + i) * c + h * d + e] * k.Data[((long)b * tk + t) * c + h * d + e];
+                            s += (double)qd[((long)b * tq + i) * c + h * d + e] * kd[((long)b * tk + t) * c + h * d + e];
                         p[t] = s / Math.Sqrt(d);
                         max = Math.Max(max, p[t]);
                     }
@@ -98,7 +100,7 @@ public static class ReferenceOps
                         double y = 0, abs = 0;
                         for (int t = 0; t < tk; t++)
                         {
-                            double vt = v.Data[((long)b * tk + t) * cv + h * dv + e];
+                            double vt = vd[((long)b * tk + t) * cv + h * dv + e];
                             y += p[t] * vt;
                             abs += p[t] * Math.Abs(vt);
                         }

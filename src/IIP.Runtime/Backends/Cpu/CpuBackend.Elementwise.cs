@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Tensor = IIP.Runtime.Tensors.Tensor;
 
 namespace IIP.Runtime.Backends.Cpu;
@@ -9,7 +10,8 @@ public sealed unsafe partial class CpuBackend
     public void Add(Tensor a, Tensor b, Tensor y)
     {
         Require(nameof(Add), a.Length == b.Length && a.Length == y.Length, a, b, y);
-        TensorPrimitives.Add(a.Data, b.Data, y.Data);
+        var ad = a.Data; var bd = b.Data; var yd = y.Data;
+        ParallelChunks(yd.Length, (start, len) => TensorPrimitives.Add(ad.AsSpan(start, len), bd.AsSpan(start, len), yd.AsSpan(start, len)));
     }
 
     public void AddChannelBias(Tensor x, Tensor bias, Tensor y)
@@ -27,7 +29,11 @@ public sealed unsafe partial class CpuBackend
     {
         Require(nameof(Axpby), x.Length == z.Length && x.Length == y.Length, x, z, y);
         var xd = x.Data; var zd = z.Data; var yd = y.Data;
-        if (beta == 0f) { TensorPrimitives.Multiply(xd, alpha, yd); return; }
+        if (beta == 0f)
+        {
+            ParallelChunks(yd.Length, (start, len) => TensorPrimitives.Multiply(xd.AsSpan(start, len), alpha, yd.AsSpan(start, len)));
+            return;
+        }
         ParallelChunks(yd.Length, (start, len) =>
         {
             // y = alpha x + beta z, element by element (so y may alias x or z)
@@ -82,6 +88,9 @@ public sealed unsafe partial class CpuBackend
             {
                 float* hidden = px + (long)r * 2 * d, gate = hidden + d, dst = py + (long)r * d;
                 int i = 0;
+                if (Avx512F.IsSupported)
+                    for (; i + 16 <= d; i += 16)
+                        Vector512.Store(Vector512.Load(hidden + i) * VectorMath.Gelu(Vector512.Load(gate + i)), dst + i);
                 if (Vector256.IsHardwareAccelerated)
                     for (; i + 8 <= d; i += 8)
                         Vector256.Store(Vector256.Load(hidden + i) * VectorMath.Gelu(Vector256.Load(gate + i)), dst + i);

@@ -39,9 +39,12 @@ internal static class VectorMath
     /// -inf) give exp(-87.34) ~ 1.2e-38 rather than 0; callers that need exact zeros (masks) write them.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> ExpNonPositive(Vector512<float> x)
+    public static Vector512<float> ExpNonPositive(Vector512<float> x) => ExpUnclamped(Avx512F.Max(x, Vector512.Create(-87.33654f)));
+
+    // exp(x) for -87.34 <= x <= 88.72 (the range where 2^n is a normal float).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ExpUnclamped(Vector512<float> x)
     {
-        x = Avx512F.Max(x, Vector512.Create(-87.33654f));
         var n = Avx512F.RoundScale(x * Vector512.Create(1.44269504088896341f), 0x08);  // nearest, no exceptions
         var r = Avx512F.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
         r = Avx512F.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
@@ -72,6 +75,28 @@ internal static class VectorMath
         var y = Vector256<float>.One - poly * t * Exp(-(z * z));
         return Vector256.ConditionalSelect(Vector256.Create(-0f), x, Vector256<float>.Zero) | y;  // copysign(y, x)
     }
+
+    /// <summary>
+    /// erf on 16 lanes: <see cref="Erf(Vector256{float})"/>'s Abramowitz-Stegun 7.1.26 evaluation.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Erf(Vector512<float> x)
+    {
+        var z = Vector512.Abs(x);
+        var t = Vector512<float>.One / Avx512F.FusedMultiplyAdd(z, Vector512.Create(0.3275911f), Vector512<float>.One);
+        var poly = Vector512.Create(1.061405429f);
+        poly = Avx512F.FusedMultiplyAdd(poly, t, Vector512.Create(-1.453152027f));
+        poly = Avx512F.FusedMultiplyAdd(poly, t, Vector512.Create(1.421413741f));
+        poly = Avx512F.FusedMultiplyAdd(poly, t, Vector512.Create(-0.284496736f));
+        poly = Avx512F.FusedMultiplyAdd(poly, t, Vector512.Create(0.254829592f));
+        var y = Vector512<float>.One - poly * t * ExpNonPositive(-(z * z));
+        return Vector512.ConditionalSelect(Vector512.Create(-0f), x, Vector512<float>.Zero) | y;  // copysign(y, x)
+    }
+
+    /// <summary>Exact-form GELU on 16 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Gelu(Vector512<float> x)
+        => Vector512.Create(0.5f) * x * (Vector512<float>.One + Erf(x * Vector512.Create(0.70710678118654752f)));
 
     /// <summary>Exact-form GELU, 0.5 x (1 + erf(x / sqrt 2)), as torch.nn.functional.gelu(approximate='none').</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

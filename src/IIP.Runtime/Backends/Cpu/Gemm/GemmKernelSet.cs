@@ -28,14 +28,12 @@ internal sealed unsafe class GemmKernelSet
 
     public override string ToString() => Name;
 
-    private static int Tune(string name, int value) => int.TryParse(Environment.GetEnvironmentVariable("IIP_GEMM_" + name), out int v) ? v : value;
-
     // A panel 12 x 256 x 4 bytes = 12 KiB (L1); B panels of one item 256 x 256 x 4 = 256 KiB (L2, 1 MiB here);
     // the packed blocks of A (4096 x 256) and B (256 x 4096), 4 MiB each, are shared by the threads (L3).
     public static readonly GemmKernelSet Avx512 = new()
     {
         Name = "avx512 12x32", VectorBits = 512, MR = GemmKernelsAvx512.MR, NR = GemmKernelsAvx512.NR,
-        KC = Tune("KC", 256), RowBlock = Tune("ROWBLOCK", 4096), NC = 4096, ItemColumns = Tune("COLS", 256), IsSupported = X86.Avx512F.IsSupported,
+        KC = 256, RowBlock = 4096, NC = 4096, ItemColumns = 256, IsSupported = X86.Avx512F.IsSupported,
         Full = &GemmKernelsAvx512.Full, Half = &GemmKernelsAvx512.Half,
     };
 

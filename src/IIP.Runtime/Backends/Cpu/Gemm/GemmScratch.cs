@@ -7,15 +7,23 @@ namespace IIP.Runtime.Backends.Cpu.Gemm;
 /// </summary>
 internal static unsafe class GemmScratch
 {
-    [ThreadStatic] private static Buffer? t_a;
-    [ThreadStatic] private static Buffer? t_b;
+    [ThreadStatic] private static Buffer? t_sharedA;
+    [ThreadStatic] private static Buffer? t_sharedB;
+    [ThreadStatic] private static Buffer? t_privateA;
+    [ThreadStatic] private static Buffer? t_privateB;
     [ThreadStatic] private static Buffer? t_extra;
 
-    /// <summary>The packed-A block of the calling thread.</summary>
-    public static float* A(long floats) => Get(ref t_a, floats);
+    /// <summary>Packed A of a GEMM started on this thread, read by all its workers.</summary>
+    public static float* SharedA(long floats) => Get(ref t_sharedA, floats);
 
-    /// <summary>The packed-B block of the calling thread (shared read-only with its workers during one GEMM).</summary>
-    public static float* B(long floats) => Get(ref t_b, floats);
+    /// <summary>Packed B of a GEMM started on this thread, read by all its workers.</summary>
+    public static float* SharedB(long floats) => Get(ref t_sharedB, floats);
+
+    /// <summary>A panels one work item packs for itself on this thread.</summary>
+    public static float* PrivateA(long floats) => Get(ref t_privateA, floats);
+
+    /// <summary>B panels one work item packs for itself on this thread.</summary>
+    public static float* PrivateB(long floats) => Get(ref t_privateB, floats);
 
     /// <summary>A third buffer for callers of the GEMM (attention scores, convolution staging).</summary>
     public static float* Extra(long floats) => Get(ref t_extra, floats);
