@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using IIP.Runtime.Backends.Cpu.Gemm;
 using Tensor = IIP.Runtime.Tensors.Tensor;
 
@@ -21,7 +22,8 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     public string Name => "cpu";
 
-    public Tensor Allocate(params int[] shape) => new(shape);
+    /// <summary>Uninitialised, as the contract allows: skipping the zeroing saves a full write pass per op output.</summary>
+    public Tensor Allocate(params int[] shape) => Tensor.From(GC.AllocateUninitializedArray<float>(checked((int)Tensor.ElementCount(shape))), shape);
 
     public Tensor FromHost(Tensor host) => host;
 
@@ -33,6 +35,11 @@ public sealed unsafe partial class CpuBackend : IBackend
         Require(nameof(Linear), x.Rank == 2 && w.Rank == 2 && y.Rank == 2, x, w, y);
         int m = x.Shape[0], k = x.Shape[1], n = w.Shape[0];
         Require(nameof(Linear), w.Shape[1] == k && y.Shape[0] == m && y.Shape[1] == n && (b is null || b.Length == n), x, w, y);
+        if (m <= GemvMaxRows)
+        {
+            LinearByDotProducts(x, w, b, y);
+            return;
+        }
         float beta = 0f;
         if (b is not null)
         {
@@ -42,6 +49,27 @@ public sealed unsafe partial class CpuBackend : IBackend
         }
         fixed (float* px = x.Data, pw = w.Data, py = y.Data)
             CpuGemm.Multiply(_kernels, false, true, m, n, k, 1f, px, k, pw, k, beta, py, n, parallel: true);
+    }
+
+    /// <summary>Rows up to which Linear reads the weights once as dot products instead of packing them for the GEMM.</summary>
+    private const int GemvMaxRows = 2;
+
+    // y[i, j] = b[j] + x[i, :] . w[j, :]: for one or two rows (the time-embedding projections) packing the weights
+    // would cost more than the arithmetic; this reads each weight once, 64 outputs per task.
+    private static void LinearByDotProducts(Tensor x, Tensor w, Tensor? b, Tensor y)
+    {
+        int m = x.Shape[0], k = x.Shape[1], n = w.Shape[0];
+        const int Chunk = 64;
+        var xd = x.Data; var wd = w.Data; var yd = y.Data; var bd = b?.Data;
+        ForChunks((n + Chunk - 1) / Chunk, Chunk * k, chunk =>
+        {
+            for (int j = chunk * Chunk; j < Math.Min(n, (chunk + 1) * Chunk); j++)
+            {
+                var row = wd.AsSpan(j * k, k);
+                for (int i = 0; i < m; i++)
+                    yd[i * n + j] = TensorPrimitives.Dot(xd.AsSpan(i * k, k), row) + (bd is null ? 0f : bd[j]);
+            }
+        });
     }
 
     internal static void Require(string op, bool ok, params Tensor[] tensors)

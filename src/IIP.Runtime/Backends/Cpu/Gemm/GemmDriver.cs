@@ -130,10 +130,18 @@ internal static unsafe class GemmDriver
             int i0 = (int)((long)_aPanels * split / _rowSplits), i1 = (int)((long)_aPanels * (split + 1) / _rowSplits);
             float* privateA = _aShared ? null : GemmScratch.PrivateA((long)(i1 - i0) * mr * _kc);
             float* privateB = _bShared ? null : GemmScratch.PrivateB((long)(j1 - j0) * nr * _kc);
+            // Rows of C a multiple of 4 KiB apart fall into one L1 set (the 12 rows of a tile would evict each
+            // other): such items accumulate in a private block with a padded stride, added to C at the end.
+            bool staged = ldc % 1024 == 0 && _kBlocks > 1;
+            int itemRows = Math.Min(_mc, i1 * mr) - i0 * mr, itemCols = Math.Min(_nc, j1 * nr) - j0 * nr;
+            int stagedLd = (j1 - j0) * nr + 16;
+            float* cItem = c + (long)(_ic + i0 * mr) * ldc + _jc + j0 * nr;
+            float* target = staged ? GemmScratch.PrivateC((long)(i1 - i0) * mr * stagedLd) : cItem;
+            int targetLd = staged ? stagedLd : ldc;
             for (int pc = 0; pc < k; pc += _kc)
             {
                 int kc = Math.Min(_kc, k - pc);
-                float blockBeta = pc == 0 ? beta : 1f;
+                float blockBeta = pc > 0 ? 1f : staged ? 0f : beta;
                 // Panel i of A (j of B) for this depth block: shared blocks are indexed from panel 0, private from i0 (j0).
                 float* aBase, bBase;
                 if (_aShared) aBase = _sharedA + (long)pc * _aPanels * mr;
@@ -144,11 +152,31 @@ internal static unsafe class GemmDriver
                 {
                     float* aPanel = aBase + (long)i * mr * kc;
                     int rows = Math.Min(mr, _mc - i * mr);
-                    float* cRow = c + (long)(_ic + i * mr) * ldc + _jc;
+                    float* cRow = target + (long)(i - i0) * mr * targetLd;
                     for (int j = j0; j < j1; j++)
-                        Tile(ks, kc, aPanel, bBase + (long)j * nr * kc, cRow + j * nr, ldc, alpha, blockBeta, rows, Math.Min(nr, _nc - j * nr));
+                        Tile(ks, kc, aPanel, bBase + (long)j * nr * kc, cRow + (j - j0) * nr, targetLd, alpha, blockBeta, rows, Math.Min(nr, _nc - j * nr));
                 }
             }
+            if (staged) AddBlock(target, stagedLd, cItem, ldc, itemRows, itemCols, beta);
+        }
+    }
+
+    // dst[r, j] = src[r, j] + beta dst[r, j] (beta = 0: a copy, dst not read).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddBlock(float* src, int srcLd, float* dst, int dstLd, int rows, int cols, float beta)
+    {
+        var vb = Vector256.Create(beta);
+        for (int r = 0; r < rows; r++, src += srcLd, dst += dstLd)
+        {
+            int j = 0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; j + 8 <= cols; j += 8)
+                {
+                    var y = Vector256.Load(src + j);
+                    if (beta != 0f) y = Vector256.FusedMultiplyAdd(vb, Vector256.Load(dst + j), y);
+                    Vector256.Store(y, dst + j);
+                }
+            for (; j < cols; j++) dst[j] = beta == 0f ? src[j] : src[j] + beta * dst[j];
         }
     }
 

@@ -11,6 +11,7 @@ internal static unsafe class GemmScratch
     [ThreadStatic] private static Buffer? t_sharedB;
     [ThreadStatic] private static Buffer? t_privateA;
     [ThreadStatic] private static Buffer? t_privateB;
+    [ThreadStatic] private static Buffer? t_privateC;
     [ThreadStatic] private static Buffer? t_extra;
 
     /// <summary>Packed A of a GEMM started on this thread, read by all its workers.</summary>
@@ -24,6 +25,9 @@ internal static unsafe class GemmScratch
 
     /// <summary>B panels one work item packs for itself on this thread.</summary>
     public static float* PrivateB(long floats) => Get(ref t_privateB, floats);
+
+    /// <summary>The C block one work item accumulates in before it is added to C.</summary>
+    public static float* PrivateC(long floats) => Get(ref t_privateC, floats);
 
     /// <summary>A third buffer for callers of the GEMM (attention scores, convolution staging).</summary>
     public static float* Extra(long floats) => Get(ref t_extra, floats);
