@@ -14,17 +14,18 @@ public static class GoldenCommand
         var model = new Option<string>("--model") { Description = "Model: a diffusers folder, a single-file .safetensors checkpoint or a packed .iipw file", Required = true };
         var golden = new Option<string>("--golden") { Description = "Golden references: golden.safetensors (golden.json beside it adds the tokenizer cases)", Required = true };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer folder (vocab.json, merges.txt) for checkpoints that carry none" };
+        var only = new Option<string[]>("--only") { Description = "Run only the cases whose names start with these prefixes (e.g. --only unet. --only grad.)", AllowMultipleArgumentsPerToken = true };
         var command = new Command("golden",
             "Recompute the golden cases (shared/golden/README.md) for a model and compare: one line per case with the max absolute error, " +
             "the relative error, the tolerance and PASS/FAIL; cases this build cannot compute are listed NOT RUN. Exit code 1 if any case fails.")
         {
-            model, golden, tokenizer,
+            model, golden, tokenizer, only,
         };
-        command.SetAction(parse => CliErrors.Guard(() => Run(parse.GetValue(model)!, parse.GetValue(golden)!, parse.GetValue(tokenizer))));
+        command.SetAction(parse => CliErrors.Guard(() => Run(parse.GetValue(model)!, parse.GetValue(golden)!, parse.GetValue(tokenizer), parse.GetValue(only) ?? [])));
         return command;
     }
 
-    public static int Run(string modelPath, string goldenPath, string? tokenizerDir)
+    public static int Run(string modelPath, string goldenPath, string? tokenizerDir, IReadOnlyList<string> only)
     {
         string tensorsPath = goldenPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
             ? Path.ChangeExtension(goldenPath, ".safetensors") : goldenPath;
@@ -34,7 +35,7 @@ public static class GoldenCommand
         var model = new StableDiffusion(checkpoint, CpuBackend.Instance);
         Console.WriteLine($"model {modelPath} ({checkpoint.Layout}), golden {tensorsPath}, backend {model.Backend.Name}");
         int pass = 0, fail = 0, notRun = 0;
-        foreach (var result in new GoldenRunner(model, references, jsonPath).Run())
+        foreach (var result in new GoldenRunner(model, references, jsonPath, only).Run())
         {
             Console.WriteLine(result.Format());
             switch (result.Status)
