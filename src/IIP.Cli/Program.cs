@@ -20,5 +20,6 @@ public static class Program
     /// <summary>One entry per verb; each lives in Commands/&lt;Verb&gt;/.</summary>
     private static readonly Func<Command>[] Commands =
     [
+        global::IIP.Cli.Commands.Eval.EvalCommand.Create,
     ];
 }
