@@ -2,8 +2,11 @@ using IIP.Runtime.Scanning;
 
 namespace IIP.Runtime.Evaluation;
 
-/// <summary>A scan record with its ground-truth label.</summary>
-public sealed record LabeledRecord(ScanRecord Record, bool Memorized);
+/// <summary>A scan record with its ground-truth label entry.</summary>
+public sealed record LabeledRecord(ScanRecord Record, LabelEntry Label)
+{
+    public bool Memorized => Label.Memorized;
+}
 
 /// <summary>
 /// Pairs scan records with labels by image path, trying in order: (1) the exact string; (2) full paths, the
@@ -41,17 +44,17 @@ public sealed class LabelJoin
     public static LabelJoin Create(LabelSet labels, IEnumerable<ScanRecord> records, string? recordBaseDirectory = null)
     {
         string recordBase = Path.GetFullPath(recordBaseDirectory ?? Environment.CurrentDirectory);
-        var byExact = new Dictionary<string, bool>(StringComparer.Ordinal);
-        var byFull = new Dictionary<string, bool>(StringComparer.Ordinal);
-        var byName = new Dictionary<string, List<bool>>(StringComparer.Ordinal);
+        var byExact = new Dictionary<string, LabelEntry>(StringComparer.Ordinal);
+        var byFull = new Dictionary<string, LabelEntry>(StringComparer.Ordinal);
+        var byName = new Dictionary<string, List<LabelEntry>>(StringComparer.Ordinal);
         foreach (var entry in labels.Entries)
         {
-            byExact[entry.Image] = entry.Memorized;
-            byFull.TryAdd(Path.GetFullPath(entry.Image, labels.Directory), entry.Memorized);
+            byExact[entry.Image] = entry;
+            byFull.TryAdd(Path.GetFullPath(entry.Image, labels.Directory), entry);
             string name = Path.GetFileName(entry.Image);
             if (!byName.TryGetValue(name, out var list))
                 byName[name] = list = [];
-            list.Add(entry.Memorized);
+            list.Add(entry);
         }
 
         var matched = new List<LabeledRecord>();
@@ -59,13 +62,13 @@ public sealed class LabelJoin
         int exact = 0, full = 0, fileName = 0, ambiguous = 0;
         foreach (var record in records)
         {
-            if (byExact.TryGetValue(record.Image, out bool memorized))
+            if (byExact.TryGetValue(record.Image, out var label))
                 exact++;
-            else if (byFull.TryGetValue(Path.GetFullPath(record.Image, recordBase), out memorized))
+            else if (byFull.TryGetValue(Path.GetFullPath(record.Image, recordBase), out label))
                 full++;
             else if (byName.TryGetValue(Path.GetFileName(record.Image), out var candidates) && candidates.Count == 1)
             {
-                memorized = candidates[0];
+                label = candidates[0];
                 fileName++;
             }
             else
@@ -75,7 +78,7 @@ public sealed class LabelJoin
                 unmatched.Add(record);
                 continue;
             }
-            matched.Add(new LabeledRecord(record, memorized));
+            matched.Add(new LabeledRecord(record, label));
         }
         return new LabelJoin(matched, exact, full, fileName, unmatched, ambiguous);
     }

@@ -2,14 +2,15 @@ using System.Text.Json;
 
 namespace IIP.Runtime.Evaluation;
 
-/// <summary>One labelled image: its path as written in the labels file.</summary>
-public sealed record LabelEntry(string Image, bool Memorized);
+/// <summary>One labelled image: its path as written in the labels file, and its subset name if the file gives one.</summary>
+public sealed record LabelEntry(string Image, bool Memorized, string? Set = null);
 
 /// <summary>
 /// Ground truth for evaluation: which images are memorized. Loaded from JSONL (one object per line with
-/// "image" and "memorized": true/false, or "label": 0/1; other fields such as caption, set, member are
-/// ignored; the testbed's labels.jsonl is this format) or from CSV (a header naming an "image" column and a
-/// "memorized" or "label" column; values true/false/1/0). The format follows the extension (.csv, else JSONL
+/// "image" and "memorized": true/false, or "label": 0/1, and optionally "set", a subset name such as
+/// "heldout"; other fields such as caption, member are ignored; the testbed's labels.jsonl is this format) or
+/// from CSV (a header naming an "image" column, a "memorized" or "label" column with values true/false/1/0,
+/// and optionally a "set" column). The format follows the extension (.csv, else JSONL
 /// for .jsonl/.json/.ndjson), or the first character ('{' = JSONL) otherwise.
 /// Results files carry no labels, so a labels file is always needed (no label field in results, for now).
 /// </summary>
@@ -48,8 +49,9 @@ public sealed class LabelSet
         // The same image listed twice must agree; keep one entry.
         var byImage = new Dictionary<string, (bool Memorized, int Line)>(StringComparer.Ordinal);
         var entries = new List<LabelEntry>();
-        foreach (var (line, image, memorized) in raw)
+        foreach (var (line, entry) in raw)
         {
+            var (image, memorized, _) = entry;
             if (byImage.TryGetValue(image, out var earlier))
             {
                 if (earlier.Memorized != memorized)
@@ -57,16 +59,16 @@ public sealed class LabelSet
                 continue;
             }
             byImage[image] = (memorized, line);
-            entries.Add(new LabelEntry(image, memorized));
+            entries.Add(entry);
         }
         return new LabelSet(path, entries);
     }
 
     private static string Word(bool memorized) => memorized ? "memorized" : "not memorized";
 
-    private static List<(int Line, string Image, bool Memorized)> ParseJsonl(string text, string path)
+    private static List<(int Line, LabelEntry Entry)> ParseJsonl(string text, string path)
     {
-        var labels = new List<(int, string, bool)>();
+        var labels = new List<(int, LabelEntry)>();
         string[] lines = text.TrimStart('\uFEFF').Split('\n');
         for (int i = 0; i < lines.Length; i++)
         {
@@ -92,7 +94,8 @@ public sealed class LabelSet
                     throw new FormatException($"{path} line {lineNumber}: needs a non-empty string field \"image\"");
                 bool? memorized = root.TryGetProperty("memorized", out var m) ? JsonFlag(m, "memorized", path, lineNumber) : null;
                 bool? label = root.TryGetProperty("label", out var l) ? JsonFlag(l, "label", path, lineNumber) : null;
-                labels.Add((lineNumber, image.GetString()!, Combine(memorized, label, path, lineNumber)));
+                string? set = root.TryGetProperty("set", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
+                labels.Add((lineNumber, new LabelEntry(image.GetString()!, Combine(memorized, label, path, lineNumber), set)));
             }
         }
         return labels;
@@ -106,7 +109,7 @@ public sealed class LabelSet
         _ => throw new FormatException($"{path} line {line}: \"{name}\" must be true/false or 0/1, not {value.GetRawText()}"),
     };
 
-    private static List<(int Line, string Image, bool Memorized)> ParseCsv(string text, string path)
+    private static List<(int Line, LabelEntry Entry)> ParseCsv(string text, string path)
     {
         var rows = CsvRows.Parse(text, path);
         if (rows.Count == 0)
@@ -115,10 +118,11 @@ public sealed class LabelSet
         int imageColumn = header.IndexOf("image");
         int memorizedColumn = header.IndexOf("memorized");
         int labelColumn = header.IndexOf("label");
+        int setColumn = header.IndexOf("set");
         if (imageColumn < 0 || (memorizedColumn < 0 && labelColumn < 0))
             throw new FormatException($"{path} line {rows[0].Line}: the CSV header needs an 'image' column and a 'memorized' or 'label' column; it has: {string.Join(", ", rows[0].Fields)}");
 
-        var labels = new List<(int, string, bool)>();
+        var labels = new List<(int, LabelEntry)>();
         foreach (var (line, fields) in rows.Skip(1))
         {
             if (fields.Count != header.Count)
@@ -128,7 +132,8 @@ public sealed class LabelSet
                 throw new FormatException($"{path} line {line}: empty image path");
             bool? memorized = memorizedColumn >= 0 ? CsvFlag(fields[memorizedColumn], "memorized", path, line) : null;
             bool? label = labelColumn >= 0 ? CsvFlag(fields[labelColumn], "label", path, line) : null;
-            labels.Add((line, image, Combine(memorized, label, path, line)));
+            string? set = setColumn >= 0 && fields[setColumn].Length > 0 ? fields[setColumn] : null;
+            labels.Add((line, new LabelEntry(image, Combine(memorized, label, path, line), set)));
         }
         return labels;
     }

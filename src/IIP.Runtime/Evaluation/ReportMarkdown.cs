@@ -23,10 +23,14 @@ public static class ReportMarkdown
 
         md.AppendLine("## Records left out");
         md.AppendLine();
-        md.AppendLine("| method | with an error | no finite score | no label (of which ambiguous file name) | replaced by a later record | label matched by exact path / full path / file name |");
-        md.AppendLine("| --- | ---: | ---: | ---: | ---: | --- |");
+        md.AppendLine("| method | with an error | no finite score | no label (of which ambiguous file name) | outside the selected sets | replaced by a later record | label matched by exact path / full path / file name |");
+        md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
         foreach (var m in report.Methods)
-            md.AppendLine($"| {Cell(m.Method)} | {m.ErrorRecords} | {m.NonFiniteScores} | {m.Join.Unmatched.Count} ({m.Join.AmbiguousFileName}) | {m.SupersededRecords} | {m.Join.ByExactPath} / {m.Join.ByFullPath} / {m.Join.ByFileName} |");
+            md.AppendLine($"| {Cell(m.Method)} | {m.ErrorRecords} | {m.NonFiniteScores} | {m.Join.Unmatched.Count} ({m.Join.AmbiguousFileName}) | {m.OutsideSets} | {m.SupersededRecords} | {m.Join.ByExactPath} / {m.Join.ByFullPath} / {m.Join.ByFileName} |");
+        foreach (var skipped in report.Skipped)
+            md.AppendLine().Append($"Not evaluated: {Cell(skipped.Method)}: {skipped.Reason}.");
+        if (report.Skipped.Count > 0)
+            md.AppendLine();
         if (report.Results.IgnoredTailBytes > 0)
             md.AppendLine().AppendLine($"The results file ends with an incomplete line ({report.Results.IgnoredTailBytes} bytes, an interrupted scan); it was ignored.");
         md.AppendLine();
@@ -41,6 +45,8 @@ public static class ReportMarkdown
         md.AppendLine();
         md.AppendLine($"- results: `{Path.GetFullPath(report.Results.FilePath)}` ({report.Results.Records.Count} records)");
         md.AppendLine($"- labels: `{Path.GetFullPath(report.Labels.FilePath)}` ({report.Labels.Positives} memorized, {report.Labels.Negatives} non-memorized)");
+        if (report.Options.Sets is { } sets)
+            md.AppendLine($"- label sets kept: {string.Join(", ", sets)}");
         md.AppendLine();
         md.AppendLine("## Figures");
         md.AppendLine();

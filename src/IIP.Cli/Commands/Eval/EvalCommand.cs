@@ -8,7 +8,8 @@ namespace IIP.Cli.Commands.Eval;
 /// <summary>
 /// `iip eval`: scores a results file against ground-truth labels. Prints one row per method (AUC, its 95%
 /// bootstrap interval, TPR@1%FPR, accuracy, n+, n-), what was left out and the metric definitions; writes
-/// roc.png, hist-&lt;method&gt;.png, metrics.csv and report.md into the output folder.
+/// roc.png, hist-&lt;method&gt;.png, metrics.csv and report.md into the output folder. --sets keeps only
+/// labels of the named subsets (e.g. memorized,heldout: the testbed reports memorized vs each negative set).
 /// Exit codes: 0 done, 1 bad input (missing file, no labels matched, a class empty, unknown method).
 /// </summary>
 public static class EvalCommand
@@ -35,6 +36,11 @@ public static class EvalCommand
         Description = "Comma-separated methods to evaluate, in this order (default: all in the file).",
     };
 
+    private static readonly Option<string?> SetsOption = new("--sets")
+    {
+        Description = "Comma-separated label sets to keep (the labels file's \"set\" field), e.g. memorized,heldout (default: all labelled images).",
+    };
+
     public static Command Create()
     {
         var command = new Command("eval", "Evaluate scan results against labels: AUC, TPR@1%FPR, accuracy, ROC and histogram plots, report.md.");
@@ -42,15 +48,17 @@ public static class EvalCommand
         command.Options.Add(LabelsOption);
         command.Options.Add(OutOption);
         command.Options.Add(MethodsOption);
+        command.Options.Add(SetsOption);
         command.SetAction(parse => Execute(
             parse.GetValue(ResultsOption)!,
             parse.GetValue(LabelsOption)!,
             parse.GetValue(OutOption),
-            parse.GetValue(MethodsOption)));
+            parse.GetValue(MethodsOption),
+            parse.GetValue(SetsOption)));
         return command;
     }
 
-    private static int Execute(string resultsPath, string labelsPath, string? outDirectory, string? methods)
+    private static int Execute(string resultsPath, string labelsPath, string? outDirectory, string? methods, string? sets)
     {
         try
         {
@@ -58,7 +66,8 @@ public static class EvalCommand
             var labels = LabelSet.Load(labelsPath);
             var options = new EvaluationOptions
             {
-                Methods = methods?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                Methods = SplitList(methods),
+                Sets = SplitList(sets),
             };
             var report = EvaluationReport.Build(results, labels, options);
             string folder = outDirectory ?? EvaluationOutput.DefaultDirectory(resultsPath);
@@ -73,11 +82,16 @@ public static class EvalCommand
         }
     }
 
+    private static string[]? SplitList(string? list) =>
+        list?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
     private static void Print(EvaluationReport report, IReadOnlyList<string> files)
     {
         var output = Console.Out;
         output.WriteLine($"results: {report.Results.FilePath} ({report.Results.Records.Count} records)");
         output.WriteLine($"labels:  {report.Labels.FilePath} ({report.Labels.Positives} memorized, {report.Labels.Negatives} non-memorized)");
+        if (report.Options.Sets is { } keptSets)
+            output.WriteLine($"sets:    {string.Join(", ", keptSets)}");
         if (report.Results.IgnoredTailBytes > 0)
             output.WriteLine($"note: ignored an incomplete last line ({report.Results.IgnoredTailBytes} bytes) left by an interrupted scan");
         output.WriteLine();
@@ -93,8 +107,10 @@ public static class EvalCommand
         output.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
         foreach (var row in rows)
             output.WriteLine(Row(row, widths));
-        foreach (var m in report.Methods.Where(m => m.NonFiniteScores > 0 || m.SupersededRecords > 0))
-            output.WriteLine($"{m.Method}: left out {m.NonFiniteScores} records without a finite score, {m.SupersededRecords} replaced by a later record of the same image");
+        foreach (var m in report.Methods.Where(m => m.NonFiniteScores > 0 || m.SupersededRecords > 0 || m.OutsideSets > 0))
+            output.WriteLine($"{m.Method}: also left out {m.NonFiniteScores} without a finite score, {m.OutsideSets} outside the selected sets, {m.SupersededRecords} replaced by a later record of the same image");
+        foreach (var skipped in report.Skipped)
+            output.WriteLine($"not evaluated: {skipped.Method}: {skipped.Reason}");
         output.WriteLine();
 
         foreach (string definition in MetricDefinitions.All(report.Options.BootstrapResamples, report.Options.BootstrapSeed))
