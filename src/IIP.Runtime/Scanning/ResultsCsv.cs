@@ -10,6 +10,8 @@ namespace IIP.Runtime.Scanning;
 /// seconds, error, seed, options. Per-step TCNP is not exported (variable length; it stays in the JSONL).
 /// Empty field = missing; numbers use the invariant culture, round-trip precision, NaN/Infinity/-Infinity spelled out.
 /// A component whose name equals a fixed column is written as "component_&lt;name&gt;".
+/// pandas.read_csv reads it as is; pass float_precision="round_trip" to get the doubles back bit-exactly
+/// (checked with pandas 1.5.3: its default parser can be one ulp off, e.g. 0.30000000000000004 -> 0.3).
 /// </summary>
 public static class ResultsCsv
 {

@@ -5,7 +5,8 @@ namespace IIP.Runtime.Scanning;
 /// (fsync) before <see cref="Append"/> returns: a scan that is killed or loses power keeps every record it
 /// had written. Opening a file whose last line has no newline (a crash mid-write) repairs it first: the tail
 /// is kept and terminated when it is a complete record, otherwise removed; <see cref="RepairNote"/> says which.
-/// Thread-safe: concurrent <see cref="Append"/> calls write whole lines, one after another.
+/// Thread-safe: concurrent <see cref="Append"/> calls write whole lines, one after another. One writer per
+/// file: two processes appending to the same file at once are not guarded against. Readers may read meanwhile.
 /// </summary>
 public sealed class ResultsWriter : IDisposable
 {
