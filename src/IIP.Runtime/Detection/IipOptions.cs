@@ -77,6 +77,18 @@ public sealed record IipOptions
     /// </summary>
     public int DiscrepancySign { get; init; } = 1;
 
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first option out of range.</summary>
+    public void Validate()
+    {
+        if (GridSteps < 1 || GridSteps > 1000) throw new ArgumentException($"grid steps must be in 1..1000, got {GridSteps}");
+        if (InversionSteps < 1 || InversionSteps > GridSteps) throw new ArgumentException($"inversion steps (t_I) must be in 1..{GridSteps}, got {InversionSteps}");
+        if (MtcnpSteps < 1 || MtcnpSteps > InversionSteps) throw new ArgumentException($"MTCNP steps (t_P) must be in 1..{InversionSteps} (the regeneration has t_I steps), got {MtcnpSteps}");
+        if (PerturbationIterations < 0) throw new ArgumentException("perturbation iterations must be >= 0");
+        if (PerturbationNoiseLatents < 1) throw new ArgumentException("perturbation noise latents must be >= 1");
+        if (!(ScaleE > 0) || !(ScaleD > 0)) throw new ArgumentException("scales must be positive");
+        if (DiscrepancySign is not (1 or -1)) throw new ArgumentException("discrepancy sign must be 1 or -1");
+    }
+
     /// <summary>The options the perturbation embedding depends on, hashed for its cache key.</summary>
     public string PerturbationKey() => Hash($"init={PerturbationInit};prompt={PerturbationPrompt};lr={PerturbationLearningRate:R};it={PerturbationIterations};noise={PerturbationNoiseLatents};seed={Seed};grid={GridSteps}");
 
