@@ -107,7 +107,27 @@ public sealed class StableDiffusionCheckpoint : IDisposable
             throw new WeightException($"{full}: a variant ('{variant}') applies only to diffusers folders");
         if (full.EndsWith(".ckpt", StringComparison.OrdinalIgnoreCase) || full.EndsWith(".pt", StringComparison.OrdinalIgnoreCase))
             throw new WeightException($"{full}: pickle checkpoints (.ckpt/.pt) are not read; convert to .safetensors first");
+        if (full.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            return OpenLdm(full, tokenizerDir);
         throw new WeightException($"{full}: unrecognized checkpoint file (expected .safetensors or .iipw)");
+    }
+
+    private static StableDiffusionCheckpoint OpenLdm(string path, string? tokenizerDir)
+    {
+        var file = SafetensorsFile.Open(path);
+        try
+        {
+            if (!LdmCheckpointFile.IsLdm(file))
+                throw new WeightException($"{path}: not a single-file SD v1 checkpoint (no {LdmKeyMap.PartPrefixes[0].Prefix}* tensors); for a diffusers model pass its folder");
+            var (unet, vae, textEncoder, scheduler, parts, _) = LdmCheckpointFile.Read(file);
+            string? tokenizer = DiffusersFolder.TokenizerDirectory(null, tokenizerDir);
+            return Create(path, CheckpointLayout.SingleFileLdm, unet, vae, textEncoder, scheduler, parts, tokenizer, [file]);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
     private static StableDiffusionCheckpoint OpenDiffusers(string root, string? tokenizerDir, string? variant)
