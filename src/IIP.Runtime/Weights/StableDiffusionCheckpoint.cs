@@ -107,9 +107,33 @@ public sealed class StableDiffusionCheckpoint : IDisposable
             throw new WeightException($"{full}: a variant ('{variant}') applies only to diffusers folders");
         if (full.EndsWith(".ckpt", StringComparison.OrdinalIgnoreCase) || full.EndsWith(".pt", StringComparison.OrdinalIgnoreCase))
             throw new WeightException($"{full}: pickle checkpoints (.ckpt/.pt) are not read; convert to .safetensors first");
+        if (full.EndsWith(".iipw", StringComparison.OrdinalIgnoreCase) || PackedWeightsFile.HasMagic(full))
+            return OpenPacked(full, tokenizerDir);
         if (full.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             return OpenLdm(full, tokenizerDir);
         throw new WeightException($"{full}: unrecognized checkpoint file (expected .safetensors or .iipw)");
+    }
+
+    private static StableDiffusionCheckpoint OpenPacked(string path, string? tokenizerDir)
+    {
+        var contents = PackedWeightsFile.Read(path);
+        string? tokenizer;
+        try
+        {
+            tokenizer = DiffusersFolder.TokenizerDirectory(null, tokenizerDir);
+            if (tokenizer is null && contents.TokenizerFolder is not null)
+            {
+                string sibling = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, contents.TokenizerFolder);
+                tokenizer = Directory.Exists(sibling) ? DiffusersFolder.TokenizerDirectory(null, sibling) : null;
+            }
+        }
+        catch
+        {
+            contents.File.Dispose();
+            throw;
+        }
+        return Create(path, CheckpointLayout.Packed, contents.Unet, contents.Vae, contents.TextEncoder, contents.Scheduler,
+            contents.Parts, tokenizer, [contents.File]);
     }
 
     private static StableDiffusionCheckpoint OpenLdm(string path, string? tokenizerDir)
