@@ -82,6 +82,13 @@ public static class BackendExtensions
         return y;
     }
 
+    public static Tensor Gelu(this IBackend be, Tensor x)
+    {
+        var y = be.Allocate(x.Shape);
+        be.Gelu(x, y);
+        return y;
+    }
+
     // x [.., 2D] -> [.., D]
     public static Tensor Geglu(this IBackend be, Tensor x)
     {

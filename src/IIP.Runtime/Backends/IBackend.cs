@@ -67,6 +67,9 @@ public interface IBackend
     /// <summary>y = x * sigmoid(1.702 x) (CLIP's quick_gelu).</summary>
     void QuickGelu(Tensor x, Tensor y);
 
+    /// <summary>Exact GELU, x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (torch.nn.functional.gelu).</summary>
+    void Gelu(Tensor x, Tensor y);
+
     /// <summary>
     /// GEGLU (Shazeer 2020) as diffusers: hidden, gate = x.chunk(2, -1); y = hidden * gelu(gate), exact erf GELU.
     /// x [.., 2D] -> y [.., D].

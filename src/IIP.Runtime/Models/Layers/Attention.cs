@@ -1,0 +1,39 @@
+using IIP.Runtime.Backends;
+using IIP.Runtime.Tensors;
+
+namespace IIP.Runtime.Models.Layers;
+
+/// <summary>
+/// diffusers <c>Attention</c> (multi-head, no output scaling): to_q, to_k, to_v, to_out.0.
+/// out = to_out(softmax(q k^T / sqrt(d)) v), d = inner / heads.
+/// </summary>
+public sealed class Attention
+{
+    public Linear ToQ { get; }
+    public Linear ToK { get; }
+    public Linear ToV { get; }
+    public Linear ToOut { get; }
+    public int Heads { get; }
+    private readonly IBackend _be;
+
+    public Attention(ModuleWeights w, int heads)
+    {
+        ToQ = new Linear(w.Sub("to_q"));
+        ToK = new Linear(w.Sub("to_k"));
+        ToV = new Linear(w.Sub("to_v"));
+        ToOut = new Linear(w.Sub("to_out", 0));
+        Heads = heads;
+        _be = w.Backend;
+    }
+
+    // x [B, T, C], context [B, S, Cctx] (null: self-attention) -> [B, T, C]
+    public Tensor Forward(Tensor x, Tensor? context = null)
+    {
+        var kv = context ?? x;
+        var q = ToQ.Forward(x);                             // [B, T, inner]
+        var k = ToK.Forward(kv);                            // [B, S, inner]
+        var v = ToV.Forward(kv);                            // [B, S, inner]
+        var o = _be.Attention(q, k, v, Heads, causal: false); // [B, T, inner]
+        return ToOut.Forward(o);                            // [B, T, C]
+    }
+}

@@ -1,0 +1,17 @@
+using IIP.Runtime.Backends;
+using IIP.Runtime.Tensors;
+
+namespace IIP.Runtime.Models.Layers;
+
+/// <summary>torch.nn.GroupNorm with affine weight [C] and bias [C]; <c>silu</c> fuses the following SiLU.</summary>
+public sealed class GroupNorm(ModuleWeights w, int groups, float eps)
+{
+    public Tensor Weight { get; } = w["weight"];
+    public Tensor Bias { get; } = w["bias"];
+    public int Groups { get; } = groups;
+    public float Eps { get; } = eps;
+    private readonly IBackend _be = w.Backend;
+
+    // x [N, C, *spatial] -> same
+    public Tensor Forward(Tensor x, bool silu = false) => _be.GroupNorm(x, Weight, Bias, Groups, Eps, silu);
+}

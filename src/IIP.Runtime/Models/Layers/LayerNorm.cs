@@ -1,0 +1,16 @@
+using IIP.Runtime.Backends;
+using IIP.Runtime.Tensors;
+
+namespace IIP.Runtime.Models.Layers;
+
+/// <summary>torch.nn.LayerNorm over the last axis, weight [C], bias [C].</summary>
+public sealed class LayerNorm(ModuleWeights w, float eps)
+{
+    public Tensor Weight { get; } = w["weight"];
+    public Tensor Bias { get; } = w["bias"];
+    public float Eps { get; } = eps;
+    private readonly IBackend _be = w.Backend;
+
+    // x [.., C] -> same
+    public Tensor Forward(Tensor x) => _be.LayerNorm(x, Weight, Bias, Eps);
+}

@@ -1,0 +1,18 @@
+using IIP.Runtime.Backends;
+using IIP.Runtime.Tensors;
+
+namespace IIP.Runtime.Models.Layers;
+
+/// <summary>torch.nn.Linear: y = x W^T + b. weight [Out, In], bias [Out] (optional).</summary>
+public sealed class Linear(ModuleWeights w)
+{
+    public Tensor Weight { get; } = w["weight"];
+    public Tensor? Bias { get; } = w.Optional("bias");
+    private readonly IBackend _be = w.Backend;
+
+    public int InFeatures => Weight.Shape[1];
+    public int OutFeatures => Weight.Shape[0];
+
+    // x [.., In] -> [.., Out]
+    public Tensor Forward(Tensor x) => _be.Linear(x, Weight, Bias);
+}

@@ -1,0 +1,40 @@
+using IIP.Runtime.Backends;
+using IIP.Runtime.Models.Layers;
+using IIP.Runtime.Tensors;
+
+namespace IIP.Runtime.Models.Unet;
+
+/// <summary>
+/// diffusers Transformer2DModel, SD v1 form (use_linear_projection false): GroupNorm(eps 1e-6) ->
+/// proj_in 1x1 conv -> tokens -> BasicTransformerBlock(s) -> channels -> proj_out 1x1 conv -> + residual.
+/// </summary>
+public sealed class Transformer2DModel
+{
+    public GroupNorm Norm { get; }
+    public Conv2d ProjIn { get; }
+    public BasicTransformerBlock[] Blocks { get; }
+    public Conv2d ProjOut { get; }
+    private readonly IBackend _be;
+
+    public Transformer2DModel(ModuleWeights w, int heads, int groups)
+    {
+        Norm = new GroupNorm(w.Sub("norm"), groups, 1e-6f);
+        ProjIn = new Conv2d(w.Sub("proj_in"));
+        Blocks = Enumerable.Range(0, w.CountChildren("transformer_blocks"))
+            .Select(i => new BasicTransformerBlock(w.Sub("transformer_blocks", i), heads)).ToArray();
+        ProjOut = new Conv2d(w.Sub("proj_out"));
+        _be = w.Backend;
+    }
+
+    // x [N, C, H, W], context [N, S, Cctx] -> [N, C, H, W]
+    public Tensor Forward(Tensor x, Tensor context)
+    {
+        int height = x.Shape[2], width = x.Shape[3];
+        var h = _be.ChannelsToTokens(ProjIn.Forward(Norm.Forward(x)));   // [N, HW, C]
+        foreach (var block in Blocks)
+            h = block.Forward(h, context);
+        var y = ProjOut.Forward(_be.TokensToChannels(h, height, width)); // [N, C, H, W]
+        _be.Add(y, x, y);
+        return y;
+    }
+}

@@ -1,0 +1,69 @@
+using IIP.Runtime.Backends;
+using IIP.Runtime.Models.Layers;
+using IIP.Runtime.Tensors;
+using IIP.Runtime.Weights;
+
+namespace IIP.Runtime.Models.Unet;
+
+/// <summary>
+/// diffusers UNet2DConditionModel with the SD v1 topology, any widths, depths and latent shape:
+/// eps = UNet(x_t, t, context). Time: sinusoidal(C0) -> linear_1 -> SiLU -> linear_2 (4 C0).
+/// conv_in -> down blocks -> mid block -> up blocks (skip concatenation) -> GroupNorm+SiLU -> conv_out.
+/// </summary>
+public sealed class UNet2DConditionModel
+{
+    public UNetConfig Config { get; }
+    public Linear TimeLinear1 { get; }
+    public Linear TimeLinear2 { get; }
+    public Conv2d ConvIn { get; }
+    public UNetDownBlock[] DownBlocks { get; }
+    public UNetMidBlock2DCrossAttn MidBlock { get; }
+    public UNetUpBlock[] UpBlocks { get; }
+    public GroupNorm ConvNormOut { get; }
+    public Conv2d ConvOut { get; }
+    private readonly IBackend _be;
+
+    public UNet2DConditionModel(IWeightSource weights, UNetConfig config, IBackend backend)
+    {
+        var w = new ModuleWeights(weights, backend);
+        Config = config;
+        TimeLinear1 = new Linear(w.Sub("time_embedding.linear_1"));
+        TimeLinear2 = new Linear(w.Sub("time_embedding.linear_2"));
+        ConvIn = new Conv2d(w.Sub("conv_in"));
+        DownBlocks = Enumerable.Range(0, config.BlockOutChannels.Length).Select(i => new UNetDownBlock(w.Sub("down_blocks", i), config)).ToArray();
+        MidBlock = new UNetMidBlock2DCrossAttn(w.Sub("mid_block"), config);
+        UpBlocks = Enumerable.Range(0, config.BlockOutChannels.Length).Select(i => new UNetUpBlock(w.Sub("up_blocks", i), config)).ToArray();
+        ConvNormOut = new GroupNorm(w.Sub("conv_norm_out"), config.NormGroups, config.NormEps);
+        ConvOut = new Conv2d(w.Sub("conv_out"));
+        _be = backend;
+    }
+
+    /// <summary>How many times the latent is halved; its height and width must be multiples of 2^this.</summary>
+    public int DownsampleFactor => 1 << DownBlocks.Count(b => b.Downsampler is not null);
+
+    // sample [N, Cin, H, W], one timestep per item, context [N, S, Cctx] -> eps [N, Cout, H, W]
+    public Tensor Forward(Tensor sample, ReadOnlySpan<float> timesteps, Tensor context)
+    {
+        int n = sample.Shape[0];
+        if (timesteps.Length != n || context.Shape[0] != n)
+            throw new ArgumentException($"UNet: batch {n} needs {n} timesteps and contexts, got {timesteps.Length} and {context.Shape[0]}");
+        if (sample.Shape[2] % DownsampleFactor != 0 || sample.Shape[3] % DownsampleFactor != 0)
+            throw new ArgumentException($"UNet: latent {sample.Shape[2]}x{sample.Shape[3]} must be a multiple of {DownsampleFactor} on each side");
+
+        var tFeatures = _be.FromHost(Timesteps.Embed(timesteps, TimeLinear1.InFeatures, Config.FlipSinToCos, Config.FreqShift)); // [N, C0]
+        var temb = TimeLinear2.Forward(_be.Silu(TimeLinear1.Forward(tFeatures)));          // [N, 4 C0]
+        var siluTemb = _be.Silu(temb);                                                      // every resnet applies SiLU to temb first
+
+        var h = ConvIn.Forward(sample);                                                     // [N, C0, H, W]
+        var skips = new List<Tensor> { h };
+        foreach (var block in DownBlocks)
+            h = block.Forward(h, siluTemb, context, skips);
+        h = MidBlock.Forward(h, siluTemb, context);
+        foreach (var block in UpBlocks)
+            h = block.Forward(h, siluTemb, context, skips);
+        return ConvOut.Forward(ConvNormOut.Forward(h, silu: true));                         // [N, Cout, H, W]
+    }
+
+    public Tensor Forward(Tensor sample, float timestep, Tensor context) =>
+        Forward(sample, Enumerable.Repeat(timestep, sample.Shape[0]).ToArray(), context);
+}
