@@ -95,10 +95,7 @@ public static class PackedWeightsWriter
 
         if (tokenizerSource is not null)
         {
-            string folder = Path.Combine(Path.GetDirectoryName(fullPath)!, PackedWeightsFormat.TokenizerFolderName(fullPath));
-            Directory.CreateDirectory(folder);
-            foreach (var file in new[] { "vocab.json", "merges.txt" })
-                File.Copy(Path.Combine(tokenizerSource, file), Path.Combine(folder, file), overwrite: true);
+            DiffusersFolder.CopyTokenizer(tokenizerSource, Path.Combine(Path.GetDirectoryName(fullPath)!, PackedWeightsFormat.TokenizerFolderName(fullPath)));
         }
     }
 
