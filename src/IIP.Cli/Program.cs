@@ -23,5 +23,6 @@ public static class Program
         IIP.Cli.Commands.Golden.GoldenCommand.Create,
         IIP.Cli.Commands.Eval.EvalCommand.Create,
         IIP.Cli.Commands.Scan.ScanCommand.Create,
+        IIP.Cli.Commands.Info.InfoCommand.Create,
     ];
 }
