@@ -21,5 +21,6 @@ public static class Program
     private static readonly Func<Command>[] Verbs =
     [
         IIP.Cli.Commands.Golden.GoldenCommand.Create,
+        IIP.Cli.Commands.Tokenize.TokenizeCommand.Create,
     ];
 }
