@@ -24,5 +24,6 @@ public static class Program
         IIP.Cli.Commands.Eval.EvalCommand.Create,
         IIP.Cli.Commands.Scan.ScanCommand.Create,
         IIP.Cli.Commands.Info.InfoCommand.Create,
+        IIP.Cli.Commands.Tokenize.TokenizeCommand.Create,
     ];
 }
