@@ -73,8 +73,10 @@ public static class MachinePeak
                 }) { IsBackground = true };
                 workers[t].Start();
             }
-            start.SignalAndWait();
+            // The clock starts before the workers are released: on a busy machine this thread may be descheduled
+            // right after the barrier, and a clock started late would report an impossible rate.
             var sw = Stopwatch.StartNew();
+            start.SignalAndWait();
             foreach (var w in workers) w.Join();
             double seconds = sw.Elapsed.TotalSeconds;
             GC.KeepAlive(results);

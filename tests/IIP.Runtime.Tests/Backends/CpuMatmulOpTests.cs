@@ -114,6 +114,8 @@ public sealed class CpuMatmulOpTests
             data.Add(k, 1, 1, 5, 8, 4, 1, false);       // one query
             data.Add(k, 1, 300, 300, 64, 64, 2, true);  // threaded, causal, query tail block
             data.Add(k, 1, 257, 300, 80, 40, 2, false); // threaded, d = 40 as SD's first level, dv = 20
+            data.Add(k, 1, 40, 1100, 16, 24, 2, false); // three key chunks of the online softmax
+            data.Add(k, 1, 600, 600, 16, 8, 2, true);   // causal across key chunks, several query panels per item
         }
         return data;
     }

@@ -4,13 +4,13 @@ using System.Globalization;
 namespace IIP.Cli.Commands.Bench;
 
 /// <summary>
-/// `iip bench --part gemm|conv|attention|peak`: times one part of the engine and reports time per op,
+/// `iip bench --part gemm|conv|attention|peak|unet-ops`: times one part of the engine and reports time per op,
 /// GFLOP/s and the share of this machine's measured FMA peak. One method per part (<see cref="OpBenchmarks"/>);
 /// model-level parts (unet, vae, text) slot into the same switch.
 /// </summary>
 public static class BenchCommand
 {
-    public static readonly string[] Parts = ["gemm", "conv", "attention", "peak"];
+    public static readonly string[] Parts = ["gemm", "conv", "attention", "peak", "unet-ops"];
 
     private static readonly Option<string> PartOption = new("--part")
     {
@@ -35,6 +35,7 @@ public static class BenchCommand
         Description = "attention keys from a context of this many tokens (77 for SD cross-attention); 0 = self-attention",
         DefaultValueFactory = _ => 0,
     };
+    private static readonly Option<int> BatchOption = new("--batch") { Description = "batch size (unet-ops)", DefaultValueFactory = _ => 1 };
     private static readonly Option<int> RepeatOption = new("--repeat") { Description = "timed runs (the best is reported)", DefaultValueFactory = _ => 5 };
     private static readonly Option<int> WarmupOption = new("--warmup") { Description = "untimed runs first", DefaultValueFactory = _ => 1 };
 
@@ -42,7 +43,7 @@ public static class BenchCommand
     {
         var command = new Command("bench", "Time engine parts on this machine: ms per op, GFLOP/s, % of the measured FMA peak.");
         foreach (var option in new Option[] { PartOption, MOption, NOption, KOption, TransAOption, TransBOption, LatentOption,
-                     ChannelsOption, KernelOption, HeadsOption, ContextOption, RepeatOption, WarmupOption })
+                     ChannelsOption, KernelOption, HeadsOption, ContextOption, BatchOption, RepeatOption, WarmupOption })
             command.Options.Add(option);
         command.SetAction(Execute);
         return command;
@@ -93,6 +94,14 @@ public static class BenchCommand
                 break;
             case "attention":
                 bench.Attention(parse.GetValue(ChannelsOption), height * width, parse.GetValue(HeadsOption), parse.GetValue(ContextOption));
+                break;
+            case "unet-ops":
+                if (height % 8 != 0 || width % 8 != 0)
+                {
+                    Console.Error.WriteLine($"bench: --latent {height}x{width}: the UNet needs multiples of 8");
+                    return 2;
+                }
+                bench.UNetOps(Math.Max(1, parse.GetValue(BatchOption)), height, width);
                 break;
         }
         return 0;

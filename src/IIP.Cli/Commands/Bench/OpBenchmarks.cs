@@ -90,6 +90,37 @@ public sealed class OpBenchmarks(TextWriter output, int warmup, int repeat)
         Report($"{kind}, C={channels}, {heads} heads (d={channels / heads})", flop, timing);
     }
 
+    /// <summary>
+    /// The op sequence of one SD v1.4 UNet forward at the given latent size (see <see cref="UNetOpSequence"/>):
+    /// per op kind time, share and GFLOP/s, then the total as s/forward and % of peak.
+    /// </summary>
+    public void UNetOps(int batch, int height, int width)
+    {
+        var unet = new UNetOpSequence(CpuBackend.Instance, batch, height, width);
+        for (int i = 0; i < warmup; i++) unet.Forward();  // also creates the random inputs
+        double best = double.MaxValue;
+        Dictionary<string, (double Seconds, double Flop, int Count)> bestKinds = [];
+        for (int i = 0; i < repeat; i++)
+        {
+            unet.Reset();
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            unet.Forward();
+            double seconds = sw.Elapsed.TotalSeconds;
+            if (seconds < best) { best = seconds; bestKinds = new(unet.ByKind); }
+        }
+        double flop = bestKinds.Values.Sum(k => k.Flop);
+        var peak = GemmPeak;
+        output.WriteLine(string.Create(Inv, $"unet op sequence, batch {batch}, latent {height}x{width}: {flop / 1e9:F1} GFLOP of matrix products"));
+        foreach (var (kind, (seconds, kindFlop, count)) in bestKinds.OrderByDescending(k => k.Value.Seconds))
+        {
+            string rate = kindFlop > 0 ? string.Create(Inv, $"  {kindFlop / 1e9,6:F1} GFLOP {kindFlop / seconds / 1e9,6:F1} GFLOP/s") : "";
+            output.WriteLine(string.Create(Inv, $"  {kind,-16} {count,4} ops {seconds * 1e3,9:F1} ms {100 * seconds / best,5:F1}%{rate}"));
+        }
+        double gflops = flop / best / 1e9;
+        output.WriteLine(string.Create(Inv,
+            $"unet op sequence: {best:F2} s/forward (best of {repeat}), {gflops:F1} GFLOP/s, {100 * gflops / peak.GflopPerSecond:F1}% of the {peak.VectorBits}-bit FMA peak {peak.GflopPerSecond:F1} GFLOP/s"));
+    }
+
     private void Report(string name, double flop, BenchTiming timing)
     {
         double gflops = flop / timing.BestSeconds / 1e9;

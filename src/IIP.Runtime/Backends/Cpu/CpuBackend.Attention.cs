@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using IIP.Runtime.Backends.Cpu.Gemm;
 using Tensor = IIP.Runtime.Tensors.Tensor;
 
@@ -9,14 +10,15 @@ public sealed unsafe partial class CpuBackend
     /// <summary>
     /// softmax(q k^T / sqrt(d)) v per head, on the GEMM micro-kernels directly. Per (batch, head), K is packed
     /// once as MR-row panels and V^T as MR-row panels over all keys. Then per block of NR queries (one work item,
-    /// spread over the cores):
+    /// spread over the cores), over chunks of KeyChunk keys with an online softmax (Milakov and Gimelshein 2018;
+    /// the FlashAttention loop):
     /// <code>
-    /// S^T [Tk, NR]  = K_h [Tk, d] Q_blk^T [d, NR] / sqrt(d)     key-major: one column per query
-    /// P^T           = column softmax of S^T (unnormalised), sums per query
-    /// Y^T [dv, NR]  = V_h^T [dv, Tk] P^T [Tk, NR]               P^T already is a packed NR-wide B panel
-    /// y[q, h dv + i] = Y^T[i, q] / sum[q]
+    /// S^T [chunk, NR] = K_chunk [chunk, d] Q_blk^T [d, NR] / sqrt(d)     key-major: one column per query
+    /// m' = max(m, column max of S^T);  P^T = exp(S^T - m');  l = l exp(m - m') + column sums of P^T
+    /// Y^T [dv, NR]    = Y^T exp(m - m') + V_chunk^T [dv, chunk] P^T      P^T already is a packed NR-wide B panel
+    /// y[q, h dv + i]  = Y^T[i, q] / l[q]
     /// </code>
-    /// S^T of one block (Tk x NR floats: 512 KiB at 4096 keys) stays in L2; nothing of size Tq x Tk is stored.
+    /// The chunk's scores (512 x 32 floats), its K and V^T panels and Y^T stay in L2.
     /// </summary>
     public void Attention(Tensor q, Tensor k, Tensor v, int heads, bool causal, Tensor y)
     {
@@ -62,7 +64,13 @@ public sealed unsafe partial class CpuBackend
         public long KeyPanelFloats => (long)KeyRowsPadded * D;      // K_h as MR-row panels, depth d
         public long ValuePanelFloats => (long)ValueRowsPadded * Tk; // V_h^T as MR-row panels, depth Tk
         public long PackedFloats => (long)Batch * Heads * (KeyPanelFloats + ValuePanelFloats);
-        public int QueryBlocks => (Tq + Kernels.NR - 1) / Kernels.NR;
+        /// <summary>Query panels (NR queries each) per work item: they share every key chunk read from L3.</summary>
+        public int QueryPanels => Math.Max(1, Math.Min(4, (Tq + Kernels.NR - 1) / Kernels.NR * Batch * Heads / (8 * Environment.ProcessorCount)));
+
+        public int QueryBlocks => ((Tq + Kernels.NR - 1) / Kernels.NR + QueryPanels - 1) / QueryPanels;
+
+        /// <summary>Keys per online-softmax step, a multiple of MR (504 for the AVX-512 kernels).</summary>
+        public int KeyChunk => Math.Max(1, 512 / Kernels.MR) * Kernels.MR;
 
         private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
     }
@@ -84,47 +92,96 @@ public sealed unsafe partial class CpuBackend
                 .Pack(0, plan.Dv, 0, plan.Tk, mr, PackedValue(pair));
         }
 
+        /// <summary>Work item: QueryPanels blocks of NR queries of one (batch, head), sharing each key chunk.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void QueryBlock(int item)
         {
             var ks = plan.Kernels;
-            int mr = ks.MR, nr = ks.NR, d = plan.D, dv = plan.Dv, tk = plan.Tk;
-            int pair = item / plan.QueryBlocks, q0 = item % plan.QueryBlocks * nr;
+            int nr = ks.NR, d = plan.D, dvPad = plan.ValueRowsPadded, chunk = plan.KeyChunk, panels = plan.QueryPanels;
+            int pair = item / plan.QueryBlocks, first = item % plan.QueryBlocks * panels;
+            int count = Math.Min(panels, (plan.Tq + nr - 1) / nr - first);
             int b = pair / plan.Heads, h = pair % plan.Heads;
-            int rows = Math.Min(nr, plan.Tq - q0);
-            // Causal: keys after the block's last query are masked for every column; skip them.
-            int keys = plan.Causal ? Math.Min(tk, q0 + rows) : tk;
 
-            float* scratch = GemmScratch.Extra((long)d * nr + (long)plan.KeyRowsPadded * nr + (long)plan.ValueRowsPadded * nr + nr);
-            float* qPanel = scratch;                                  // [d, NR]
-            float* scores = qPanel + (long)d * nr;                    // S^T [Tk padded, NR]
-            float* output = scores + (long)plan.KeyRowsPadded * nr;   // Y^T [dv padded, NR]
-            float* sums = output + (long)plan.ValueRowsPadded * nr;   // [NR]
+            // Per query panel: Q^T [d, NR], Y^T [dv padded, NR], running max m and sum l [NR]; shared: S^T of a chunk.
+            long perPanel = (long)d * nr + (long)dvPad * nr + 2L * nr;
+            float* scratch = GemmScratch.Extra(panels * perPanel + (long)chunk * nr + 2L * nr);
+            float* scores = scratch + panels * perPanel;
+            float* newMax = scores + (long)chunk * nr, chunkSum = newMax + nr;
+            for (int p = 0; p < count; p++)
+            {
+                int q0 = (first + p) * nr, rows = Math.Min(nr, plan.Tq - q0);
+                // B operand of S^T: element (i, r) = q[b, q0 + r, h d + i]
+                new StridedPanels(q + ((long)b * plan.Tq + q0) * plan.C + h * d, plan.C, depthContiguous: true)
+                    .Pack(0, rows, 0, d, nr, scratch + p * perPanel);
+            }
+            // Causal: keys after the last query of the item are masked for every column; skip them.
+            int lastQuery = Math.Min(plan.Tq, (first + count) * nr) - 1;
+            int keys = plan.Causal ? Math.Min(plan.Tk, lastQuery + 1) : plan.Tk;
+            for (int k0 = 0; k0 < keys; k0 += chunk)
+                for (int p = 0; p < count; p++)
+                {
+                    float* panel = scratch + p * perPanel;
+                    int q0 = (first + p) * nr;
+                    int panelKeys = plan.Causal ? Math.Min(keys, q0 + nr) : keys;
+                    if (k0 < panelKeys)
+                        KeyChunk(pair, q0, k0, Math.Min(chunk, panelKeys - k0), panel, panel + (long)d * nr,
+                            panel + (long)(d + dvPad) * nr, panel + (long)(d + dvPad + 1) * nr, scores, newMax, chunkSum);
+                }
+            for (int p = 0; p < count; p++)
+            {
+                float* panel = scratch + p * perPanel, output = panel + (long)d * nr, sum = panel + (long)(d + dvPad + 1) * nr;
+                int q0 = (first + p) * nr, rows = Math.Min(nr, plan.Tq - q0);
+                float* dst = y + ((long)b * plan.Tq + q0) * plan.Cv + h * plan.Dv;
+                for (int r = 0; r < rows; r++, dst += plan.Cv)
+                {
+                    float inv = 1f / sum[r];
+                    for (int i = 0; i < plan.Dv; i++) dst[i] = output[(long)i * nr + r] * inv;
+                }
+            }
+        }
 
-            // B operand of S^T: element (i, r) = q[b, q0 + r, h d + i]
-            new StridedPanels(q + ((long)b * plan.Tq + q0) * plan.C + h * d, plan.C, depthContiguous: true).Pack(0, rows, 0, d, nr, qPanel);
-            float scale = 1f / MathF.Sqrt(d);
-            float* kp = PackedKey(pair);
-            for (int t = 0; t < keys; t += mr)
-                ks.Full(d, kp + (long)t * d, qPanel, scores + (long)t * nr, nr, scale, 0f);
-
+        // One online-softmax step of one query panel over keys k0 .. k0 + count - 1.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void KeyChunk(int pair, int q0, int k0, int count, float* qPanel, float* output, float* max, float* sum,
+            float* scores, float* newMax, float* chunkSum)
+        {
+            var ks = plan.Kernels;
+            int mr = ks.MR, nr = ks.NR, d = plan.D;
+            bool first = k0 == 0;
+            float* kp = PackedKey(pair) + (long)k0 * d;
+            for (int t = 0; t < count; t += mr)
+                ks.Full(d, kp + (long)t * d, qPanel, scores + (long)t * nr, nr, 1f / MathF.Sqrt(d), 0f);
             if (plan.Causal)
             {
                 // Query q0 + r sees keys t <= q0 + r.
-                for (int t = q0 + 1; t < keys; t++)
-                    for (int r = 0; r < Math.Min(rows, t - q0); r++) scores[(long)t * nr + r] = float.NegativeInfinity;
+                for (int t = Math.Max(k0, q0 + 1); t < k0 + count; t++)
+                    for (int r = 0; r < Math.Min(nr, t - q0); r++) scores[(long)(t - k0) * nr + r] = float.NegativeInfinity;
             }
-            ColumnSoftmax.Apply(scores, keys, nr, sums);
-
-            float* vp = PackedValue(pair);
-            for (int i = 0; i < dv; i += mr)
-                ks.Full(keys, vp + (long)i * tk, scores, output + (long)i * nr, nr, 1f, 0f);
-
-            float* dst = y + ((long)b * plan.Tq + q0) * plan.Cv + h * dv;
-            for (int r = 0; r < rows; r++, dst += plan.Cv)
+            for (int r = 0; r < nr; r++) newMax[r] = first ? float.NegativeInfinity : max[r];
+            ColumnSoftmax.RaiseMax(scores, count, nr, newMax);
+            ColumnSoftmax.ExpAndSum(scores, count, nr, newMax, chunkSum);
+            if (plan.Causal) ColumnSoftmax.ZeroMasked(scores, k0, count, nr, q0, chunkSum);
+            if (first)
             {
-                float inv = 1f / sums[r];
-                for (int i = 0; i < dv; i++) dst[i] = output[(long)i * nr + r] * inv;
+                for (int r = 0; r < nr; r++) sum[r] = chunkSum[r];
             }
+            else
+            {
+                // Rescale what earlier chunks accumulated to the new maxima: factor exp(m - m') <= 1.
+                for (int r = 0; r < nr; r++)
+                {
+                    float factor = MathF.Exp(max[r] - newMax[r]);
+                    sum[r] = sum[r] * factor + chunkSum[r];
+                    max[r] = factor;  // the factor row for Y^T below
+                }
+                for (int i = 0; i < plan.Dv; i++)
+                    for (int r = 0; r < nr; r++) output[(long)i * nr + r] *= max[r];
+            }
+            for (int r = 0; r < nr; r++) max[r] = newMax[r];
+            // Y^T (+)= V_chunk^T P^T
+            float* vp = PackedValue(pair) + (long)k0 * mr;
+            for (int i = 0; i < plan.Dv; i += mr)
+                ks.Full(count, vp + (long)i * plan.Tk, scores, output + (long)i * nr, nr, 1f, first ? 0f : 1f);
         }
     }
 }

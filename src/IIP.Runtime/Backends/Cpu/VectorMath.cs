@@ -1,9 +1,10 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace IIP.Runtime.Backends.Cpu;
 
-/// <summary>Vectorised exp and erf for the CPU backend's activation and softmax loops (8 lanes of fp32).</summary>
+/// <summary>Vectorised exp and erf for the CPU backend's activation and softmax loops (8 or 16 lanes of fp32).</summary>
 internal static class VectorMath
 {
     /// <summary>
@@ -30,6 +31,28 @@ internal static class VectorMath
         // 2^n through the exponent field; n in [-126, 128) here (128 gives +inf, as exp overflow should).
         var twoToN = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
         return Vector256.ConditionalSelect(underflow, Vector256<float>.Zero, er * twoToN);
+    }
+
+    /// <summary>
+    /// exp(x) for x &lt;= 0 on 16 lanes (AVX-512F), the softmax case: the same Cody-Waite reduction and Cephes
+    /// polynomial as <see cref="Exp(Vector256{float})"/>, 2^n applied with vscalefps. Inputs below -87.34 (and
+    /// -inf) give exp(-87.34) ~ 1.2e-38 rather than 0; callers that need exact zeros (masks) write them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ExpNonPositive(Vector512<float> x)
+    {
+        x = Avx512F.Max(x, Vector512.Create(-87.33654f));
+        var n = Avx512F.RoundScale(x * Vector512.Create(1.44269504088896341f), 0x08);  // nearest, no exceptions
+        var r = Avx512F.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
+        r = Avx512F.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        var p = Vector512.Create(1.9875691500e-4f);
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
+        var er = Avx512F.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
+        return Avx512F.Scale(er, n);
     }
 
     /// <summary>

@@ -4,8 +4,9 @@ namespace IIP.Runtime.Backends.Cpu.Gemm;
 
 /// <summary>
 /// One micro-kernel family with its register tile (MR x NR) and cache blocking: KC (depth of a packed block),
-/// MC (rows of op(A) packed per work item, kept in L2), NC (columns of op(B) packed per block, shared by all
-/// threads). Kernels share the contract C[MR, NR or NR / 2] = alpha * A_panel B_panel + beta * C.
+/// RowBlock x NC (rows of op(A) x columns of op(B) packed per block, shared by the threads), ItemColumns (the
+/// B columns one work item sweeps: KC x ItemColumns stays in L2 while each A panel, MR x KC, stays in L1).
+/// Kernels share the contract C[MR, NR or NR / 2] = alpha * A_panel B_panel + beta * C.
 /// </summary>
 internal sealed unsafe class GemmKernelSet
 {
@@ -14,8 +15,9 @@ internal sealed unsafe class GemmKernelSet
     public required int MR { get; init; }
     public required int NR { get; init; }
     public required int KC { get; init; }
-    public required int MC { get; init; }
+    public required int RowBlock { get; init; }
     public required int NC { get; init; }
+    public required int ItemColumns { get; init; }
     public required bool IsSupported { get; init; }
 
     /// <summary>The MR x NR kernel: (kc, A panel [kc, MR], B panel [kc, NR], C, ldc, alpha, beta).</summary>
@@ -26,26 +28,28 @@ internal sealed unsafe class GemmKernelSet
 
     public override string ToString() => Name;
 
-    // B micro-panel KC x NR x 4 bytes = 32 KiB (the L1 of this machine holds it between the MR panels);
-    // A block MC x KC x 4 = 144 KiB per thread (L2); B block KC x NC x 4 = 4 MiB shared (L3).
+    private static int Tune(string name, int value) => int.TryParse(Environment.GetEnvironmentVariable("IIP_GEMM_" + name), out int v) ? v : value;
+
+    // A panel 12 x 256 x 4 bytes = 12 KiB (L1); B panels of one item 256 x 256 x 4 = 256 KiB (L2, 1 MiB here);
+    // the packed blocks of A (4096 x 256) and B (256 x 4096), 4 MiB each, are shared by the threads (L3).
     public static readonly GemmKernelSet Avx512 = new()
     {
         Name = "avx512 12x32", VectorBits = 512, MR = GemmKernelsAvx512.MR, NR = GemmKernelsAvx512.NR,
-        KC = 256, MC = 144, NC = 4096, IsSupported = X86.Avx512F.IsSupported,
+        KC = Tune("KC", 256), RowBlock = Tune("ROWBLOCK", 4096), NC = 4096, ItemColumns = Tune("COLS", 256), IsSupported = X86.Avx512F.IsSupported,
         Full = &GemmKernelsAvx512.Full, Half = &GemmKernelsAvx512.Half,
     };
 
     public static readonly GemmKernelSet Avx2 = new()
     {
         Name = "avx2-fma 6x16", VectorBits = 256, MR = GemmKernelsAvx2.MR, NR = GemmKernelsAvx2.NR,
-        KC = 256, MC = 144, NC = 4096, IsSupported = X86.Fma.IsSupported && X86.Avx2.IsSupported,
+        KC = 256, RowBlock = 4096, NC = 4096, ItemColumns = 512, IsSupported = X86.Fma.IsSupported && X86.Avx2.IsSupported,
         Full = &GemmKernelsAvx2.Full, Half = &GemmKernelsAvx2.Half,
     };
 
     public static readonly GemmKernelSet Scalar = new()
     {
         Name = "scalar 4x8", VectorBits = 0, MR = GemmKernelsScalar.MR, NR = GemmKernelsScalar.NR,
-        KC = 256, MC = 64, NC = 1024, IsSupported = true,
+        KC = 256, RowBlock = 1024, NC = 1024, ItemColumns = 256, IsSupported = true,
         Full = &GemmKernelsScalar.Full, Half = &GemmKernelsScalar.Half,
     };
 

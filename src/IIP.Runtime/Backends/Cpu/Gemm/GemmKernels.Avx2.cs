@@ -14,6 +14,7 @@ internal static unsafe class GemmKernelsAvx2
 {
     public const int MR = 6, NR = 16;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Full(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
@@ -39,6 +40,7 @@ internal static unsafe class GemmKernelsAvx2
         Put(c + 3 * ldc, va, vb, read, c30, c31); Put(c + 4 * ldc, va, vb, read, c40, c41); Put(c + 5 * ldc, va, vb, read, c50, c51);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Half(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
     {
         Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;

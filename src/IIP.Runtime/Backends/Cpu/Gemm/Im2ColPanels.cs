@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace IIP.Runtime.Backends.Cpu.Gemm;
 
 /// <summary>
@@ -28,6 +29,7 @@ internal readonly unsafe struct Im2ColPanels(float* x, int h, int w, int kh, int
     }
 
     // dst[p * width + t] = x[c, iy, ix(t)] for t < run: one output row, pixels ox .. ox + run - 1.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void PackRun(int oy, int ox, int run, int k0, int kc, int width, float* dst)
     {
         int kk = kh * kw;

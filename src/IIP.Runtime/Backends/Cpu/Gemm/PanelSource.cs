@@ -28,42 +28,53 @@ internal readonly unsafe struct StridedPanels(float* data, int ld, bool depthCon
 
     public void Pack(int o0, int count, int k0, int kc, int width, float* dst)
     {
-        for (int q = 0; q * width < count; q++)
+        if (!depthContiguous)
         {
-            int cols = Math.Min(width, count - q * width);
-            float* panel = dst + (long)q * width * kc;
-            if (depthContiguous)
-                PackTransposed(data + (long)(o0 + q * width) * ld + k0, ld, cols, kc, width, panel);
-            else
-                PackRows(data + (long)k0 * ld + o0 + q * width, ld, cols, kc, width, panel);
+            PackRows(data + (long)k0 * ld + o0, ld, count, kc, width, dst);
+            return;
+        }
+        for (int q = 0; q * width < count; q++)
+            PackTransposed(data + (long)(o0 + q * width) * ld + k0, ld, Math.Min(width, count - q * width), kc, width,
+                dst + (long)q * width * kc);
+    }
+
+    // panel q [p, j] = src[p * ld + q * width + j] for q * width + j < count, 0 after. Row by row across all
+    // panels, so the source is read in long contiguous runs and each panel is written sequentially.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackRows(float* src, int ld, int count, int kc, int width, float* dst)
+    {
+        int full = count / width, rest = count - full * width;
+        long panelStride = (long)width * kc;
+        for (int p = 0; p < kc; p++, src += ld)
+        {
+            float* s = src, d = dst + (long)p * width;
+            for (int q = 0; q < full; q++, s += width, d += panelStride)
+                CopyRow(s, d, width);
+            if (rest > 0)
+            {
+                int j = 0;
+                for (; j < rest; j++) d[j] = s[j];
+                for (; j < width; j++) d[j] = 0f;
+            }
         }
     }
 
-    // panel[p, j] = src[p * ld + j] for j < cols, 0 after.
-    private static void PackRows(float* src, int ld, int cols, int kc, int width, float* panel)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow(float* s, float* d, int width)
     {
-        if (cols == width && width % 16 == 0 && Vector512.IsHardwareAccelerated)
-        {
-            for (int p = 0; p < kc; p++, src += ld, panel += width)
-                for (int j = 0; j < width; j += 16) Vector512.Store(Vector512.Load(src + j), panel + j);
-            return;
-        }
-        if (cols == width && width % 8 == 0 && Vector256.IsHardwareAccelerated)
-        {
-            for (int p = 0; p < kc; p++, src += ld, panel += width)
-                for (int j = 0; j < width; j += 8) Vector256.Store(Vector256.Load(src + j), panel + j);
-            return;
-        }
-        for (int p = 0; p < kc; p++, src += ld, panel += width)
-        {
-            int j = 0;
-            for (; j < cols; j++) panel[j] = src[j];
-            for (; j < width; j++) panel[j] = 0f;
-        }
+        int j = 0;
+        if (Avx512F.IsSupported)
+            for (; j + 16 <= width; j += 16) Vector512.Store(Vector512.Load(s + j), d + j);
+        if (Vector256.IsHardwareAccelerated)
+            for (; j + 8 <= width; j += 8) Vector256.Store(Vector256.Load(s + j), d + j);
+        if (Vector128.IsHardwareAccelerated)
+            for (; j + 4 <= width; j += 4) Vector128.Store(Vector128.Load(s + j), d + j);
+        for (; j < width; j++) d[j] = s[j];
     }
 
     // panel[p, j] = src[j * ld + p] for j < cols, 0 after: 4 x 4 transposes (SSE) where 4 rows and 4 depths
     // are available, scalar elsewhere.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackTransposed(float* src, int ld, int cols, int kc, int width, float* panel)
     {
         int j = 0;
