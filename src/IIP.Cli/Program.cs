@@ -25,5 +25,6 @@ public static class Program
         IIP.Cli.Commands.Scan.ScanCommand.Create,
         IIP.Cli.Commands.Info.InfoCommand.Create,
         IIP.Cli.Commands.Tokenize.TokenizeCommand.Create,
+        IIP.Cli.Commands.Generate.GenerateCommand.Create,
     ];
 }
