@@ -27,5 +27,6 @@ public static class Program
         IIP.Cli.Commands.Info.InfoCommand.Create,
         IIP.Cli.Commands.Tokenize.TokenizeCommand.Create,
         IIP.Cli.Commands.Bench.BenchCommand.Create,
+        IIP.Cli.Commands.Generate.GenerateCommand.Create,
     ];
 }
