@@ -48,6 +48,28 @@ public class ScanCommandTests
     }
 
     [Fact]
+    public void Baselines_score_beside_iip_and_ori_prompt_reads_captions()
+    {
+        string dir = TestPaths.NewTempDir("scan-baselines");
+        string manifest = Path.Combine(dir, "images.jsonl");
+        File.WriteAllLines(manifest, [
+            JsonSerializer.Serialize(new { image = Image("memorized/000000.png"), caption = "a large blue ring at the bottom right on a pink and orange background" }),
+            JsonSerializer.Serialize(new { image = Image("heldout/000000.png") }),
+        ]);
+        string output = Path.Combine(dir, "results.jsonl");
+        var result = Scan(manifest, output, "--method", "denoising-loss,pia,secmi,ori-prompt", "--ori-seeds", "1", "--ori-steps", "2");
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        var records = ResultsReader.Read(output).Records;
+        Assert.Equal(8, records.Count);
+        foreach (var method in new[] { "denoising-loss", "pia", "secmi" })
+            Assert.All(records.Where(r => r.Method == method), r => Assert.True(r.Score < 0, $"{method}: minus a loss, got {r.Score}"));
+        var ori = records.Where(r => r.Method == "ori-prompt").ToList();
+        Assert.True(ori[0].Score > 0);
+        Assert.Contains("caption", ori[1].Error);   // the heldout line has no caption: recorded, not fatal
+        Assert.Contains("1 failed", result.Stdout);
+    }
+
+    [Fact]
     public void A_bad_image_is_recorded_and_the_scan_goes_on()
     {
         string dir = TestPaths.NewTempDir("scan-bad");
