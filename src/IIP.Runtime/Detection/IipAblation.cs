@@ -28,9 +28,9 @@ public sealed class IipAblation(IipSession session, AblationPlan plan)
 {
     public const string ComponentMethod = "ablate";
 
-    /// <summary>The configurations computed per image (the component records' option tags).</summary>
+    /// <summary>The configurations computed per image (the component records' option tags); the default t_I is always one.</summary>
     public IReadOnlyList<string> Configurations =>
-        plan.InversionSteps.Select(t => $"tI={t}")
+        plan.InversionSteps.Append(session.Options.InversionSteps).Distinct().Order().Select(t => $"tI={t}")
             .Concat(plan.StepsRemoved ? ["no-inversion", "no-optimization"] : [])
             .ToList();
 
@@ -58,7 +58,7 @@ public sealed class IipAblation(IipSession session, AblationPlan plan)
                 {
                     "no-inversion" => (o, ForwardNoised(z0, o), session.Perturbation.Embedding),
                     "no-optimization" => (o, path[o.InversionSteps], unoptimized!),
-                    _ => (o with { InversionSteps = int.Parse(config[3..]) }, path[int.Parse(config[3..])], session.Perturbation.Embedding),
+                    _ => (o with { InversionSteps = SweptSteps(config)!.Value }, path[SweptSteps(config)!.Value], session.Perturbation.Embedding),
                 };
                 var detector = new IipDetector(model, options with { MtcnpSteps = Math.Min(o.MtcnpSteps, options.InversionSteps) }, session.EmptyEmbedding, embedding);
                 var regenerated = detector.Regenerate(start, out var tcnp);
@@ -97,8 +97,7 @@ public sealed class IipAblation(IipSession session, AblationPlan plan)
         string defaultConfig = $"tI={o.InversionSteps}";
         foreach (var (config, records) in byConfig)
         {
-            bool sweep = config.StartsWith("tI=", StringComparison.Ordinal);
-            int tI = sweep ? int.Parse(config[3..]) : o.InversionSteps;
+            int tI = SweptSteps(config) ?? o.InversionSteps;
             series.AddRange(Combined($"iip {config}", records, Math.Min(o.MtcnpSteps, tI), memorized));
             if (config != defaultConfig) continue;
             foreach (int tP in plan.MtcnpSteps.Where(t => t <= tI && t != o.MtcnpSteps))
@@ -124,6 +123,10 @@ public sealed class IipAblation(IipSession session, AblationPlan plan)
             Components = new Dictionary<string, double>(r.Components) { ["mtcnp"] = Mtcnp(r, tP), ["scale_e"] = scaleE, ["scale_d"] = scaleD },
         });
     }
+
+    // "tI=20" -> 20; other configurations run at the default t_I
+    private static int? SweptSteps(string config) =>
+        config.StartsWith("tI=", StringComparison.Ordinal) ? int.Parse(config[3..], System.Globalization.CultureInfo.InvariantCulture) : null;
 
     private static double Mtcnp(ScanRecord r, int tP) => r.Tcnp!.Take(tP).Average();
 
