@@ -10,7 +10,7 @@ public static class Program
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("iip: find the training images a Stable Diffusion v1 model has memorized, from the image alone (IIP, ICLR 2025).");
-        foreach (var command in Commands)
+        foreach (var command in Verbs)
             root.Subcommands.Add(command());
         return root;
     }
@@ -18,8 +18,15 @@ public static class Program
     public static int Run(string[] args) => BuildRoot().Parse(args).Invoke();
 
     /// <summary>One entry per verb; each lives in Commands/&lt;Verb&gt;/.</summary>
-    private static readonly Func<Command>[] Commands =
+    private static readonly Func<Command>[] Verbs =
     [
+        IIP.Cli.Commands.Golden.GoldenCommand.Create,
+        IIP.Cli.Commands.Eval.EvalCommand.Create,
+        IIP.Cli.Commands.Scan.ScanCommand.Create,
+        IIP.Cli.Commands.Ablate.AblateCommand.Create,
+        IIP.Cli.Commands.Info.InfoCommand.Create,
+        IIP.Cli.Commands.Tokenize.TokenizeCommand.Create,
         IIP.Cli.Commands.Bench.BenchCommand.Create,
+        IIP.Cli.Commands.Generate.GenerateCommand.Create,
     ];
 }

@@ -5,6 +5,10 @@ namespace IIP.Runtime.Backends;
 /// <summary>Allocating forms of the <see cref="IBackend"/> ops, for model code that reads top to bottom.</summary>
 public static class BackendExtensions
 {
+    /// <summary>The backend's gradient ops, or a clear error for a backend without them.</summary>
+    public static IGradientBackend Gradients(this IBackend be) =>
+        be as IGradientBackend ?? throw new NotSupportedException($"the {be.Name} backend has no gradient ops");
+
     // x [M.., K], w [N, K] -> [M.., N]
     public static Tensor Linear(this IBackend be, Tensor x, Tensor w, Tensor? b)
     {

@@ -70,6 +70,33 @@ public static class DiffusersFolder
             throw new WeightException($"{Path.GetFullPath(folder)}: not a tokenizer folder (needs vocab.json and merges.txt)");
     }
 
+    /// <summary>The files a tokenizer folder must hold.</summary>
+    public static readonly IReadOnlyList<string> TokenizerFiles = ["vocab.json", "merges.txt"];
+
+    /// <summary>
+    /// Copies vocab.json and merges.txt from <paramref name="source"/> into <paramref name="destination"/>
+    /// (created), replacing earlier copies; the copies are writable by the owner even when the sources are read-only.
+    /// </summary>
+    public static void CopyTokenizer(string source, string destination)
+    {
+        CheckTokenizerFolder(source);
+        Directory.CreateDirectory(destination);
+        foreach (var name in TokenizerFiles)
+        {
+            string target = Path.Combine(destination, name);
+            if (File.Exists(target))
+            {
+                File.SetAttributes(target, FileAttributes.Normal);
+                File.Delete(target);
+            }
+            File.Copy(Path.Combine(source, name), target);
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(target, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            else
+                File.SetAttributes(target, FileAttributes.Normal);
+        }
+    }
+
     private static bool HasTokenizerFiles(string folder) =>
         File.Exists(Path.Combine(folder, "vocab.json")) && File.Exists(Path.Combine(folder, "merges.txt"));
 

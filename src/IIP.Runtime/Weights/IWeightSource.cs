@@ -27,4 +27,29 @@ public interface IWeightSource
 }
 
 /// <summary>A checkpoint problem: the message names the file and, where there is one, the tensor.</summary>
-public sealed class WeightException(string message) : Exception(message);
+public sealed class WeightException(string message) : Exception(message)
+{
+    /// <summary>The tensor-level mismatches behind a failed validation (empty for other errors).</summary>
+    public IReadOnlyList<WeightProblem> Problems { get; private init; } = [];
+
+    public WeightException(string message, IReadOnlyList<WeightProblem> problems) : this(message) => Problems = problems;
+}
+
+/// <summary>What is wrong with one tensor name when a weight source is checked against the expected parameters.</summary>
+public enum WeightProblemKind
+{
+    /// <summary>Expected by the config but absent from the file.</summary>
+    Missing,
+
+    /// <summary>In the file but not a parameter of the configured model.</summary>
+    Unknown,
+
+    /// <summary>Present with a shape other than the config's.</summary>
+    Misshaped,
+
+    /// <summary>Present but stored as a non-float type (e.g. I64) where a float parameter is expected.</summary>
+    NotFloat,
+}
+
+/// <summary>One mismatch: the part, the kind, the diffusers tensor name and a detail (shapes or dtype).</summary>
+public sealed record WeightProblem(ModelPart Part, WeightProblemKind Kind, string Name, string Detail);

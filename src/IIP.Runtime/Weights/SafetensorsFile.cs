@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
 using IIP.Runtime.Tensors;
 
 namespace IIP.Runtime.Weights;
@@ -10,12 +9,9 @@ namespace IIP.Runtime.Weights;
 /// validated with ordinary file reads before the file is mapped; tensors are converted to fp32 straight
 /// from the mapped pages on <see cref="Load"/>.
 /// </summary>
-public sealed unsafe class SafetensorsFile : IWeightSource, IHalfWeightSource, IDisposable
+public sealed class SafetensorsFile : IWeightSource, IHalfWeightSource, IDisposable
 {
-    private readonly MemoryMappedFile? _map;
-    private readonly MemoryMappedViewAccessor? _view;
-    private byte* _data; // start of the data section; null when disposed or when the data section is empty
-    private bool _disposed;
+    private readonly MappedFile _file;
 
     public string Origin { get; }
 
@@ -28,19 +24,12 @@ public sealed unsafe class SafetensorsFile : IWeightSource, IHalfWeightSource, I
     /// <summary>File offset of the data section (8 + header length).</summary>
     public long DataStart { get; }
 
-    private SafetensorsFile(string origin, SafetensorsHeader header, long dataStart, MemoryMappedFile? map, MemoryMappedViewAccessor? view)
+    private SafetensorsFile(string origin, SafetensorsHeader header, long dataStart, MappedFile file)
     {
         Origin = origin;
         Header = header;
         DataStart = dataStart;
-        _map = map;
-        _view = view;
-        if (view is not null)
-        {
-            byte* basePointer = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePointer);
-            _data = basePointer + view.PointerOffset + dataStart;
-        }
+        _file = file;
     }
 
     /// <summary>Opens and validates <paramref name="path"/>. Throws <see cref="WeightException"/> naming the file.</summary>
@@ -72,20 +61,7 @@ public sealed unsafe class SafetensorsFile : IWeightSource, IHalfWeightSource, I
             header = SafetensorsHeader.Parse(origin, json, fileLength - dataStart);
         }
 
-        if (fileLength == dataStart)
-            return new SafetensorsFile(origin, header, dataStart, null, null);
-
-        var map = MemoryMappedFile.CreateFromFile(origin, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        try
-        {
-            var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            return new SafetensorsFile(origin, header, dataStart, map, view);
-        }
-        catch
-        {
-            map.Dispose();
-            throw;
-        }
+        return new SafetensorsFile(origin, header, dataStart, MappedFile.Open(origin, fileLength));
     }
 
     public WeightInfo Info(string name) => Entry(name).Info;
@@ -132,26 +108,7 @@ public sealed unsafe class SafetensorsFile : IWeightSource, IHalfWeightSource, I
     /// <summary>The stored little-endian bytes of <paramref name="name"/>; valid until the file is disposed.</summary>
     public ReadOnlySpan<byte> RawBytes(string name) => Raw(Entry(name));
 
-    private ReadOnlySpan<byte> Raw(SafetensorsEntry entry)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (entry.ByteLength > int.MaxValue)
-            throw new WeightException($"{Origin}: tensor '{entry.Info.Name}' has {entry.ByteLength} bytes, above the 2 GiB per-tensor limit");
-        if (entry.ByteLength == 0)
-            return [];
-        return new ReadOnlySpan<byte>(_data + entry.Begin, (int)entry.ByteLength);
-    }
+    private ReadOnlySpan<byte> Raw(SafetensorsEntry entry) => _file.Span(DataStart + entry.Begin, entry.ByteLength, entry.Info.Name);
 
-    public void Dispose()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        if (_view is not null)
-        {
-            _view.SafeMemoryMappedViewHandle.ReleasePointer();
-            _view.Dispose();
-        }
-        _map?.Dispose();
-        _data = null;
-    }
+    public void Dispose() => _file.Dispose();
 }

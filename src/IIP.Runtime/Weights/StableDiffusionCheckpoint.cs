@@ -32,10 +32,9 @@ public sealed class StableDiffusionCheckpoint : IDisposable
     /// <summary>Folder with vocab.json and merges.txt, or null when the checkpoint carries none and none was given.</summary>
     public string? TokenizerDirectory { get; }
 
-    internal StableDiffusionCheckpoint(string path, CheckpointLayout layout,
+    private StableDiffusionCheckpoint(string path, CheckpointLayout layout,
         UNetConfig unet, VaeConfig vae, TextEncoderConfig textEncoder, SchedulerConfig scheduler,
-        IWeightSource unetWeights, IWeightSource vaeWeights, IWeightSource textEncoderWeights,
-        string? tokenizerDirectory, IDisposable[] owned)
+        IWeightSource[] weights, string? tokenizerDirectory, IDisposable[] owned)
     {
         Path = path;
         Layout = layout;
@@ -43,11 +42,40 @@ public sealed class StableDiffusionCheckpoint : IDisposable
         Vae = vae;
         TextEncoder = textEncoder;
         Scheduler = scheduler;
-        UnetWeights = unetWeights;
-        VaeWeights = vaeWeights;
-        TextEncoderWeights = textEncoderWeights;
+        UnetWeights = weights[0];
+        VaeWeights = weights[1];
+        TextEncoderWeights = weights[2];
         TokenizerDirectory = tokenizerDirectory;
         _owned = owned;
+    }
+
+    /// <summary>
+    /// Validates the raw per-part sources (unet, vae, text_encoder order) against the configs and builds the
+    /// checkpoint over <see cref="ValidatedWeightSource"/> views. On failure disposes <paramref name="owned"/>
+    /// and throws one <see cref="WeightException"/> listing every problem.
+    /// </summary>
+    internal static StableDiffusionCheckpoint Create(string path, CheckpointLayout layout,
+        UNetConfig unet, VaeConfig vae, TextEncoderConfig textEncoder, SchedulerConfig scheduler,
+        IWeightSource[] rawWeights, string? tokenizerDirectory, IDisposable[] owned)
+    {
+        try
+        {
+            var problems = new List<WeightProblem>();
+            var views = new IWeightSource[3];
+            foreach (var part in ModelParts.All)
+            {
+                var expected = Sd1ParameterShapes.For(part, unet, vae, textEncoder);
+                problems.AddRange(WeightValidator.Compare(part, rawWeights[(int)part], expected));
+                views[(int)part] = new ValidatedWeightSource(rawWeights[(int)part], expected);
+            }
+            WeightValidator.ThrowIfAny(path, problems, part => rawWeights[(int)part].Origin);
+            return new StableDiffusionCheckpoint(path, layout, unet, vae, textEncoder, scheduler, views, tokenizerDirectory, owned);
+        }
+        catch
+        {
+            foreach (var item in owned) item.Dispose();
+            throw;
+        }
     }
 
     public IWeightSource Weights(ModelPart part) => part switch
@@ -79,7 +107,51 @@ public sealed class StableDiffusionCheckpoint : IDisposable
             throw new WeightException($"{full}: a variant ('{variant}') applies only to diffusers folders");
         if (full.EndsWith(".ckpt", StringComparison.OrdinalIgnoreCase) || full.EndsWith(".pt", StringComparison.OrdinalIgnoreCase))
             throw new WeightException($"{full}: pickle checkpoints (.ckpt/.pt) are not read; convert to .safetensors first");
+        if (full.EndsWith(".iipw", StringComparison.OrdinalIgnoreCase) || PackedWeightsFile.HasMagic(full))
+            return OpenPacked(full, tokenizerDir);
+        if (full.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            return OpenLdm(full, tokenizerDir);
         throw new WeightException($"{full}: unrecognized checkpoint file (expected .safetensors or .iipw)");
+    }
+
+    private static StableDiffusionCheckpoint OpenPacked(string path, string? tokenizerDir)
+    {
+        var contents = PackedWeightsFile.Read(path);
+        string? tokenizer;
+        try
+        {
+            tokenizer = DiffusersFolder.TokenizerDirectory(null, tokenizerDir);
+            if (tokenizer is null && contents.TokenizerFolder is not null)
+            {
+                string sibling = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, contents.TokenizerFolder);
+                tokenizer = Directory.Exists(sibling) ? DiffusersFolder.TokenizerDirectory(null, sibling) : null;
+            }
+        }
+        catch
+        {
+            contents.File.Dispose();
+            throw;
+        }
+        return Create(path, CheckpointLayout.Packed, contents.Unet, contents.Vae, contents.TextEncoder, contents.Scheduler,
+            contents.Parts, tokenizer, [contents.File]);
+    }
+
+    private static StableDiffusionCheckpoint OpenLdm(string path, string? tokenizerDir)
+    {
+        var file = SafetensorsFile.Open(path);
+        try
+        {
+            if (!LdmCheckpointFile.IsLdm(file))
+                throw new WeightException($"{path}: not a single-file SD v1 checkpoint (no {LdmKeyMap.PartPrefixes[0].Prefix}* tensors); for a diffusers model pass its folder");
+            var (unet, vae, textEncoder, scheduler, parts, _) = LdmCheckpointFile.Read(file);
+            string? tokenizer = DiffusersFolder.TokenizerDirectory(null, tokenizerDir);
+            return Create(path, CheckpointLayout.SingleFileLdm, unet, vae, textEncoder, scheduler, parts, tokenizer, [file]);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
     private static StableDiffusionCheckpoint OpenDiffusers(string root, string? tokenizerDir, string? variant)
@@ -91,14 +163,13 @@ public sealed class StableDiffusionCheckpoint : IDisposable
         {
             foreach (var part in ModelParts.All)
                 files.Add(SafetensorsFile.Open(DiffusersFolder.WeightsPath(root, part, variant)));
-            return new StableDiffusionCheckpoint(root, CheckpointLayout.Diffusers, unet, vae, textEncoder, scheduler,
-                files[0], files[1], files[2], tokenizer, [.. files]);
         }
         catch
         {
             foreach (var file in files) file.Dispose();
             throw;
         }
+        return Create(root, CheckpointLayout.Diffusers, unet, vae, textEncoder, scheduler, [.. files], tokenizer, [.. files]);
     }
 
     public void Dispose()

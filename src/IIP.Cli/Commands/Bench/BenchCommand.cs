@@ -10,7 +10,7 @@ namespace IIP.Cli.Commands.Bench;
 /// </summary>
 public static class BenchCommand
 {
-    public static readonly string[] Parts = ["gemm", "conv", "attention", "peak", "unet-ops"];
+    public static readonly string[] Parts = ["gemm", "conv", "attention", "peak", "unet-ops", .. ModelBenchmarks.Parts];
 
     private static readonly Option<string> PartOption = new("--part")
     {
@@ -37,13 +37,14 @@ public static class BenchCommand
     };
     private static readonly Option<int> BatchOption = new("--batch") { Description = "batch size (unet-ops)", DefaultValueFactory = _ => 1 };
     private static readonly Option<int> RepeatOption = new("--repeat") { Description = "timed runs (the best is reported)", DefaultValueFactory = _ => 5 };
+    private static readonly Option<string?> ModelOption = new("--model") { Description = "model for --part unet|vae-encode|vae-decode|text (e.g. a folder from `weight-convert synth --arch sd-v1.4`)" };
     private static readonly Option<int> WarmupOption = new("--warmup") { Description = "untimed runs first", DefaultValueFactory = _ => 1 };
 
     public static Command Create()
     {
         var command = new Command("bench", "Time engine parts on this machine: ms per op, GFLOP/s, % of the measured FMA peak.");
         foreach (var option in new Option[] { PartOption, MOption, NOption, KOption, TransAOption, TransBOption, LatentOption,
-                     ChannelsOption, KernelOption, HeadsOption, ContextOption, BatchOption, RepeatOption, WarmupOption })
+                     ChannelsOption, KernelOption, HeadsOption, ContextOption, BatchOption, ModelOption, RepeatOption, WarmupOption })
             command.Options.Add(option);
         command.SetAction(Execute);
         return command;
@@ -103,6 +104,17 @@ public static class BenchCommand
                 }
                 bench.UNetOps(Math.Max(1, parse.GetValue(BatchOption)), height, width);
                 break;
+            default:
+                if (parse.GetValue(ModelOption) is not { } modelPath)
+                {
+                    Console.Error.WriteLine($"bench: --part {part} needs --model PATH");
+                    return 2;
+                }
+                return CliErrors.Guard(() =>
+                {
+                    new ModelBenchmarks(output, bench, warmup, repeat).Run(part, modelPath, Math.Max(1, parse.GetValue(BatchOption)), height, width);
+                    return 0;
+                });
         }
         return 0;
     }

@@ -36,4 +36,26 @@ public sealed class Attention
         var o = _be.Attention(q, k, v, Heads, causal: false); // [B, T, inner]
         return ToOut.Forward(o);                            // [B, T, C]
     }
+
+    /// <summary>
+    /// Input gradients, recomputing q, k, v from the saved inputs. x [B, T, C], context [B, S, Cctx] or null,
+    /// dy [B, T, C] -> dx [B, T, C] and, for cross-attention, dContext [B, S, Cctx] (null for self-attention:
+    /// then the key/value paths add into dx).
+    /// </summary>
+    public (Tensor Dx, Tensor? DContext) Backward(Tensor x, Tensor? context, Tensor dy)
+    {
+        var grad = _be.Gradients();
+        var kv = context ?? x;
+        var q = ToQ.Forward(x);
+        var k = ToK.Forward(kv);
+        var v = ToV.Forward(kv);
+        var dO = ToOut.BackwardInput(dy);                                   // [B, T, inner]
+        var (dq, dk, dv) = grad.AttentionBackward(q, k, v, Heads, causal: false, dO);
+        var dx = ToQ.BackwardInput(dq);                                     // [B, T, C]
+        var dkv = ToK.BackwardInput(dk);                                    // [B, S, Ckv]
+        _be.Add(dkv, ToV.BackwardInput(dv), dkv);
+        if (context is not null) return (dx, dkv);
+        _be.Add(dx, dkv, dx);
+        return (dx, null);
+    }
 }

@@ -1,3 +1,4 @@
+using IIP.Runtime.Autograd;
 using IIP.Runtime.Backends;
 using IIP.Runtime.Tensors;
 
@@ -26,4 +27,15 @@ public sealed class Conv2d
 
     // x [N, C, H, W] -> [N, O, Ho, Wo]
     public Tensor Forward(Tensor x) => _be.Conv2d(x, Weight, Bias, Stride, Padding);
+
+    /// <summary>Forward, recorded on <paramref name="tape"/> (when given) with <see cref="BackwardInput"/>.</summary>
+    public Tensor Forward(Tensor x, GradientTape? tape)
+    {
+        var y = Forward(x);
+        return tape is null ? y : tape.Record(y, [x], dy => [BackwardInput(dy, x.Shape[2], x.Shape[3])]);
+    }
+
+    // dy [N, O, Ho, Wo] -> dx [N, C, height, width] (the forward input's size)
+    public Tensor BackwardInput(Tensor dy, int height, int width) =>
+        _be.Gradients().Conv2dBackwardInput(dy, Weight, Stride, Padding, height, width);
 }

@@ -14,4 +14,8 @@ public sealed class GroupNorm(ModuleWeights w, int groups, float eps)
 
     // x [N, C, *spatial] -> same
     public Tensor Forward(Tensor x, bool silu = false) => _be.GroupNorm(x, Weight, Bias, Groups, Eps, silu);
+
+    // x (the forward input), dy like x -> dx like x
+    public Tensor Backward(Tensor x, Tensor dy, bool silu = false) =>
+        _be.Gradients().GroupNormBackward(x, Weight, Bias, Groups, Eps, silu, dy);
 }

@@ -13,4 +13,7 @@ public sealed class LayerNorm(ModuleWeights w, float eps)
 
     // x [.., C] -> same
     public Tensor Forward(Tensor x) => _be.LayerNorm(x, Weight, Bias, Eps);
+
+    // x (the forward input), dy like x -> dx like x
+    public Tensor Backward(Tensor x, Tensor dy) => _be.Gradients().LayerNormBackward(x, Weight, Eps, dy);
 }

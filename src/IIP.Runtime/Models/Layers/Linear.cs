@@ -15,4 +15,7 @@ public sealed class Linear(ModuleWeights w)
 
     // x [.., In] -> [.., Out]
     public Tensor Forward(Tensor x) => _be.Linear(x, Weight, Bias);
+
+    // dy [.., Out] -> dx [.., In] = dy W
+    public Tensor BackwardInput(Tensor dy) => _be.Gradients().LinearBackwardInput(dy, Weight);
 }

@@ -39,4 +39,33 @@ public sealed class BasicTransformerBlock
         var ff = FfOut.Forward(_be.Geglu(FfProj.Forward(Norm3.Forward(x)))); // [B, T, 8C] -> [B, T, 4C] -> [B, T, C]
         return _be.Add(x, ff);
     }
+
+    /// <summary>
+    /// Input gradients, recomputing the block from its input. x [B, T, C], context [B, S, Cctx], dy [B, T, C]
+    /// -> dx [B, T, C], dContext [B, S, Cctx].
+    /// </summary>
+    public (Tensor Dx, Tensor DContext) Backward(Tensor x, Tensor context, Tensor dy)
+    {
+        var grad = _be.Gradients();
+        var n1 = Norm1.Forward(x);
+        var x1 = _be.Add(x, Attn1.Forward(n1));
+        var n2 = Norm2.Forward(x1);
+        var x2 = _be.Add(x1, Attn2.Forward(n2, context));
+        var n3 = Norm3.Forward(x2);
+        var projected = FfProj.Forward(n3);                                           // [B, T, 8C]
+
+        // out = x2 + ff(norm3(x2))
+        var dGeglu = grad.GegluBackward(projected, FfOut.BackwardInput(dy));          // [B, T, 8C]
+        var dx2 = Norm3.Backward(x2, FfProj.BackwardInput(dGeglu));
+        _be.Add(dx2, dy, dx2);
+        // x2 = x1 + attn2(norm2(x1), context)
+        var (dn2, dContext) = Attn2.Backward(n2, context, dx2);
+        var dx1 = Norm2.Backward(x1, dn2);
+        _be.Add(dx1, dx2, dx1);
+        // x1 = x + attn1(norm1(x))
+        var (dn1, _) = Attn1.Backward(n1, null, dx1);
+        var dx = Norm1.Backward(x, dn1);
+        _be.Add(dx, dx1, dx);
+        return (dx, dContext!);
+    }
 }

@@ -1,3 +1,4 @@
+using IIP.Runtime.Autograd;
 using IIP.Runtime.Backends;
 using IIP.Runtime.Models.Layers;
 using IIP.Runtime.Tensors;
@@ -40,5 +41,27 @@ public sealed class ResnetBlock2D
         var shortcut = ConvShortcut?.Forward(x) ?? x;
         _be.Add(shortcut, h, h);
         return h;
+    }
+
+    /// <summary>Forward, recorded on <paramref name="tape"/> (when given) with <see cref="BackwardInput"/>.</summary>
+    public Tensor Forward(Tensor x, Tensor? siluTemb, GradientTape? tape)
+    {
+        var y = Forward(x, siluTemb);
+        return tape is null ? y : tape.Record(y, [x], dy => [BackwardInput(x, siluTemb, dy)]);
+    }
+
+    /// <summary>dL/dx from dy, recomputing the block from its input. x [N, Cin, H, W], dy [N, Cout, H, W] -> dx like x.</summary>
+    public Tensor BackwardInput(Tensor x, Tensor? siluTemb, Tensor dy)
+    {
+        int height = x.Shape[2], width = x.Shape[3];
+        var h1 = Conv1.Forward(Norm1.Forward(x, silu: true));               // conv1 output + time projection
+        if (TimeEmbProj is not null && siluTemb is not null)
+            _be.AddChannelBias(h1, TimeEmbProj.Forward(siluTemb), h1);
+        var dNorm2 = Conv2.BackwardInput(dy, height, width);                // through conv2
+        var dh1 = Norm2.Backward(h1, dNorm2, silu: true);                   // through silu(norm2)
+        var dNorm1 = Conv1.BackwardInput(dh1, height, width);               // the time bias passes dh1 unchanged
+        var dx = Norm1.Backward(x, dNorm1, silu: true);
+        _be.Add(dx, ConvShortcut?.BackwardInput(dy, height, width) ?? dy, dx);
+        return dx;
     }
 }

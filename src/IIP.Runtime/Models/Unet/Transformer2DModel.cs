@@ -1,3 +1,4 @@
+using IIP.Runtime.Autograd;
 using IIP.Runtime.Backends;
 using IIP.Runtime.Models.Layers;
 using IIP.Runtime.Tensors;
@@ -36,5 +37,44 @@ public sealed class Transformer2DModel
         var y = ProjOut.Forward(_be.TokensToChannels(h, height, width)); // [N, C, H, W]
         _be.Add(y, x, y);
         return y;
+    }
+
+    /// <summary>Forward, recorded on <paramref name="tape"/> (when given) with <see cref="Backward"/>.</summary>
+    public Tensor Forward(Tensor x, Tensor context, GradientTape? tape)
+    {
+        var y = Forward(x, context);
+        if (tape is null) return y;
+        return tape.Record(y, [x, context], dy =>
+        {
+            var (dx, dContext) = Backward(x, context, dy);
+            return [dx, dContext];
+        });
+    }
+
+    /// <summary>
+    /// Input gradients, recomputing from the input (block inputs are kept, block internals recomputed by each
+    /// block). x [N, C, H, W], context [N, S, Cctx], dy like x -> dx like x, dContext [N, S, Cctx].
+    /// </summary>
+    public (Tensor Dx, Tensor DContext) Backward(Tensor x, Tensor context, Tensor dy)
+    {
+        int height = x.Shape[2], width = x.Shape[3];
+        var normed = Norm.Forward(x);
+        var blockInputs = new List<Tensor> { _be.ChannelsToTokens(ProjIn.Forward(normed)) };   // [N, HW, C]
+        foreach (var block in Blocks[..^1])
+            blockInputs.Add(block.Forward(blockInputs[^1], context));
+
+        var dTokens = _be.ChannelsToTokens(ProjOut.BackwardInput(dy, height, width));           // [N, HW, C]
+        Tensor? dContext = null;
+        for (int i = Blocks.Length - 1; i >= 0; i--)
+        {
+            var (dIn, dCtx) = Blocks[i].Backward(blockInputs[i], context, dTokens);
+            dTokens = dIn;
+            if (dContext is null) dContext = dCtx;
+            else _be.Add(dContext, dCtx, dContext);
+        }
+        var dProjIn = ProjIn.BackwardInput(_be.TokensToChannels(dTokens, height, width), height, width);
+        var dx = Norm.Backward(x, dProjIn);
+        _be.Add(dx, dy, dx);
+        return (dx, dContext ?? _be.FromHost(new Tensor(context.Shape)));
     }
 }

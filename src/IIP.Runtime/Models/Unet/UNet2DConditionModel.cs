@@ -1,3 +1,4 @@
+using IIP.Runtime.Autograd;
 using IIP.Runtime.Backends;
 using IIP.Runtime.Models.Layers;
 using IIP.Runtime.Tensors;
@@ -42,7 +43,13 @@ public sealed class UNet2DConditionModel
     public int DownsampleFactor => 1 << DownBlocks.Count(b => b.Downsampler is not null);
 
     // sample [N, Cin, H, W], one timestep per item, context [N, S, Cctx] -> eps [N, Cout, H, W]
-    public Tensor Forward(Tensor sample, ReadOnlySpan<float> timesteps, Tensor context)
+    public Tensor Forward(Tensor sample, ReadOnlySpan<float> timesteps, Tensor context) => Forward(sample, timesteps, context, null);
+
+    /// <summary>
+    /// The forward pass, recorded module by module on <paramref name="tape"/> when given, so that
+    /// <see cref="GradientTape.Gradient"/> can return d(loss)/d(context) for a watched context.
+    /// </summary>
+    public Tensor Forward(Tensor sample, ReadOnlySpan<float> timesteps, Tensor context, GradientTape? tape)
     {
         int n = sample.Shape[0];
         if (timesteps.Length != n || context.Shape[0] != n)
@@ -57,11 +64,15 @@ public sealed class UNet2DConditionModel
         var h = ConvIn.Forward(sample);                                                     // [N, C0, H, W]
         var skips = new List<Tensor> { h };
         foreach (var block in DownBlocks)
-            h = block.Forward(h, siluTemb, context, skips);
-        h = MidBlock.Forward(h, siluTemb, context);
+            h = block.Forward(h, siluTemb, context, skips, tape);
+        h = MidBlock.Forward(h, siluTemb, context, tape);
         foreach (var block in UpBlocks)
-            h = block.Forward(h, siluTemb, context, skips);
-        return ConvOut.Forward(ConvNormOut.Forward(h, silu: true));                         // [N, Cout, H, W]
+            h = block.Forward(h, siluTemb, context, skips, tape);
+        var eps = ConvOut.Forward(ConvNormOut.Forward(h, silu: true));                      // [N, Cout, H, W]
+        if (tape is null) return eps;
+        var hOut = h;
+        return tape.Record(eps, [hOut], dy =>
+            [ConvNormOut.Backward(hOut, ConvOut.BackwardInput(dy, hOut.Shape[2], hOut.Shape[3]), silu: true)]);
     }
 
     public Tensor Forward(Tensor sample, float timestep, Tensor context) =>

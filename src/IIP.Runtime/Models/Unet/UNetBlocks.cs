@@ -1,3 +1,4 @@
+using IIP.Runtime.Autograd;
 using IIP.Runtime.Backends;
 using IIP.Runtime.Models.Layers;
 using IIP.Runtime.Tensors;
@@ -26,17 +27,17 @@ public sealed class UNetDownBlock
     }
 
     // h [N, C, H, W] -> [N, C', H', W'], appends skips
-    public Tensor Forward(Tensor h, Tensor siluTemb, Tensor context, List<Tensor> skips)
+    public Tensor Forward(Tensor h, Tensor siluTemb, Tensor context, List<Tensor> skips, GradientTape? tape = null)
     {
         for (int i = 0; i < Resnets.Length; i++)
         {
-            h = Resnets[i].Forward(h, siluTemb);
-            if (Attentions is not null) h = Attentions[i].Forward(h, context);
+            h = Resnets[i].Forward(h, siluTemb, tape);
+            if (Attentions is not null) h = Attentions[i].Forward(h, context, tape);
             skips.Add(h);
         }
         if (Downsampler is not null)
         {
-            h = Downsampler.Forward(h);
+            h = Downsampler.Forward(h, tape);
             skips.Add(h);
         }
         return h;
@@ -50,8 +51,8 @@ public sealed class UNetMidBlock2DCrossAttn(ModuleWeights w, UNetConfig config)
     public Transformer2DModel Attention { get; } = new(w.Sub("attentions", 0), config.Heads, config.NormGroups);
     public ResnetBlock2D Resnet1 { get; } = new(w.Sub("resnets", 1), config.NormGroups, config.NormEps);
 
-    public Tensor Forward(Tensor h, Tensor siluTemb, Tensor context) =>
-        Resnet1.Forward(Attention.Forward(Resnet0.Forward(h, siluTemb), context), siluTemb);
+    public Tensor Forward(Tensor h, Tensor siluTemb, Tensor context, GradientTape? tape = null) =>
+        Resnet1.Forward(Attention.Forward(Resnet0.Forward(h, siluTemb, tape), context, tape), siluTemb, tape);
 }
 
 /// <summary>
@@ -77,17 +78,44 @@ public sealed class UNetUpBlock
     }
 
     // h [N, C, H, W], consumes skips from the end -> [N, C', H', W']
-    public Tensor Forward(Tensor h, Tensor siluTemb, Tensor context, List<Tensor> skips)
+    public Tensor Forward(Tensor h, Tensor siluTemb, Tensor context, List<Tensor> skips, GradientTape? tape = null)
     {
         for (int i = 0; i < Resnets.Length; i++)
         {
             var skip = skips[^1];
             skips.RemoveAt(skips.Count - 1);
-            h = Resnets[i].Forward(_be.ConcatChannels(h, skip), siluTemb);  // [N, C + Cskip, H, W] -> [N, C', H, W]
-            if (Attentions is not null) h = Attentions[i].Forward(h, context);
+            var joined = Concat(h, skip, tape);                                // [N, C + Cskip, H, W]
+            h = Resnets[i].Forward(joined, siluTemb, tape);                   // [N, C', H, W]
+            if (Attentions is not null) h = Attentions[i].Forward(h, context, tape);
         }
         if (Upsampler is not null)
-            h = Upsampler.Forward(_be.UpsampleNearest2x(h));                  // [N, C', 2H, 2W]
+            h = Upsample(h, tape);                                            // [N, C', 2H, 2W]
         return h;
+    }
+
+    private Tensor Concat(Tensor h, Tensor skip, GradientTape? tape)
+    {
+        var y = _be.ConcatChannels(h, skip);
+        if (tape is null) return y;
+        return tape.Record(y, [h, skip], dy =>
+        {
+            Tensor dh = _be.Allocate(h.Shape), dSkip = _be.Allocate(skip.Shape);
+            _be.Gradients().ConcatChannelsBackward(dy, dh, dSkip);
+            return [dh, dSkip];
+        });
+    }
+
+    // nearest 2x, then the 3x3 conv
+    private Tensor Upsample(Tensor h, GradientTape? tape)
+    {
+        var y = Upsampler!.Forward(_be.UpsampleNearest2x(h));
+        if (tape is null) return y;
+        return tape.Record(y, [h], dy =>
+        {
+            var dUp = Upsampler.BackwardInput(dy, 2 * h.Shape[2], 2 * h.Shape[3]);
+            var dh = _be.Allocate(h.Shape);
+            _be.Gradients().UpsampleNearest2xBackward(dUp, dh);
+            return [dh];
+        });
     }
 }

@@ -1,0 +1,29 @@
+using IIP.Runtime.Weights;
+
+namespace IIP.Cli;
+
+/// <summary>Exit codes and the one place that turns expected failures into a message on stderr.</summary>
+public static class CliErrors
+{
+    public const int Ok = 0;
+    /// <summary>The command ran and found a failure (a golden case failed, a check did not pass).</summary>
+    public const int Failed = 1;
+    /// <summary>Bad input: a missing or malformed file, an invalid option.</summary>
+    public const int BadInput = 2;
+
+    /// <summary>Runs <paramref name="action"/>, printing expected errors as "error: ..." and returning <see cref="BadInput"/>.</summary>
+    public static int Guard(Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception e) when (e is WeightException or FileNotFoundException or DirectoryNotFoundException or IOException
+                                      or ArgumentException or NotSupportedException or InvalidDataException or InvalidOperationException
+                                      || e.GetType().Name.EndsWith("LoadException", StringComparison.Ordinal))
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return BadInput;
+        }
+    }
+}

@@ -1,0 +1,130 @@
+using System.CommandLine;
+using System.Globalization;
+using IIP.Runtime.Evaluation;
+using IIP.Runtime.Scanning;
+
+namespace IIP.Cli.Commands.Eval;
+
+/// <summary>
+/// `iip eval`: scores a results file against ground-truth labels. Prints one row per method (AUC, its 95%
+/// bootstrap interval, TPR@1%FPR, accuracy, n+, n-), what was left out and the metric definitions; writes
+/// roc.png, hist-&lt;method&gt;.png, metrics.csv and report.md into the output folder. --sets keeps only
+/// labels of the named subsets (e.g. memorized,heldout: the testbed reports memorized vs each negative set).
+/// Exit codes: 0 done, 1 bad input (missing file, no labels matched, a class empty, unknown method).
+/// </summary>
+public static class EvalCommand
+{
+    private static readonly Option<string> ResultsOption = new("--results")
+    {
+        Description = "Scan results (JSONL written by `iip scan`).",
+        Required = true,
+    };
+
+    private static readonly Option<string> LabelsOption = new("--labels")
+    {
+        Description = "Ground truth: JSONL with \"image\" and \"memorized\" (or \"label\" 0/1), or CSV with image,memorized columns. Results files carry no labels, so this is required.",
+        Required = true,
+    };
+
+    private static readonly Option<string?> OutOption = new("--out")
+    {
+        Description = "Folder for plots and report.md (default: <results>-eval next to the results file).",
+    };
+
+    private static readonly Option<string?> MethodsOption = new("--methods")
+    {
+        Description = "Comma-separated methods to evaluate, in this order (default: all in the file).",
+    };
+
+    private static readonly Option<string?> SetsOption = new("--sets")
+    {
+        Description = "Comma-separated label sets to keep (the labels file's \"set\" field), e.g. memorized,heldout (default: all labelled images).",
+    };
+
+    public static Command Create()
+    {
+        var command = new Command("eval", "Evaluate scan results against labels: AUC, TPR@1%FPR, accuracy, ROC and histogram plots, report.md.");
+        command.Options.Add(ResultsOption);
+        command.Options.Add(LabelsOption);
+        command.Options.Add(OutOption);
+        command.Options.Add(MethodsOption);
+        command.Options.Add(SetsOption);
+        command.SetAction(parse => Execute(
+            parse.GetValue(ResultsOption)!,
+            parse.GetValue(LabelsOption)!,
+            parse.GetValue(OutOption),
+            parse.GetValue(MethodsOption),
+            parse.GetValue(SetsOption)));
+        return command;
+    }
+
+    private static int Execute(string resultsPath, string labelsPath, string? outDirectory, string? methods, string? sets)
+    {
+        try
+        {
+            var results = ResultsReader.Read(resultsPath);
+            var labels = LabelSet.Load(labelsPath);
+            var options = new EvaluationOptions
+            {
+                Methods = SplitList(methods),
+                Sets = SplitList(sets),
+            };
+            var report = EvaluationReport.Build(results, labels, options);
+            string folder = outDirectory ?? EvaluationOutput.DefaultDirectory(resultsPath);
+            var files = EvaluationOutput.Write(report, folder);
+            Print(report, files);
+            return 0;
+        }
+        catch (Exception e) when (e is IOException or FormatException or EvaluationException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"iip eval: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static string[]? SplitList(string? list) =>
+        list?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    internal static void Print(EvaluationReport report, IReadOnlyList<string> files)
+    {
+        var output = Console.Out;
+        output.WriteLine($"results: {report.Results.FilePath} ({report.Results.Records.Count} records)");
+        output.WriteLine($"labels:  {report.Labels.FilePath} ({report.Labels.Positives} memorized, {report.Labels.Negatives} non-memorized)");
+        if (report.Options.Sets is { } keptSets)
+            output.WriteLine($"sets:    {string.Join(", ", keptSets)}");
+        if (report.Results.IgnoredTailBytes > 0)
+            output.WriteLine($"note: ignored an incomplete last line ({report.Results.IgnoredTailBytes} bytes) left by an interrupted scan");
+        output.WriteLine();
+
+        string[] header = ["method", "n+", "n-", "AUC", "AUC 95% CI", "TPR@1%FPR", "accuracy", "errors", "no label"];
+        var rows = report.Methods.Select(m => new[]
+        {
+            m.Method, I(m.Positives), I(m.Negatives), F(m.Auc), $"[{F(m.AucInterval.Low)}, {F(m.AucInterval.High)}]",
+            F(m.TprAtMaxFpr), F(m.BestAccuracy), I(m.ErrorRecords), I(m.Join.Unmatched.Count),
+        }).ToList();
+        var widths = header.Select((h, c) => rows.Select(r => r[c].Length).Append(h.Length).Max()).ToArray();
+        output.WriteLine(Row(header, widths));
+        output.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
+        foreach (var row in rows)
+            output.WriteLine(Row(row, widths));
+        foreach (var m in report.Methods.Where(m => m.NonFiniteScores > 0 || m.SupersededRecords > 0 || m.OutsideSets > 0))
+            output.WriteLine($"{m.Method}: also left out {m.NonFiniteScores} without a finite score, {m.OutsideSets} outside the selected sets, {m.SupersededRecords} replaced by a later record of the same image");
+        foreach (var skipped in report.Skipped)
+            output.WriteLine($"not evaluated: {skipped.Method}: {skipped.Reason}");
+        output.WriteLine();
+
+        foreach (string definition in MetricDefinitions.All(report.Options.BootstrapResamples, report.Options.BootstrapSeed))
+            output.WriteLine(definition);
+        output.WriteLine();
+        output.WriteLine("wrote:");
+        foreach (string file in files)
+            output.WriteLine($"  {file}");
+    }
+
+    private static string Row(string[] cells, int[] widths) =>
+        string.Join("  ", cells.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))).TrimEnd();
+
+    private static string F(double value) => value.ToString("F3", CultureInfo.InvariantCulture);
+
+    private static string I(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using IIP.Runtime.Backends.Cpu;
+using IIP.Runtime.Golden;
+using IIP.Runtime.Pipelines;
+using IIP.Runtime.Weights;
+
+namespace IIP.Cli.Commands.Golden;
+
+/// <summary>`iip golden`: recompute every case of a golden file and compare with its references.</summary>
+public static class GoldenCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Model: a diffusers folder, a single-file .safetensors checkpoint or a packed .iipw file", Required = true };
+        var golden = new Option<string>("--golden") { Description = "Golden references: golden.safetensors (golden.json beside it adds the tokenizer cases)", Required = true };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer folder (vocab.json, merges.txt) for checkpoints that carry none" };
+        var only = new Option<string[]>("--only") { Description = "Run only the cases whose names start with these prefixes (e.g. --only unet. --only grad.)", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("golden",
+            "Recompute the golden cases (shared/golden/README.md) for a model and compare: one line per case with the max absolute error, " +
+            "the relative error, the tolerance and PASS/FAIL; cases this build cannot compute are listed NOT RUN. Exit code 1 if any case fails.")
+        {
+            model, golden, tokenizer, only,
+        };
+        command.SetAction(parse => CliErrors.Guard(() => Run(parse.GetValue(model)!, parse.GetValue(golden)!, parse.GetValue(tokenizer), parse.GetValue(only) ?? [])));
+        return command;
+    }
+
+    public static int Run(string modelPath, string goldenPath, string? tokenizerDir, IReadOnlyList<string> only)
+    {
+        string tensorsPath = goldenPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+            ? Path.ChangeExtension(goldenPath, ".safetensors") : goldenPath;
+        string jsonPath = Path.ChangeExtension(tensorsPath, ".json");
+        using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizerDir);
+        using var references = SafetensorsFile.Open(tensorsPath);
+        var model = new StableDiffusion(checkpoint, CpuBackend.Instance);
+        Console.WriteLine($"model {modelPath} ({checkpoint.Layout}), golden {tensorsPath}, backend {model.Backend.Name}");
+        int pass = 0, fail = 0, notRun = 0;
+        foreach (var result in new GoldenRunner(model, references, jsonPath, only).Run())
+        {
+            Console.WriteLine(result.Format());
+            switch (result.Status)
+            {
+                case GoldenStatus.Pass: pass++; break;
+                case GoldenStatus.Fail: fail++; break;
+                default: notRun++; break;
+            }
+        }
+        Console.WriteLine($"{pass} passed, {fail} failed, {notRun} not run");
+        return fail > 0 ? CliErrors.Failed : CliErrors.Ok;
+    }
+}

@@ -1,0 +1,70 @@
+using System.CommandLine;
+using IIP.Runtime.Detection;
+
+namespace IIP.Cli.Commands.Scan;
+
+/// <summary>The IIP method's options as command-line options (defaults from shared/docs/IIP.md), shared by scan and ablate.</summary>
+public sealed class IipOptionSet
+{
+    private static readonly IipOptions Defaults = new();
+
+    public Option<int> InversionSteps { get; } = new("--inversion-steps") { Description = $"t_I: unconditional DDIM inversion steps on the {Defaults.GridSteps}-step grid (default {Defaults.InversionSteps}: the latent ends at t = 381)", DefaultValueFactory = _ => Defaults.InversionSteps };
+    public Option<int> MtcnpSteps { get; } = new("--mtcnp-steps") { Description = $"t_P: regeneration steps whose TCNP is averaged into MTCNP (default {Defaults.MtcnpSteps})", DefaultValueFactory = _ => Defaults.MtcnpSteps };
+    public Option<float> Guidance { get; } = new("--guidance") { Description = $"classifier-free guidance of the perturbed regeneration (default {Defaults.Guidance})", DefaultValueFactory = _ => Defaults.Guidance };
+    public Option<SimilarityKind> Similarity { get; } = new("--similarity") { Description = "latent-cosine: cos(z0, regenerated latent) (default); pixel-ssim: SSIM of the input and the decoded regeneration", DefaultValueFactory = _ => Defaults.Similarity, CustomParser = r => ParseEnum<SimilarityKind>(r.Tokens[0].Value) };
+    public Option<PerturbationInit> PerturbationInit { get; } = new("--perturbation-init") { Description = "prompt: start from the embedding of --perturbation-prompt (default); random: Gaussian rows", DefaultValueFactory = _ => Defaults.PerturbationInit, CustomParser = r => ParseEnum<PerturbationInit>(r.Tokens[0].Value) };
+    public Option<string> PerturbationPrompt { get; } = new("--perturbation-prompt") { Description = $"the meaningless prompt the perturbation embedding starts from (default \"{Defaults.PerturbationPrompt}\")", DefaultValueFactory = _ => Defaults.PerturbationPrompt };
+    public Option<double> LearningRate { get; } = new("--perturbation-lr") { Description = $"AdamW learning rate of the perturbation embedding (default {Defaults.PerturbationLearningRate})", DefaultValueFactory = _ => Defaults.PerturbationLearningRate };
+    public Option<int> Iterations { get; } = new("--perturbation-iterations") { Description = $"AdamW iterations of the perturbation embedding (default {Defaults.PerturbationIterations}; 0 keeps the start embedding)", DefaultValueFactory = _ => Defaults.PerturbationIterations };
+    public Option<int> NoiseLatents { get; } = new("--perturbation-noise") { Description = $"noise latents the TCNP objective averages over (default {Defaults.PerturbationNoiseLatents})", DefaultValueFactory = _ => Defaults.PerturbationNoiseLatents };
+    public Option<double> LambdaE { get; } = new("--lambda-e") { Description = "weight of MTCNP in the score (default 1)", DefaultValueFactory = _ => Defaults.LambdaE };
+    public Option<double> LambdaD { get; } = new("--lambda-d") { Description = "weight of the discrepancy 1 - similarity in the score (default 1)", DefaultValueFactory = _ => Defaults.LambdaD };
+    public Option<double?> ScaleE { get; } = new("--scale-e") { Description = "divide MTCNP by this (default: the median over --reference images, else 1)" };
+    public Option<double?> ScaleD { get; } = new("--scale-d") { Description = "divide the discrepancy by this (default: the median over --reference images, else 1)" };
+    public Option<int> Sign { get; } = new("--discrepancy-sign") { Description = "+1: memorized images regenerate farther from the input; -1: closer (default +1; see docs/benchmarks.md for the evidence)", DefaultValueFactory = _ => Defaults.DiscrepancySign };
+    public Option<string?> Reference { get; } = new("--reference") { Description = "images known not to be memorized (folder, list or manifest): the medians of their MTCNP and discrepancy become the scales" };
+
+    public IEnumerable<Option> All => [InversionSteps, MtcnpSteps, Guidance, Similarity, PerturbationInit, PerturbationPrompt, LearningRate, Iterations, NoiseLatents, LambdaE, LambdaD, ScaleE, ScaleD, Sign, Reference];
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in All) command.Options.Add(option);
+    }
+
+    /// <summary>The options from the command line; scales left at 1 when not given (the reference set fills them later).</summary>
+    public IipOptions Read(ParseResult parse, int seed)
+    {
+        int sign = parse.GetValue(Sign);
+        if (sign is not (1 or -1)) throw new ArgumentException("--discrepancy-sign must be 1 or -1");
+        var options = new IipOptions
+        {
+            InversionSteps = parse.GetValue(InversionSteps),
+            MtcnpSteps = parse.GetValue(MtcnpSteps),
+            Guidance = parse.GetValue(Guidance),
+            Similarity = parse.GetValue(Similarity),
+            PerturbationInit = parse.GetValue(PerturbationInit),
+            PerturbationPrompt = parse.GetValue(PerturbationPrompt)!,
+            PerturbationLearningRate = parse.GetValue(LearningRate),
+            PerturbationIterations = parse.GetValue(Iterations),
+            PerturbationNoiseLatents = parse.GetValue(NoiseLatents),
+            LambdaE = parse.GetValue(LambdaE),
+            LambdaD = parse.GetValue(LambdaD),
+            ScaleE = parse.GetValue(ScaleE) ?? 1.0,
+            ScaleD = parse.GetValue(ScaleD) ?? 1.0,
+            DiscrepancySign = sign,
+            Seed = seed,
+        };
+        options.Validate();
+        return options;
+    }
+
+    private static T ParseEnum<T>(string text) where T : struct, Enum
+    {
+        var normalized = text.Replace("-", "").Replace("_", "");
+        return Enum.TryParse<T>(normalized, ignoreCase: true, out var value)
+            ? value
+            : throw new ArgumentException($"'{text}' is not one of: {string.Join(", ", Enum.GetNames<T>().Select(Kebab))}");
+    }
+
+    internal static string Kebab(string name) => string.Concat(name.Select((c, i) => i > 0 && char.IsUpper(c) ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+}

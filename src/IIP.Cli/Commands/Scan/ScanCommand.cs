@@ -1,0 +1,81 @@
+using System.CommandLine;
+using IIP.Runtime.Backends.Cpu;
+using IIP.Runtime.Detection;
+using IIP.Runtime.Imaging;
+using IIP.Runtime.Pipelines;
+using IIP.Runtime.Scanning;
+using IIP.Runtime.Weights;
+
+namespace IIP.Cli.Commands.Scan;
+
+/// <summary>`iip scan`: score every image of a folder, list or manifest with one or more methods; resumable.</summary>
+public static class ScanCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "SD v1 model: a diffusers folder, a single-file .safetensors checkpoint or a packed .iipw file", Required = true };
+        var images = new Option<string>("--images") { Description = "a folder of images, a text file with one path per line, or a JSONL manifest with \"image\" (and \"caption\") per line", Required = true };
+        var output = new Option<string>("--out") { Description = "results file (JSONL, one line per image and method); rerunning with the same arguments resumes it", Required = true };
+        var methods = new Option<string[]>("--method") { Description = "detection methods (repeat or comma-separate): " + MethodFactory.Describe(), DefaultValueFactory = _ => ["iip"], AllowMultipleArgumentsPerToken = true };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer folder (vocab.json, merges.txt) for single-file checkpoints" };
+        var seed = new Option<int>("--seed") { Description = "seed of every random draw (noise latents); the same seed gives bit-identical CPU results", DefaultValueFactory = _ => 0 };
+        var csv = new Option<string?>("--csv") { Description = "also write the results as CSV here (default: the results path with .csv)" };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "where the perturbation embedding is cached (default: beside the results file)" };
+        var limit = new Option<int?>("--limit") { Description = "score at most this many images (the first ones)" };
+        var iip = new IipOptionSet();
+        var baselines = new BaselineOptionSet();
+        var command = new Command("scan",
+            "Score images for memorization. Writes one JSON line per (image, method): image, sha256, method, score (higher = more " +
+            "likely memorized), components, tcnp, seconds, error. A bad image is recorded with its error and the scan goes on; a killed " +
+            "scan, run again with the same arguments, skips what is done.")
+        {
+            model, images, output, methods, tokenizer, seed, csv, cacheDir, limit,
+        };
+        iip.AddTo(command);
+        baselines.AddTo(command);
+        command.SetAction(parse => CliErrors.Guard(() =>
+        {
+            var settings = new ScanSettings(parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(output)!,
+                MethodFactory.ParseNames(parse.GetValue(methods) ?? ["iip"]), parse.GetValue(tokenizer), parse.GetValue(seed),
+                parse.GetValue(csv), parse.GetValue(cacheDir), parse.GetValue(limit), iip.Read(parse, parse.GetValue(seed)), parse.GetValue(iip.Reference),
+                baselines.Read(parse, parse.GetValue(seed)));
+            return Run(settings);
+        }));
+        return command;
+    }
+
+    public sealed record ScanSettings(string Model, string Images, string Out, IReadOnlyList<string> Methods, string? Tokenizer, int Seed,
+        string? Csv, string? CacheDir, int? Limit, IipOptions Iip, string? Reference, BaselineSettings Baselines);
+
+    public static int Run(ScanSettings s)
+    {
+        var progress = new ConsoleProgress();
+        var items = ScanSource.Read(s.Images);
+        if (s.Limit is { } limit) items = items.Take(limit).ToList();
+        if (items.Count == 0) throw new ArgumentException($"{s.Images}: no images found");
+
+        using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer);
+        var model = new StableDiffusion(checkpoint, CpuBackend.Instance);
+        int size = model.NativeImageSize;
+        Console.Error.WriteLine($"model {s.Model} ({checkpoint.Layout}), native {size}x{size}, backend {model.Backend.Name}; {items.Count} images; methods {string.Join(", ", s.Methods)}");
+
+        using var writer = ResultsWriter.Open(s.Out);
+        if (writer.RepairNote is { } note) Console.Error.WriteLine(note);
+        var done = ResumeSet.Load(s.Out);
+
+        Func<string, IIP.Runtime.Tensors.Tensor> load = path => ModelImageLoader.Load(path, size);
+        string cacheDir = s.CacheDir ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(s.Out))!, ".iip-cache");
+        var detectors = MethodFactory.Create(s.Methods, model, s.Model, s.Iip, s.Baselines, cacheDir, s.Reference, load, progress);
+
+        var summary = new Scanner(detectors, load, s.Seed).Run(items, writer, done, progress);
+        writer.Dispose();
+
+        string csvPath = s.Csv ?? Path.ChangeExtension(s.Out, ".csv");
+        var all = ResultsReader.Read(s.Out).Records;
+        ResultsCsv.Write(all, csvPath);
+        Console.WriteLine($"{summary.Images} images: {summary.Written} records written, {summary.Skipped} images already done, " +
+                          $"{summary.Failed} failed, in {ConsoleProgress.Format(summary.Elapsed)}");
+        Console.WriteLine($"results: {s.Out} ({all.Count} records), {csvPath}");
+        return CliErrors.Ok;
+    }
+}

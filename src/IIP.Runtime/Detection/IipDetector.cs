@@ -1,0 +1,67 @@
+using IIP.Runtime.Pipelines;
+using IIP.Runtime.Tensors;
+
+namespace IIP.Runtime.Detection;
+
+/// <summary>One image's IIP score with its components (IIP.md steps 2-7).</summary>
+public sealed record IipScore(double Score, double Mtcnp, double Similarity, double Discrepancy, double[] Tcnp, double LatentDistance)
+{
+    public IReadOnlyDictionary<string, double> Components => new Dictionary<string, double>
+    {
+        ["mtcnp"] = Mtcnp,
+        ["similarity"] = Similarity,
+        ["discrepancy"] = Discrepancy,
+        ["tcnp_first"] = Tcnp.Length > 0 ? Tcnp[0] : double.NaN,
+        ["latent_l2"] = LatentDistance,
+    };
+}
+
+/// <summary>
+/// The IIP detector (Jiang, Lin et al., ICLR 2025) as shared/docs/IIP.md specifies it:
+/// z0 = s E(x).mean; t_I unconditional DDIM inversion steps with e0; perturbed regeneration with CFG
+/// (guidance g, perturbation embedding c*) down to t = 1, recording TCNP per step; MTCNP = mean TCNP of the first
+/// t_P steps; d = 1 - similarity(input, regeneration);
+/// score = lambda_e MTCNP / scale_e + lambda_d sign d / scale_d.
+/// </summary>
+public sealed class IipDetector(StableDiffusion model, IipOptions options, Tensor emptyEmbedding, Tensor perturbationEmbedding)
+{
+    public IipOptions Options { get; } = options;
+
+    /// <summary>image [1, 3, S, S] in [-1, 1] at the model's native size -> score and components.</summary>
+    public IipScore Score(Tensor image)
+    {
+        var o = Options;
+        var z0 = model.Backend.ToHost(model.EncodeImage(image));                               // [1, C, h, w]
+        var inverted = model.Invert(z0, o.InversionSteps, o.GridSteps, emptyEmbedding)[^1];   // at t_I's timestep
+        var regenerated = Regenerate(inverted, out var tcnp);
+        double mtcnp = tcnp.Take(Math.Min(o.MtcnpSteps, tcnp.Length)).DefaultIfEmpty(0).Average();
+        double similarity = o.Similarity switch
+        {
+            SimilarityKind.LatentCosine => Similarity.Cosine(z0.Data, regenerated.Data),
+            SimilarityKind.PixelSsim => Similarity.Ssim(image, model.DecodeLatent(regenerated)),
+            _ => throw new ArgumentOutOfRangeException(nameof(o.Similarity)),
+        };
+        double discrepancy = 1 - similarity;
+        double score = o.LambdaE * mtcnp / o.ScaleE + o.LambdaD * o.DiscrepancySign * discrepancy / o.ScaleD;
+        return new IipScore(score, mtcnp, similarity, discrepancy, tcnp, L2(z0.Data, regenerated.Data));
+    }
+
+    /// <summary>DDIM with guidance from the inverted latent over the remaining grid timesteps down to t = 1.</summary>
+    public Tensor Regenerate(Tensor inverted, out double[] tcnp)
+    {
+        var o = Options;
+        var grid = model.Scheduler.Timesteps(o.GridSteps);        // descending
+        var remaining = grid[(grid.Length - o.InversionSteps)..];  // from the inverted latent's timestep down to 1
+        var values = new List<double>();
+        var result = model.Sample(inverted, remaining, model.Scheduler.StepRatio(o.GridSteps), emptyEmbedding, perturbationEmbedding, o.Guidance, values);
+        tcnp = values.ToArray();
+        return result;
+    }
+
+    private static double L2(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double s = 0;
+        for (int i = 0; i < a.Length; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        return Math.Sqrt(s);
+    }
+}

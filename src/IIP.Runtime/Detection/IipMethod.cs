@@ -1,0 +1,40 @@
+namespace IIP.Runtime.Detection;
+
+/// <summary>
+/// IIP and its single-signal ablations from one computation: "iip" (the combined score), "iip-mtcnp"
+/// (MTCNP alone) and "iip-similarity" (sign x discrepancy alone), IIP.md's "MTCNP-only and similarity-only".
+/// </summary>
+public sealed class IipMethod : IDetectionMethod
+{
+    public const string Combined = "iip";
+    public const string MtcnpOnly = "iip-mtcnp";
+    public const string SimilarityOnly = "iip-similarity";
+    public static readonly string[] All = [Combined, MtcnpOnly, SimilarityOnly];
+
+    private readonly IipDetector _detector;
+
+    public IipMethod(IipDetector detector, IEnumerable<string> methods)
+    {
+        _detector = detector;
+        Methods = All.Intersect(methods).ToArray();
+        if (Methods.Count == 0) throw new ArgumentException($"IIP emits {string.Join(", ", All)}");
+    }
+
+    public IReadOnlyList<string> Methods { get; }
+
+    public string OptionsKey => _detector.Options.ScoreKey();
+
+    public bool NeedsCaption => false;
+
+    public IReadOnlyList<MethodResult> Score(ScanInput input)
+    {
+        var s = _detector.Score(input.Image);
+        var o = _detector.Options;
+        return Methods.Select(m => new MethodResult(m, m switch
+        {
+            MtcnpOnly => s.Mtcnp,
+            SimilarityOnly => o.DiscrepancySign * s.Discrepancy,
+            _ => s.Score,
+        }, s.Components, s.Tcnp)).ToList();
+    }
+}

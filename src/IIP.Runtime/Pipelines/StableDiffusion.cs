@@ -1,0 +1,121 @@
+using IIP.Runtime.Backends;
+using IIP.Runtime.Models;
+using IIP.Runtime.Models.Clip;
+using IIP.Runtime.Models.Unet;
+using IIP.Runtime.Models.Vae;
+using IIP.Runtime.Scheduling;
+using IIP.Runtime.Tensors;
+using IIP.Runtime.Text;
+using IIP.Runtime.Weights;
+
+namespace IIP.Runtime.Pipelines;
+
+/// <summary>
+/// A loaded SD v1 model on one backend: tokenizer (optional), CLIP text encoder, UNet, VAE and the DDIM
+/// scheduler, with the sampling loops IIP needs. Latents are UNet-space: z = scaling_factor x VAE latent.
+/// </summary>
+public sealed class StableDiffusion
+{
+    public IBackend Backend { get; }
+    public ClipTokenizer? Tokenizer { get; }
+    public ClipTextModel TextEncoder { get; }
+    public UNet2DConditionModel Unet { get; }
+    public AutoencoderKL Vae { get; }
+    public DdimScheduler Scheduler { get; }
+
+    public StableDiffusion(StableDiffusionCheckpoint checkpoint, IBackend backend)
+    {
+        Backend = backend;
+        Tokenizer = checkpoint.TokenizerDirectory is { } dir ? ClipTokenizer.FromDirectory(dir) : null;
+        TextEncoder = new ClipTextModel(checkpoint.TextEncoderWeights, checkpoint.TextEncoder, backend);
+        Unet = new UNet2DConditionModel(checkpoint.UnetWeights, checkpoint.Unet, backend);
+        Vae = new AutoencoderKL(checkpoint.VaeWeights, checkpoint.Vae, backend);
+        Scheduler = new DdimScheduler(checkpoint.Scheduler);
+    }
+
+    /// <summary>The model's native image side: VAE factor x UNet sample_size (512 for SD v1).</summary>
+    public int NativeImageSize => Vae.DownsampleFactor * Unet.Config.SampleSize;
+
+    public float ScalingFactor => Vae.Config.ScalingFactor;
+
+    /// <summary>The latent of one native-size image: [1, C, sample_size, sample_size].</summary>
+    public int[] NativeLatentShape => [1, Unet.Config.InChannels, Unet.Config.SampleSize, Unet.Config.SampleSize];
+
+    public ClipTokenizer RequireTokenizer() =>
+        Tokenizer ?? throw new InvalidOperationException("this checkpoint has no tokenizer; pass --tokenizer DIR (a folder with vocab.json and merges.txt)");
+
+    // prompts -> [N, 77, D]
+    public Tensor EncodePrompts(IReadOnlyList<string> prompts)
+    {
+        var tokenizer = RequireTokenizer();
+        return TextEncoder.Forward(prompts.Select(tokenizer.Encode).ToArray());
+    }
+
+    // image [N, 3, H, W] in [-1, 1] -> UNet-space latent s * posterior mean [N, Cz, H/8, W/8]
+    public Tensor EncodeImage(Tensor image) => Backend.Scale(Vae.Encode(Backend.FromHost(image)).Mean, ScalingFactor);
+
+    // latent [N, Cz, h, w] in UNet space -> image [N, 3, 8h, 8w] roughly in [-1, 1] (host)
+    public Tensor DecodeLatent(Tensor latent) => Backend.ToHost(Vae.Decode(Backend.Scale(Backend.FromHost(latent), 1f / ScalingFactor)));
+
+    /// <summary>
+    /// Classifier-free guidance at one timestep: eps_u, eps_c = UNet([x, x], t, [uncond, cond]);
+    /// eps = eps_u + g (eps_c - eps_u); TCNP = ||eps_c - eps_u||_2 over the whole latent (Wen et al. 2024).
+    /// x [1, C, h, w], uncond and cond [1, S, D] -> eps [1, C, h, w] (host).
+    /// </summary>
+    public Tensor GuidedNoise(Tensor x, int t, Tensor uncond, Tensor cond, float guidance, out double tcnp)
+    {
+        var batch = Tensor.ConcatBatch(Backend.ToHost(x), Backend.ToHost(x));
+        var context = Tensor.ConcatBatch(Backend.ToHost(uncond), Backend.ToHost(cond));
+        var eps = Backend.ToHost(Unet.Forward(Backend.FromHost(batch), t, Backend.FromHost(context))); // [2, C, h, w]
+        int n = (int)x.Length;
+        var result = new Tensor(x.Shape);
+        double sq = 0;
+        var e = eps.Data;
+        for (int i = 0; i < n; i++)
+        {
+            float diff = e[n + i] - e[i];
+            sq += (double)diff * diff;
+            result.Data[i] = e[i] + guidance * diff;
+        }
+        tcnp = Math.Sqrt(sq);
+        return result;
+    }
+
+    /// <summary>
+    /// DDIM sampling with guidance over <paramref name="timesteps"/> (descending, spacing <paramref name="ratio"/>).
+    /// latent [1, C, h, w] -> final latent; tcnp receives one value per step.
+    /// </summary>
+    public Tensor Sample(Tensor latent, IReadOnlyList<int> timesteps, int ratio, Tensor uncond, Tensor cond, float guidance,
+        List<double>? tcnp = null, IProgress<int>? progress = null)
+    {
+        var x = Backend.ToHost(latent).Clone();
+        for (int i = 0; i < timesteps.Count; i++)
+        {
+            var eps = GuidedNoise(x, timesteps[i], uncond, cond, guidance, out double norm);
+            tcnp?.Add(norm);
+            Scheduler.Step(x.Data, eps.Data, timesteps[i], ratio, x.Data);
+            progress?.Report(i + 1);
+        }
+        return x;
+    }
+
+    /// <summary>
+    /// Unconditional DDIM inversion (no guidance): for t in the ascending grid, x_t = invert(x_{t - ratio}, eps(x_{t - ratio}, t, context)).
+    /// z0 [1, C, h, w] -> steps + 1 latents: z0, then the latent after each step.
+    /// </summary>
+    public List<Tensor> Invert(Tensor z0, int steps, int gridSteps, Tensor context)
+    {
+        int ratio = Scheduler.StepRatio(gridSteps);
+        var ascending = Scheduler.Timesteps(gridSteps).Reverse().Take(steps).ToArray();
+        var x = Backend.ToHost(z0).Clone();
+        var latents = new List<Tensor> { x.Clone() };
+        var ctx = Backend.FromHost(Backend.ToHost(context));
+        foreach (int t in ascending)
+        {
+            var eps = Backend.ToHost(Unet.Forward(Backend.FromHost(x), t, ctx));
+            Scheduler.InvertStep(x.Data, eps.Data, t, ratio, x.Data);
+            latents.Add(x.Clone());
+        }
+        return latents;
+    }
+}

@@ -1,0 +1,43 @@
+using IIP.Runtime.Tensors;
+
+namespace IIP.Runtime.Weights;
+
+/// <summary>
+/// A part's weights after validation: exactly the expected parameter names, in the canonical
+/// <see cref="Sd1ParameterShapes"/> order, reading through to the underlying source (ignored buffers hidden).
+/// </summary>
+public sealed class ValidatedWeightSource : IWeightSource, IHalfWeightSource
+{
+    private readonly IWeightSource _inner;
+    private readonly HashSet<string> _names;
+    private readonly string[] _ordered;
+
+    public ValidatedWeightSource(IWeightSource inner, IReadOnlyList<ParameterShape> expected)
+    {
+        _inner = inner;
+        _ordered = expected.Select(p => p.Name).ToArray();
+        _names = new HashSet<string>(_ordered, StringComparer.Ordinal);
+    }
+
+    public string Origin => _inner.Origin;
+
+    public IReadOnlyCollection<string> Names => _ordered;
+
+    public WeightInfo Info(string name) => _inner.Info(Check(name));
+
+    public Tensor Load(string name) => _inner.Load(Check(name));
+
+    public void LoadHalf(string name, Span<Half> destination)
+    {
+        if (_inner is IHalfWeightSource half)
+        {
+            half.LoadHalf(Check(name), destination);
+            return;
+        }
+        var values = _inner.Load(Check(name));
+        WeightDTypes.ToHalf(Origin, name, WeightDType.F32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.Span), destination);
+    }
+
+    private string Check(string name) =>
+        _names.Contains(name) ? name : throw new WeightException($"{Origin}: tensor '{name}' not found (not a parameter of this model)");
+}
