@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using IIP.Native;
 
 namespace IIP.Runtime.Backends.Cuda;
@@ -34,19 +35,29 @@ public sealed partial class CudaBackend
             using (UseArena(arena))
             {
                 _capturing = true;
+                Exception? failure = null;
                 // Relaxed: an arena chunk may be allocated (cuMemAlloc) while recording.
                 Stream.BeginCapture(CudaStreamCaptureMode.Relaxed);
                 try
                 {
                     record();
                 }
-                finally
+                catch (Exception e)
                 {
-                    _capturing = false;
-                    graph = Stream.EndCapture();
+                    failure = e;
                 }
+                _capturing = false;
+                try
+                {
+                    graph = Stream.EndCapture();  // always end it, so the stream runs work again
+                }
+                catch (CudaException) when (failure is not null)
+                {
+                    // the recording already failed: report that, not the invalidated capture
+                }
+                if (failure is not null) ExceptionDispatchInfo.Throw(failure);
             }
-            return new CapturedGraph(this, graph, graph.Instantiate(), arena);
+            return new CapturedGraph(this, graph!, graph!.Instantiate(), arena);
         }
         catch
         {

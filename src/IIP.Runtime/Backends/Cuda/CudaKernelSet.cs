@@ -10,12 +10,29 @@ namespace IIP.Runtime.Backends.Cuda;
 /// </summary>
 internal sealed class CudaKernelSet : IDisposable
 {
-    /// <summary>One PTX module per kernels/*.cu file.</summary>
-    public static readonly string[] ModuleNames =
-        ["attention", "ddim", "elementwise", "gemm", "groupnorm", "guidance", "layernorm", "layout", "softmax"];
-
     /// <summary>The head sizes (multiples of 16) the fused attention kernel is instantiated for.</summary>
     public static readonly int[] AttentionHeadSizes = [16, 32, 48, 64, 80, 96, 112, 128, 144, 160];
+
+    /// <summary>
+    /// Every entry point of every module (one module per kernels/*.cu file), as the PTX declares them. The backend
+    /// loads exactly these; a test checks each embedded PTX declares exactly these.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string[]> EntryPoints = new SortedDictionary<string, string[]>(StringComparer.Ordinal)
+    {
+        ["attention"] = AttentionHeadSizes.Select(d => $"attention_f16_d{d}").ToArray(),
+        ["ddim"] = ["ddim_transfer_f16", "guided_ddim_step_f16"],
+        ["elementwise"] = ["add_f16", "add_channel_bias_f16", "axpby_f16", "silu_f16", "quick_gelu_f16", "gelu_f16", "geglu_f16",
+            "silu_backward_f16", "geglu_backward_f16"],
+        ["gemm"] = ["gemm_nt_f16", "gemm_nn_f16", "gemm_tn_f16", "gemm_nt_f16_f32", "conv2d_f16", "conv2d_backward_input_f16"],
+        ["groupnorm"] = ["group_norm_f16", "group_norm_backward_f16"],
+        ["guidance"] = ["guidance_combine_f16", "sum_partials_f32"],
+        ["layernorm"] = ["layer_norm_f16", "layer_norm_backward_f16"],
+        ["layout"] = ["concat_channels_f16", "concat_channels_backward_f16", "upsample_nearest2x_f16", "upsample_nearest2x_backward_f16",
+            "transpose_f16"],
+        ["softmax"] = ["softmax_rows_f32_f16", "softmax_backward_rows_f32_f16"],
+    };
+
+    public static IEnumerable<string> ModuleNames => EntryPoints.Keys;
 
     private const string ResourcePrefix = "ptx/sm_";
 
@@ -69,41 +86,41 @@ internal sealed class CudaKernelSet : IDisposable
         Architecture = ChooseArchitecture(device.ComputeCapability, AvailableArchitectures())
             ?? throw new InvalidOperationException(MissingPtxMessage(device));
         var m = ModuleNames.ToDictionary(name => name, name => Load(device, name));
-        Add = m["elementwise"].GetKernel("add_f16");
-        AddChannelBias = m["elementwise"].GetKernel("add_channel_bias_f16");
-        Axpby = m["elementwise"].GetKernel("axpby_f16");
-        Silu = m["elementwise"].GetKernel("silu_f16");
-        QuickGelu = m["elementwise"].GetKernel("quick_gelu_f16");
-        Gelu = m["elementwise"].GetKernel("gelu_f16");
-        Geglu = m["elementwise"].GetKernel("geglu_f16");
-        SiluBackward = m["elementwise"].GetKernel("silu_backward_f16");
-        GegluBackward = m["elementwise"].GetKernel("geglu_backward_f16");
-        ConcatChannels = m["layout"].GetKernel("concat_channels_f16");
-        ConcatChannelsBackward = m["layout"].GetKernel("concat_channels_backward_f16");
-        UpsampleNearest2x = m["layout"].GetKernel("upsample_nearest2x_f16");
-        UpsampleNearest2xBackward = m["layout"].GetKernel("upsample_nearest2x_backward_f16");
-        Transpose = m["layout"].GetKernel("transpose_f16");
-        GroupNorm = m["groupnorm"].GetKernel("group_norm_f16");
-        GroupNormBackward = m["groupnorm"].GetKernel("group_norm_backward_f16");
-        LayerNorm = m["layernorm"].GetKernel("layer_norm_f16");
-        LayerNormBackward = m["layernorm"].GetKernel("layer_norm_backward_f16");
-        GemmNT = m["gemm"].GetKernel("gemm_nt_f16");
-        GemmNN = m["gemm"].GetKernel("gemm_nn_f16");
-        GemmTN = m["gemm"].GetKernel("gemm_tn_f16");
-        GemmNTFloatOut = m["gemm"].GetKernel("gemm_nt_f16_f32");
-        Conv2d = m["gemm"].GetKernel("conv2d_f16");
-        Conv2dBackwardInput = m["gemm"].GetKernel("conv2d_backward_input_f16");
-        SoftmaxRows = m["softmax"].GetKernel("softmax_rows_f32_f16");
-        SoftmaxBackwardRows = m["softmax"].GetKernel("softmax_backward_rows_f32_f16");
-        DdimTransfer = m["ddim"].GetKernel("ddim_transfer_f16");
-        GuidedDdimStep = m["ddim"].GetKernel("guided_ddim_step_f16");
-        GuidanceCombine = m["guidance"].GetKernel("guidance_combine_f16");
-        SumPartials = m["guidance"].GetKernel("sum_partials_f32");
+        Add = Get(m, "elementwise", "add_f16");
+        AddChannelBias = Get(m, "elementwise", "add_channel_bias_f16");
+        Axpby = Get(m, "elementwise", "axpby_f16");
+        Silu = Get(m, "elementwise", "silu_f16");
+        QuickGelu = Get(m, "elementwise", "quick_gelu_f16");
+        Gelu = Get(m, "elementwise", "gelu_f16");
+        Geglu = Get(m, "elementwise", "geglu_f16");
+        SiluBackward = Get(m, "elementwise", "silu_backward_f16");
+        GegluBackward = Get(m, "elementwise", "geglu_backward_f16");
+        ConcatChannels = Get(m, "layout", "concat_channels_f16");
+        ConcatChannelsBackward = Get(m, "layout", "concat_channels_backward_f16");
+        UpsampleNearest2x = Get(m, "layout", "upsample_nearest2x_f16");
+        UpsampleNearest2xBackward = Get(m, "layout", "upsample_nearest2x_backward_f16");
+        Transpose = Get(m, "layout", "transpose_f16");
+        GroupNorm = Get(m, "groupnorm", "group_norm_f16");
+        GroupNormBackward = Get(m, "groupnorm", "group_norm_backward_f16");
+        LayerNorm = Get(m, "layernorm", "layer_norm_f16");
+        LayerNormBackward = Get(m, "layernorm", "layer_norm_backward_f16");
+        GemmNT = Get(m, "gemm", "gemm_nt_f16");
+        GemmNN = Get(m, "gemm", "gemm_nn_f16");
+        GemmTN = Get(m, "gemm", "gemm_tn_f16");
+        GemmNTFloatOut = Get(m, "gemm", "gemm_nt_f16_f32");
+        Conv2d = Get(m, "gemm", "conv2d_f16");
+        Conv2dBackwardInput = Get(m, "gemm", "conv2d_backward_input_f16");
+        SoftmaxRows = Get(m, "softmax", "softmax_rows_f32_f16");
+        SoftmaxBackwardRows = Get(m, "softmax", "softmax_backward_rows_f32_f16");
+        DdimTransfer = Get(m, "ddim", "ddim_transfer_f16");
+        GuidedDdimStep = Get(m, "ddim", "guided_ddim_step_f16");
+        GuidanceCombine = Get(m, "guidance", "guidance_combine_f16");
+        SumPartials = Get(m, "guidance", "sum_partials_f32");
 
         var attention = new Dictionary<int, CudaKernel>();
         foreach (int d in AttentionHeadSizes)
         {
-            var kernel = m["attention"].GetKernel($"attention_f16_d{d}");
+            var kernel = Get(m, "attention", $"attention_f16_d{d}");
             int shared = AttentionSharedBytes(d);
             if (shared > 48 * 1024)
             {
@@ -115,6 +132,13 @@ internal sealed class CudaKernelSet : IDisposable
             attention[d] = kernel;
         }
         Attention = attention;
+    }
+
+    private static CudaKernel Get(Dictionary<string, CudaModule> modules, string module, string entry)
+    {
+        if (!EntryPoints[module].Contains(entry))
+            throw new InvalidOperationException($"{module}.{entry} is not listed in {nameof(CudaKernelSet)}.{nameof(EntryPoints)}");
+        return modules[module].GetKernel(entry);
     }
 
     private CudaModule Load(CudaDevice device, string name)
