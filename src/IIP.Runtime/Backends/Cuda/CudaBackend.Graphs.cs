@@ -23,7 +23,8 @@ public sealed partial class CudaBackend
     /// <summary>
     /// Runs <paramref name="record"/> once under stream capture (nothing executes) and instantiates the graph.
     /// Inside it: no <see cref="FromHost"/> of new data, <see cref="ToHost"/> or reading a norm (they need the host);
-    /// tensors allocated inside belong to the graph's arena and stay valid while the graph lives.
+    /// tensors allocated inside belong to the graph's arena and stay valid while the graph lives. Tensors made before
+    /// the capture and read by it (weights, inputs) are replayed by address: keep them referenced while the graph lives.
     /// </summary>
     public CapturedGraph Capture(Action record, long arenaChunkBytes = 256L << 20)
     {
