@@ -23,7 +23,10 @@ public static class Program
         IIP.Cli.Commands.Golden.GoldenCommand.Create,
         IIP.Cli.Commands.Eval.EvalCommand.Create,
         IIP.Cli.Commands.Scan.ScanCommand.Create,
+        IIP.Cli.Commands.Ablate.AblateCommand.Create,
         IIP.Cli.Commands.Info.InfoCommand.Create,
         IIP.Cli.Commands.Tokenize.TokenizeCommand.Create,
+        IIP.Cli.Commands.Bench.BenchCommand.Create,
+        IIP.Cli.Commands.Generate.GenerateCommand.Create,
     ];
 }

@@ -15,7 +15,23 @@ public sealed record SynthArchitecture(string Name, UNetConfig Unet, VaeConfig V
         TextEncoderConfig.StableDiffusionV14 with { HiddenSize = 128, IntermediateSize = 512, Layers = 2, Heads = 2 },
         SchedulerConfig.StableDiffusionV14);
 
-    public static readonly IReadOnlyList<SynthArchitecture> All = [StableDiffusionV14, Tiny];
+    /// <summary>
+    /// An SD v1 topology sized unlike tiny-sd, for generality tests: UNet 3 levels [32, 64, 96] (CrossAttnDown x2 + Down,
+    /// Up + CrossAttnUp x2), 1 layer per block, 4 heads, 16 norm groups, cross-attention 96; VAE 2 levels [16, 32]
+    /// (factor 2), 1 layer, 8 groups; CLIP width 96, 3 layers, 3 heads, the full vocabulary (the real tokenizer works).
+    /// Native image 16x16 (latent 8x8); sides must be multiples of 2 x 4 = 8, e.g. 16x24.
+    /// </summary>
+    public static readonly SynthArchitecture SmallTest = new("small-test",
+        UNetConfig.StableDiffusionV14 with
+        {
+            BlockOutChannels = [32, 64, 96], DownBlockHasAttention = [true, true, false], UpBlockHasAttention = [false, true, true],
+            LayersPerBlock = 1, NormGroups = 16, CrossAttentionDim = 96, Heads = 4, SampleSize = 8,
+        },
+        VaeConfig.StableDiffusionV14 with { BlockOutChannels = [16, 32], LayersPerBlock = 1, NormGroups = 8, SampleSize = 16 },
+        TextEncoderConfig.StableDiffusionV14 with { HiddenSize = 96, IntermediateSize = 384, Layers = 3, Heads = 3 },
+        SchedulerConfig.StableDiffusionV14);
+
+    public static readonly IReadOnlyList<SynthArchitecture> All = [StableDiffusionV14, Tiny, SmallTest];
 
     public static SynthArchitecture Get(string name) =>
         All.FirstOrDefault(a => a.Name == name) ?? throw new ArgumentException($"unknown architecture '{name}' ({string.Join(", ", All.Select(a => a.Name))})");

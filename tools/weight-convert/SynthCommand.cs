@@ -10,7 +10,7 @@ public static class SynthCommand
     {
         var arch = new Option<string>("--arch")
         {
-            Description = "Model shapes: sd-v1.4 (859.5M UNet, 83.7M VAE, 123.1M CLIP text) or tiny (the golden tiny-sd topology).",
+            Description = "Model shapes: sd-v1.4 (859.5M UNet, 83.7M VAE, 123.1M CLIP text), tiny (the golden tiny-sd topology) or small-test (3 UNet levels, 4 heads, 16 groups: for generality tests).",
             Required = true,
         };
         arch.AcceptOnlyFromAmong([.. SynthArchitecture.All.Select(a => a.Name)]);

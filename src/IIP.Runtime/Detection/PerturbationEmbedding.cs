@@ -86,7 +86,7 @@ public static class PerturbationEmbedding
     }
 
     // random N(0, 1) rows, row 0 (BOS) taken from the empty prompt's embedding
-    private static Tensor RandomStart(Tensor uncond, int seed)
+    internal static Tensor RandomStart(Tensor uncond, int seed)
     {
         var start = new GaussianNoise(seed ^ 0x5EED).Sample(uncond.Shape);
         int width = uncond.Dim(-1);

@@ -85,7 +85,7 @@ public static class EvalCommand
     private static string[]? SplitList(string? list) =>
         list?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    private static void Print(EvaluationReport report, IReadOnlyList<string> files)
+    internal static void Print(EvaluationReport report, IReadOnlyList<string> files)
     {
         var output = Console.Out;
         output.WriteLine($"results: {report.Results.FilePath} ({report.Results.Records.Count} records)");

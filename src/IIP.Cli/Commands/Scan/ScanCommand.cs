@@ -23,6 +23,7 @@ public static class ScanCommand
         var cacheDir = new Option<string?>("--cache-dir") { Description = "where the perturbation embedding is cached (default: beside the results file)" };
         var limit = new Option<int?>("--limit") { Description = "score at most this many images (the first ones)" };
         var iip = new IipOptionSet();
+        var baselines = new BaselineOptionSet();
         var command = new Command("scan",
             "Score images for memorization. Writes one JSON line per (image, method): image, sha256, method, score (higher = more " +
             "likely memorized), components, tcnp, seconds, error. A bad image is recorded with its error and the scan goes on; a killed " +
@@ -31,18 +32,20 @@ public static class ScanCommand
             model, images, output, methods, tokenizer, seed, csv, cacheDir, limit,
         };
         iip.AddTo(command);
+        baselines.AddTo(command);
         command.SetAction(parse => CliErrors.Guard(() =>
         {
             var settings = new ScanSettings(parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(output)!,
                 MethodFactory.ParseNames(parse.GetValue(methods) ?? ["iip"]), parse.GetValue(tokenizer), parse.GetValue(seed),
-                parse.GetValue(csv), parse.GetValue(cacheDir), parse.GetValue(limit), iip.Read(parse, parse.GetValue(seed)), parse.GetValue(iip.Reference));
+                parse.GetValue(csv), parse.GetValue(cacheDir), parse.GetValue(limit), iip.Read(parse, parse.GetValue(seed)), parse.GetValue(iip.Reference),
+                baselines.Read(parse, parse.GetValue(seed)));
             return Run(settings);
         }));
         return command;
     }
 
     public sealed record ScanSettings(string Model, string Images, string Out, IReadOnlyList<string> Methods, string? Tokenizer, int Seed,
-        string? Csv, string? CacheDir, int? Limit, IipOptions Iip, string? Reference);
+        string? Csv, string? CacheDir, int? Limit, IipOptions Iip, string? Reference, BaselineSettings Baselines);
 
     public static int Run(ScanSettings s)
     {
@@ -62,7 +65,7 @@ public static class ScanCommand
 
         Func<string, IIP.Runtime.Tensors.Tensor> load = path => ModelImageLoader.Load(path, size);
         string cacheDir = s.CacheDir ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(s.Out))!, ".iip-cache");
-        var detectors = MethodFactory.Create(s.Methods, model, s.Model, s.Iip, cacheDir, s.Reference, load, progress);
+        var detectors = MethodFactory.Create(s.Methods, model, s.Model, s.Iip, s.Baselines, cacheDir, s.Reference, load, progress);
 
         var summary = new Scanner(detectors, load, s.Seed).Run(items, writer, done, progress);
         writer.Dispose();

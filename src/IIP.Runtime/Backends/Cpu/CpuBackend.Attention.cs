@@ -1,51 +1,187 @@
-using System.Numerics.Tensors;
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using IIP.Runtime.Backends.Cpu.Gemm;
 using Tensor = IIP.Runtime.Tensors.Tensor;
 
 namespace IIP.Runtime.Backends.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
+    /// <summary>
+    /// softmax(q k^T / sqrt(d)) v per head, on the GEMM micro-kernels directly. Per (batch, head), K is packed
+    /// once as MR-row panels and V^T as MR-row panels over all keys. Then per block of NR queries (one work item,
+    /// spread over the cores), over chunks of KeyChunk keys with an online softmax (Milakov and Gimelshein 2018;
+    /// the FlashAttention loop):
+    /// <code>
+    /// S^T [chunk, NR] = K_chunk [chunk, d] Q_blk^T [d, NR] / sqrt(d)     key-major: one column per query
+    /// m' = max(m, column max of S^T);  P^T = exp(S^T - m');  l = l exp(m - m') + column sums of P^T
+    /// Y^T [dv, NR]    = Y^T exp(m - m') + V_chunk^T [dv, chunk] P^T      P^T already is a packed NR-wide B panel
+    /// y[q, h dv + i]  = Y^T[i, q] / l[q]
+    /// </code>
+    /// The chunk's scores (512 x 32 floats), its K and V^T panels and Y^T stay in L2.
+    /// </summary>
     public void Attention(Tensor q, Tensor k, Tensor v, int heads, bool causal, Tensor y)
     {
         // q [B, Tq, C], k [B, Tk, C], v [B, Tk, Cv] -> y [B, Tq, Cv]; head h uses channels [h d, (h + 1) d).
+        Require(nameof(Attention), q.Rank == 3 && k.Rank == 3 && v.Rank == 3 && y.Rank == 3 && heads > 0, q, k, v, y);
         int bsz = q.Shape[0], tq = q.Shape[1], c = q.Shape[2], tk = k.Shape[1], cv = v.Shape[2];
         Require(nameof(Attention), k.Shape[0] == bsz && v.Shape[0] == bsz && k.Shape[2] == c && v.Shape[1] == tk
             && c % heads == 0 && cv % heads == 0 && y.Shape[0] == bsz && y.Shape[1] == tq && y.Shape[2] == cv
-            && (!causal || tq == tk), q, k, v, y);
-        int d = c / heads, dv = cv / heads;
-        float scale = 1f / MathF.Sqrt(d);
-        const int RowBlock = 256;  // query rows per block bound the score buffer to RowBlock x Tk
-        var scores = new float[Math.Min(RowBlock, tq) * (long)tk];
-        fixed (float* pq = q.Data, pk = k.Data, pv = v.Data, py = y.Data, ps = scores)
+            && tk > 0 && (!causal || tq == tk), q, k, v, y);
+        if (tq == 0) return;
+        var plan = new AttentionPlan(_kernels, bsz, heads, tq, tk, c, cv, causal);
+        var packed = ArrayPool<float>.Shared.Rent(checked((int)plan.PackedFloats));
+        try
         {
-            for (int b = 0; b < bsz; b++)
-                for (int h = 0; h < heads; h++)
-                    for (int r0 = 0; r0 < tq; r0 += RowBlock)
-                    {
-                        int rows = Math.Min(RowBlock, tq - r0);
-                        float* qb = pq + ((long)b * tq + r0) * c + h * d;
-                        float* kb = pk + (long)b * tk * c + h * d;
-                        float* vb = pv + (long)b * tk * cv + h * dv;
-                        float* yb = py + ((long)b * tq + r0) * cv + h * dv;
-                        // S [rows, Tk] = scale * Q K^T
-                        CpuGemm.Multiply(false, true, rows, tk, d, scale, qb, c, kb, c, 0f, ps, tk);
-                        nint sp = (nint)ps;
-                        int rowStart = r0;
-                        Parallel.For(0, rows, r =>
-                        {
-                            var row = new Span<float>((float*)sp + (long)r * tk, tk);
-                            int valid = causal ? rowStart + r + 1 : tk;
-                            var live = row[..valid];
-                            float max = TensorPrimitives.Max(live);
-                            TensorPrimitives.Subtract(live, max, live);
-                            TensorPrimitives.Exp(live, live);
-                            float sum = TensorPrimitives.Sum(live);
-                            TensorPrimitives.Multiply(live, 1f / sum, live);
-                            row[valid..].Clear();
-                        });
-                        // Y [rows, dv] = S V
-                        CpuGemm.Multiply(false, false, rows, dv, tk, 1f, ps, tk, vb, cv, 0f, yb, cv);
-                    }
+            fixed (float* pq = q.Data, pk = k.Data, pv = v.Data, py = y.Data, pp = packed)
+            {
+                var job = new AttentionJob(plan, pq, pk, pv, py, pp);
+                int pairs = bsz * heads, items = pairs * plan.QueryBlocks;
+                if ((long)tq * tk * c < GemmDriver.ParallelMinMacs)
+                {
+                    for (int pair = 0; pair < pairs; pair++) job.PackHead(pair);
+                    for (int item = 0; item < items; item++) job.QueryBlock(item);
+                }
+                else
+                {
+                    Parallel.For(0, pairs, job.PackHead);
+                    Parallel.For(0, items, job.QueryBlock);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(packed);
+        }
+    }
+
+    private readonly record struct AttentionPlan(GemmKernelSet Kernels, int Batch, int Heads, int Tq, int Tk, int C, int Cv, bool Causal)
+    {
+        public int D => C / Heads;
+        public int Dv => Cv / Heads;
+        public int KeyRowsPadded => RoundUp(Tk, Kernels.MR);
+        public int ValueRowsPadded => RoundUp(Dv, Kernels.MR);
+        public long KeyPanelFloats => (long)KeyRowsPadded * D;      // K_h as MR-row panels, depth d
+        public long ValuePanelFloats => (long)ValueRowsPadded * Tk; // V_h^T as MR-row panels, depth Tk
+        public long PackedFloats => (long)Batch * Heads * (KeyPanelFloats + ValuePanelFloats);
+        /// <summary>Query panels (NR queries each) per work item: they share every key chunk read from L3.</summary>
+        public int QueryPanels => Math.Max(1, Math.Min(4, (Tq + Kernels.NR - 1) / Kernels.NR * Batch * Heads / (8 * Environment.ProcessorCount)));
+
+        public int QueryBlocks => ((Tq + Kernels.NR - 1) / Kernels.NR + QueryPanels - 1) / QueryPanels;
+
+        /// <summary>Keys per online-softmax step, a multiple of MR (504 for the AVX-512 kernels).</summary>
+        public int KeyChunk => Math.Max(1, 512 / Kernels.MR) * Kernels.MR;
+
+        private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+    }
+
+    private sealed class AttentionJob(AttentionPlan plan, float* q, float* k, float* v, float* y, float* packed)
+    {
+        private float* PackedKey(int pair) => packed + pair * (plan.KeyPanelFloats + plan.ValuePanelFloats);
+
+        private float* PackedValue(int pair) => PackedKey(pair) + plan.KeyPanelFloats;
+
+        public void PackHead(int pair)
+        {
+            int b = pair / plan.Heads, h = pair % plan.Heads, mr = plan.Kernels.MR;
+            // A operand of S^T: element (t, i) = k[b, t, h d + i]
+            new StridedPanels(k + (long)b * plan.Tk * plan.C + h * plan.D, plan.C, depthContiguous: true)
+                .Pack(0, plan.Tk, 0, plan.D, mr, PackedKey(pair));
+            // A operand of Y^T: element (i, t) = v[b, t, h dv + i]
+            new StridedPanels(v + (long)b * plan.Tk * plan.Cv + h * plan.Dv, plan.Cv, depthContiguous: false)
+                .Pack(0, plan.Dv, 0, plan.Tk, mr, PackedValue(pair));
+        }
+
+        /// <summary>Work item: QueryPanels blocks of NR queries of one (batch, head), sharing each key chunk.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void QueryBlock(int item)
+        {
+            var ks = plan.Kernels;
+            int nr = ks.NR, d = plan.D, dvPad = plan.ValueRowsPadded, chunk = plan.KeyChunk, panels = plan.QueryPanels;
+            int pair = item / plan.QueryBlocks, first = item % plan.QueryBlocks * panels;
+            int count = Math.Min(panels, (plan.Tq + nr - 1) / nr - first);
+            int b = pair / plan.Heads, h = pair % plan.Heads;
+
+            // Per query panel: Q^T [d, NR], Y^T [dv padded, NR], running max m and sum l [NR]; shared: S^T of a chunk.
+            long perPanel = (long)d * nr + (long)dvPad * nr + 2L * nr;
+            float* scratch = GemmScratch.Extra(panels * perPanel + (long)chunk * nr + 2L * nr);
+            float* scores = scratch + panels * perPanel;
+            float* newMax = scores + (long)chunk * nr, chunkSum = newMax + nr;
+            for (int p = 0; p < count; p++)
+            {
+                int q0 = (first + p) * nr, rows = Math.Min(nr, plan.Tq - q0);
+                // B operand of S^T: element (i, r) = q[b, q0 + r, h d + i]
+                new StridedPanels(q + ((long)b * plan.Tq + q0) * plan.C + h * d, plan.C, depthContiguous: true)
+                    .Pack(0, rows, 0, d, nr, scratch + p * perPanel);
+            }
+            // Causal: keys after the last query of the item are masked for every column; skip them.
+            int lastQuery = Math.Min(plan.Tq, (first + count) * nr) - 1;
+            int keys = plan.Causal ? Math.Min(plan.Tk, lastQuery + 1) : plan.Tk;
+            for (int k0 = 0; k0 < keys; k0 += chunk)
+                for (int p = 0; p < count; p++)
+                {
+                    float* panel = scratch + p * perPanel;
+                    int q0 = (first + p) * nr;
+                    int panelKeys = plan.Causal ? Math.Min(keys, q0 + nr) : keys;
+                    if (k0 < panelKeys)
+                        KeyChunk(pair, q0, k0, Math.Min(chunk, panelKeys - k0), panel, panel + (long)d * nr,
+                            panel + (long)(d + dvPad) * nr, panel + (long)(d + dvPad + 1) * nr, scores, newMax, chunkSum);
+                }
+            for (int p = 0; p < count; p++)
+            {
+                float* panel = scratch + p * perPanel, output = panel + (long)d * nr, sum = panel + (long)(d + dvPad + 1) * nr;
+                int q0 = (first + p) * nr, rows = Math.Min(nr, plan.Tq - q0);
+                float* dst = y + ((long)b * plan.Tq + q0) * plan.Cv + h * plan.Dv;
+                for (int r = 0; r < rows; r++, dst += plan.Cv)
+                {
+                    float inv = 1f / sum[r];
+                    for (int i = 0; i < plan.Dv; i++) dst[i] = output[(long)i * nr + r] * inv;
+                }
+            }
+        }
+
+        // One online-softmax step of one query panel over keys k0 .. k0 + count - 1.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void KeyChunk(int pair, int q0, int k0, int count, float* qPanel, float* output, float* max, float* sum,
+            float* scores, float* newMax, float* chunkSum)
+        {
+            var ks = plan.Kernels;
+            int mr = ks.MR, nr = ks.NR, d = plan.D;
+            bool first = k0 == 0;
+            float* kp = PackedKey(pair) + (long)k0 * d;
+            for (int t = 0; t < count; t += mr)
+                ks.Full(d, kp + (long)t * d, qPanel, scores + (long)t * nr, nr, 1f / MathF.Sqrt(d), 0f);
+            if (plan.Causal)
+            {
+                // Query q0 + r sees keys t <= q0 + r.
+                for (int t = Math.Max(k0, q0 + 1); t < k0 + count; t++)
+                    for (int r = 0; r < Math.Min(nr, t - q0); r++) scores[(long)(t - k0) * nr + r] = float.NegativeInfinity;
+            }
+            for (int r = 0; r < nr; r++) newMax[r] = first ? float.NegativeInfinity : max[r];
+            ColumnSoftmax.RaiseMax(scores, count, nr, newMax);
+            ColumnSoftmax.ExpAndSum(scores, count, nr, newMax, chunkSum);
+            if (plan.Causal) ColumnSoftmax.ZeroMasked(scores, k0, count, nr, q0, chunkSum);
+            if (first)
+            {
+                for (int r = 0; r < nr; r++) sum[r] = chunkSum[r];
+            }
+            else
+            {
+                // Rescale what earlier chunks accumulated to the new maxima: factor exp(m - m') <= 1.
+                for (int r = 0; r < nr; r++)
+                {
+                    float factor = MathF.Exp(max[r] - newMax[r]);
+                    sum[r] = sum[r] * factor + chunkSum[r];
+                    max[r] = factor;  // the factor row for Y^T below
+                }
+                for (int i = 0; i < plan.Dv; i++)
+                    for (int r = 0; r < nr; r++) output[(long)i * nr + r] *= max[r];
+            }
+            for (int r = 0; r < nr; r++) max[r] = newMax[r];
+            // Y^T (+)= V_chunk^T P^T
+            float* vp = PackedValue(pair) + (long)k0 * mr;
+            for (int i = 0; i < plan.Dv; i += mr)
+                ks.Full(count, vp + (long)i * plan.Tk, scores, output + (long)i * nr, nr, 1f, first ? 0f : 1f);
         }
     }
 }

@@ -1,0 +1,92 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using IIP.Runtime.Backends.Cpu;
+using IIP.Runtime.Imaging;
+using IIP.Runtime.Pipelines;
+using IIP.Runtime.Tensors;
+using IIP.Runtime.Weights;
+
+namespace IIP.Cli.Commands.Generate;
+
+/// <summary>
+/// `iip generate`: text-to-image with DDIM (eta 0) and classifier-free guidance, from seeded Gaussian noise;
+/// optionally prints Wen et al.'s per-step TCNP, the memorization signal of the prompt.
+/// </summary>
+public static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "SD v1 model: a diffusers folder, a single-file .safetensors checkpoint or a packed .iipw file", Required = true, HelpName = "PATH" };
+        var prompt = new Option<string>("--prompt") { Description = "the text to generate an image of", Required = true, HelpName = "TEXT" };
+        var negative = new Option<string>("--negative-prompt") { Description = "text to steer away from: its embedding is the unconditional branch of guidance (default: the empty prompt)", DefaultValueFactory = _ => "", HelpName = "TEXT" };
+        var seed = new Option<long>("--seed") { Description = "seed of the initial noise latent; the same seed, options and model give a byte-identical PNG on the CPU", DefaultValueFactory = _ => 0 };
+        var steps = new Option<int>("--steps") { Description = "DDIM denoising steps on the 'leading' grid (50: t = 981, 961, ..., 1)", DefaultValueFactory = _ => 50 };
+        var guidance = new Option<float>("--guidance") { Description = "classifier-free guidance scale g: eps = eps_uncond + g (eps_cond - eps_uncond); 1 disables guidance", DefaultValueFactory = _ => 7.5f };
+        var height = new Option<int?>("--height") { Description = "image height in pixels, a multiple of the model's VAE factor x UNet downsampling (64 for SD v1; default: the model's native size, 512 for SD v1)", HelpName = "H" };
+        var width = new Option<int?>("--width") { Description = "image width in pixels, same rule as --height (default: the model's native size)", HelpName = "W" };
+        var output = new Option<string>("--out") { Description = "PNG file to write (its folder is created)", DefaultValueFactory = _ => "image.png", HelpName = "FILE" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer folder (vocab.json, merges.txt); needed for single-file checkpoints, which carry none", HelpName = "DIR" };
+        var tcnp = new Option<bool>("--tcnp") { Description = "also print the TCNP of every step, ||eps_cond - eps_uncond||_2 over the latent (Wen et al. 2024), and its mean: higher means the prompt is more likely a memorized one" };
+        var command = new Command("generate",
+            "Generate an image from a prompt: Gaussian noise from --seed, DDIM sampling with classifier-free guidance, VAE decode, PNG. " +
+            "Prints the output path and the seconds taken; progress per step goes to stderr. Exit code 2 on bad input.")
+        {
+            model, prompt, negative, seed, steps, guidance, height, width, output, tokenizer, tcnp,
+        };
+        command.SetAction(parse => CliErrors.Guard(() => Run(new GenerateSettings(
+            parse.GetValue(model)!, parse.GetValue(prompt)!, parse.GetValue(negative) ?? "", parse.GetValue(seed), parse.GetValue(steps),
+            parse.GetValue(guidance), parse.GetValue(height), parse.GetValue(width), parse.GetValue(output)!, parse.GetValue(tokenizer), parse.GetValue(tcnp)))));
+        return command;
+    }
+
+    public sealed record GenerateSettings(string Model, string Prompt, string NegativePrompt, long Seed, int Steps, float Guidance,
+        int? Height, int? Width, string Out, string? Tokenizer, bool PrintTcnp);
+
+    public static int Run(GenerateSettings s)
+    {
+        var watch = Stopwatch.StartNew();
+        if (s.Steps < 1) throw new ArgumentException($"--steps {s.Steps} must be at least 1");
+        if (!float.IsFinite(s.Guidance)) throw new ArgumentException($"--guidance {s.Guidance} must be a finite number");
+
+        // Everything that can be checked from the configs is, before the weights are read.
+        using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer);
+        if (checkpoint.TokenizerDirectory is null)
+            throw new ArgumentException($"{checkpoint.Path}: this checkpoint carries no tokenizer (single-file checkpoints never do); " +
+                                        "pass --tokenizer DIR, a folder with vocab.json and merges.txt");
+        var size = GenerationSize.Resolve(s.Height, s.Width, checkpoint.Unet, checkpoint.Vae);
+        if (s.Steps > checkpoint.Scheduler.TrainTimesteps)
+            throw new ArgumentException($"--steps {s.Steps} exceeds the scheduler's {checkpoint.Scheduler.TrainTimesteps} training timesteps");
+
+        var sd = new StableDiffusion(checkpoint, CpuBackend.Instance);
+        if (sd.Vae.DownsampleFactor != size.VaeFactor || sd.Unet.DownsampleFactor != size.UnetFactor)
+            throw new InvalidOperationException($"{checkpoint.Path}: loaded model scales by VAE {sd.Vae.DownsampleFactor} x UNet {sd.Unet.DownsampleFactor}, " +
+                                                $"its configs by {size.VaeFactor} x {size.UnetFactor}");
+        int[] latentShape = [1, sd.Unet.Config.InChannels, size.LatentHeight, size.LatentWidth];
+        string latentText = string.Join(", ", latentShape);
+        Console.Error.WriteLine(Invariant($"model {checkpoint.Path} ({checkpoint.Layout}), backend {sd.Backend.Name}; {size.Width}x{size.Height} px (latent [{latentText}]), {s.Steps} steps, guidance {s.Guidance}, seed {s.Seed}"));
+
+        var uncond = sd.Backend.ToHost(sd.EncodePrompts([s.NegativePrompt]));   // [1, 77, D]
+        var cond = sd.Backend.ToHost(sd.EncodePrompts([s.Prompt]));             // [1, 77, D]
+        var noise = new GaussianNoise(s.Seed).Sample(latentShape);              // x_T ~ N(0, I); DDIM's init_noise_sigma is 1
+        var timesteps = sd.Scheduler.Timesteps(s.Steps);
+        var tcnp = new List<double>();
+        var latent = sd.Sample(noise, timesteps, sd.Scheduler.StepRatio(s.Steps), uncond, cond, s.Guidance, tcnp, new StepProgress(timesteps));
+        var image = ImageTensors.ToImage(sd.DecodeLatent(latent));             // [1, 3, H, W] in [-1, 1] -> 8-bit RGB
+
+        string outPath = Path.GetFullPath(s.Out);
+        Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
+        ImageFile.SavePng(image, outPath);
+
+        if (s.PrintTcnp)
+        {
+            for (int i = 0; i < tcnp.Count; i++)
+                Console.WriteLine(Invariant($"tcnp step {i + 1} t={timesteps[i]} {tcnp[i]:F6}"));
+            Console.WriteLine(Invariant($"tcnp mean {tcnp.Average():F6} over {tcnp.Count} steps"));
+        }
+        Console.WriteLine(Invariant($"wrote {outPath} ({size.Width}x{size.Height} px, {s.Steps} steps, guidance {s.Guidance}, seed {s.Seed}) in {watch.Elapsed.TotalSeconds:F1} s"));
+        return CliErrors.Ok;
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

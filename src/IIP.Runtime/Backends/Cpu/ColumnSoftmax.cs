@@ -1,0 +1,115 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace IIP.Runtime.Backends.Cpu;
+
+/// <summary>
+/// Softmax pieces down the columns of a [rows, width] block of attention scores stored key-major (one column per
+/// query), for the online softmax of <see cref="CpuBackend.Attention"/> (Milakov and Gimelshein 2018): a block
+/// raises the running column maxima, then its scores become exp(s - max) with their column sums.
+/// -inf entries (masked keys) become at most 1.2e-38 (see <see cref="VectorMath.ExpNonPositive"/>);
+/// <see cref="ZeroMasked"/> makes them exact zeros.
+/// </summary>
+internal static unsafe class ColumnSoftmax
+{
+    /// <summary>max[j] = max(max[j], max_t s[t, j]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RaiseMax(float* s, int rows, int width, float* max)
+    {
+        if (width == 32 && Avx512F.IsSupported)
+        {
+            var max0 = Vector512.Load(max);
+            var max1 = Vector512.Load(max + 16);
+            for (int t = 0; t < rows; t++, s += 32)
+            {
+                max0 = Avx512F.Max(max0, Vector512.Load(s));
+                max1 = Avx512F.Max(max1, Vector512.Load(s + 16));
+            }
+            Vector512.Store(max0, max);
+            Vector512.Store(max1, max + 16);
+            return;
+        }
+        for (int t = 0; t < rows; t++, s += width)
+            for (int j = 0; j < width; j++) max[j] = MathF.Max(max[j], s[j]);
+    }
+
+    /// <summary>s[t, j] = exp(s[t, j] - max[j]) in place; sum[j] = sum_t of those.</summary>
+    public static void ExpAndSum(float* s, int rows, int width, float* max, float* sum)
+    {
+        if (width == 32 && Avx512F.IsSupported)
+            ExpAndSum32(s, rows, max, sum);
+        else if (Vector256.IsHardwareAccelerated && width % 8 == 0)
+            ExpAndSumVector(s, rows, width, max, sum);
+        else
+            ExpAndSumScalar(s, rows, width, max, sum);
+    }
+
+    // Width 32 (the AVX-512 GEMM's NR): two 16-lane vectors per row, maxima and sums kept in registers.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ExpAndSum32(float* s, int rows, float* max, float* sum)
+    {
+        var max0 = Vector512.Load(max);
+        var max1 = Vector512.Load(max + 16);
+        Vector512<float> total0 = default, total1 = default;
+        for (int t = 0; t < rows; t++, s += 32)
+        {
+            var e0 = VectorMath.ExpNonPositive(Vector512.Load(s) - max0);
+            var e1 = VectorMath.ExpNonPositive(Vector512.Load(s + 16) - max1);
+            Vector512.Store(e0, s);
+            Vector512.Store(e1, s + 16);
+            total0 += e0;
+            total1 += e1;
+        }
+        Vector512.Store(total0, sum);
+        Vector512.Store(total1, sum + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ExpAndSumVector(float* s, int rows, int width, float* max, float* sum)
+    {
+        for (int j = 0; j < width; j += 8)
+        {
+            var m = Vector256.Load(max + j);
+            var total = Vector256<float>.Zero;
+            float* p = s + j;
+            for (int t = 0; t < rows; t++, p += width)
+            {
+                var e = VectorMath.Exp(Vector256.Load(p) - m);
+                Vector256.Store(e, p);
+                total += e;
+            }
+            Vector256.Store(total, sum + j);
+        }
+    }
+
+    private static void ExpAndSumScalar(float* s, int rows, int width, float* max, float* sum)
+    {
+        for (int j = 0; j < width; j++)
+        {
+            float total = 0f;
+            for (int t = 0; t < rows; t++)
+            {
+                float* e = s + (long)t * width + j;
+                *e = MathF.Exp(*e - max[j]);
+                total += *e;
+            }
+            sum[j] = total;
+        }
+    }
+
+    /// <summary>
+    /// Causal mask after <see cref="ExpAndSum"/> on keys k0 .. k0 + rows - 1: column j is query q0 + j, which sees
+    /// keys t &lt;= q0 + j; the others are set to exactly 0 and taken out of the column sums.
+    /// </summary>
+    public static void ZeroMasked(float* s, int k0, int rows, int width, int q0, float* sum)
+    {
+        for (int t = Math.Max(k0, q0 + 1); t < k0 + rows; t++)
+            for (int j = 0; j < Math.Min(width, t - q0); j++)
+            {
+                float* e = s + (long)(t - k0) * width + j;
+                sum[j] -= *e;
+                *e = 0f;
+            }
+    }
+}

@@ -1,0 +1,68 @@
+using X86 = System.Runtime.Intrinsics.X86;
+
+namespace IIP.Runtime.Backends.Cpu.Gemm;
+
+/// <summary>
+/// One micro-kernel family with its register tile (MR x NR) and cache blocking: KC (depth of a packed block),
+/// RowBlock x NC (rows of op(A) x columns of op(B) packed per block, shared by the threads), ItemColumns (the
+/// B columns one work item sweeps: KC x ItemColumns stays in L2 while each A panel, MR x KC, stays in L1).
+/// Kernels share the contract C[MR, NR or NR / 2] = alpha * A_panel B_panel + beta * C.
+/// </summary>
+internal sealed unsafe class GemmKernelSet
+{
+    public required string Name { get; init; }
+    public required int VectorBits { get; init; }
+    public required int MR { get; init; }
+    public required int NR { get; init; }
+    public required int KC { get; init; }
+    public required int RowBlock { get; init; }
+    public required int NC { get; init; }
+    public required int ItemColumns { get; init; }
+    public required bool IsSupported { get; init; }
+
+    /// <summary>The MR x NR kernel: (kc, A panel [kc, MR], B panel [kc, NR], C, ldc, alpha, beta).</summary>
+    public required delegate*<int, float*, float*, float*, int, float, float, void> Full { get; init; }
+
+    /// <summary>The MR x NR/2 kernel over the first half of each packed B row.</summary>
+    public required delegate*<int, float*, float*, float*, int, float, float, void> Half { get; init; }
+
+    public override string ToString() => Name;
+
+    private static int Tune(string name, int value) => int.TryParse(Environment.GetEnvironmentVariable("IIP_GEMM_" + name), out int v) ? v : value;
+
+    // A panel 12 x 256 x 4 bytes = 12 KiB (L1); B panels of one item 256 x 256 x 4 = 256 KiB (L2, 1 MiB here);
+    // the packed blocks of A (4096 x 256) and B (256 x 4096), 4 MiB each, are shared by the threads (L3).
+    public static readonly GemmKernelSet Avx512 = new()
+    {
+        Name = "avx512 12x32", VectorBits = 512, MR = GemmKernelsAvx512.MR, NR = GemmKernelsAvx512.NR,
+        KC = Tune("KC", 256), RowBlock = Tune("ROWBLOCK", 4096), NC = 4096, ItemColumns = Tune("COLS", 256), IsSupported = X86.Avx512F.IsSupported,
+        Full = &GemmKernelsAvx512.Full, Half = &GemmKernelsAvx512.Half,
+    };
+
+    public static readonly GemmKernelSet Avx2 = new()
+    {
+        Name = "avx2-fma 6x16", VectorBits = 256, MR = GemmKernelsAvx2.MR, NR = GemmKernelsAvx2.NR,
+        KC = 256, RowBlock = 4096, NC = 4096, ItemColumns = 512, IsSupported = X86.Fma.IsSupported && X86.Avx2.IsSupported,
+        Full = &GemmKernelsAvx2.Full, Half = &GemmKernelsAvx2.Half,
+    };
+
+    public static readonly GemmKernelSet Scalar = new()
+    {
+        Name = "scalar 4x8", VectorBits = 0, MR = GemmKernelsScalar.MR, NR = GemmKernelsScalar.NR,
+        KC = 256, RowBlock = 1024, NC = 1024, ItemColumns = 256, IsSupported = true,
+        Full = &GemmKernelsScalar.Full, Half = &GemmKernelsScalar.Half,
+    };
+
+    public static IReadOnlyList<GemmKernelSet> All { get; } = [Avx512, Avx2, Scalar];
+
+    /// <summary>The widest family this CPU runs; the IIP_CPU_GEMM environment variable (avx512, avx2, scalar) narrows it.</summary>
+    public static GemmKernelSet Best { get; } = Choose(Environment.GetEnvironmentVariable("IIP_CPU_GEMM"));
+
+    private static GemmKernelSet Choose(string? wanted)
+    {
+        foreach (var set in All)
+            if (set.IsSupported && (string.IsNullOrEmpty(wanted) || set.Name.StartsWith(wanted, StringComparison.OrdinalIgnoreCase)))
+                return set;
+        return Scalar;
+    }
+}

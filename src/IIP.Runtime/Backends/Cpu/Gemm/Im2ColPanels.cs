@@ -1,0 +1,72 @@
+using System.Runtime.CompilerServices;
+namespace IIP.Runtime.Backends.Cpu.Gemm;
+
+/// <summary>
+/// The im2col matrix of one image, op(B) = col [C * KH * KW, Ho * Wo], packed straight from the image
+/// (implicit GEMM: the column matrix is never stored). Outer index = output pixel oy * Wo + ox, depth index =
+/// (c * KH + ky) * KW + kx; element = x[c, oy * stride - top + ky, ox * stride - left + kx], 0 outside the image.
+/// </summary>
+internal readonly unsafe struct Im2ColPanels(float* x, int h, int w, int kh, int kw, int stride, Padding2d pad, int wo)
+    : IPanelSource
+{
+    public void Pack(int o0, int count, int k0, int kc, int width, float* dst)
+    {
+        for (int q = 0; q * width < count; q++)
+        {
+            int cols = Math.Min(width, count - q * width);
+            float* panel = dst + (long)q * width * kc;
+            // Walk the panel's pixels in runs that stay on one output row.
+            for (int j = 0; j < cols;)
+            {
+                int o = o0 + q * width + j, oy = o / wo, ox = o % wo;
+                int run = Math.Min(cols - j, wo - ox);
+                PackRun(oy, ox, run, k0, kc, width, panel + j);
+                j += run;
+            }
+            if (cols < width)
+                for (int p = 0; p < kc; p++) new Span<float>(panel + (long)p * width + cols, width - cols).Clear();
+        }
+    }
+
+    // dst[p * width + t] = x[c, iy, ix(t)] for t < run: one output row, pixels ox .. ox + run - 1.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackRun(int oy, int ox, int run, int k0, int kc, int width, float* dst)
+    {
+        int kk = kh * kw;
+        int c = k0 / kk, ky = k0 / kw % kh, kx = k0 % kw;
+        for (int p = 0; p < kc; p++, dst += width)
+        {
+            int iy = oy * stride - pad.Top + ky;
+            if ((uint)iy >= (uint)h)
+            {
+                new Span<float>(dst, run).Clear();
+            }
+            else
+            {
+                float* src = x + ((long)c * h + iy) * w;
+                int ix0 = ox * stride - pad.Left + kx;
+                if (stride == 1)
+                {
+                    // Valid t: 0 <= ix0 + t < w.
+                    int t0 = Math.Clamp(-ix0, 0, run), t1 = Math.Clamp(w - ix0, t0, run);
+                    for (int t = 0; t < t0; t++) dst[t] = 0f;
+                    new ReadOnlySpan<float>(src + ix0 + t0, t1 - t0).CopyTo(new Span<float>(dst + t0, t1 - t0));
+                    for (int t = t1; t < run; t++) dst[t] = 0f;
+                }
+                else
+                {
+                    for (int t = 0; t < run; t++)
+                    {
+                        int ix = ix0 + t * stride;
+                        dst[t] = (uint)ix < (uint)w ? src[ix] : 0f;
+                    }
+                }
+            }
+            if (++kx == kw)
+            {
+                kx = 0;
+                if (++ky == kh) { ky = 0; c++; }
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace IIP.Runtime.Backends.Cpu;
+
+/// <summary>Vectorised exp and erf for the CPU backend's activation and softmax loops (8 or 16 lanes of fp32).</summary>
+internal static class VectorMath
+{
+    /// <summary>
+    /// exp(x) = 2^n e^r with n = round(x log2 e) and r = x - n ln 2 (Cody-Waite split of ln 2), e^r from the
+    /// Cephes expf polynomial (|r| &lt;= ln 2 / 2, about 2 ulp). Below -87.34 (where 2^n would leave the normal
+    /// range) the result is 0, so masked -inf scores vanish exactly; above 88.7 it is +inf.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp(Vector256<float> x)
+    {
+        var lowest = Vector256.Create(-87.33654f);
+        var underflow = Vector256.LessThan(x, lowest);
+        x = Vector256.Min(Vector256.Max(x, lowest), Vector256.Create(88.7f));
+        var n = Vector256.Floor(Vector256.FusedMultiplyAdd(x, Vector256.Create(1.44269504088896341f), Vector256.Create(0.5f)));
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693359375f), x);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(2.12194440e-4f), r);
+        var p = Vector256.Create(1.9875691500e-4f);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.3981999507e-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(8.3334519073e-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(4.1665795894e-2f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.6666665459e-1f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(5.0000001201e-1f));
+        var er = Vector256.FusedMultiplyAdd(p, r * r, r + Vector256<float>.One);
+        // 2^n through the exponent field; n in [-126, 128) here (128 gives +inf, as exp overflow should).
+        var twoToN = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+        return Vector256.ConditionalSelect(underflow, Vector256<float>.Zero, er * twoToN);
+    }
+
+    /// <summary>
+    /// exp(x) for x &lt;= 0 on 16 lanes (AVX-512F), the softmax case: the same Cody-Waite reduction and Cephes
+    /// polynomial as <see cref="Exp(Vector256{float})"/>, 2^n applied with vscalefps. Inputs below -87.34 (and
+    /// -inf) give exp(-87.34) ~ 1.2e-38 rather than 0; callers that need exact zeros (masks) write them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ExpNonPositive(Vector512<float> x)
+    {
+        x = Avx512F.Max(x, Vector512.Create(-87.33654f));
+        var n = Avx512F.RoundScale(x * Vector512.Create(1.44269504088896341f), 0x08);  // nearest, no exceptions
+        var r = Avx512F.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
+        r = Avx512F.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        var p = Vector512.Create(1.9875691500e-4f);
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
+        var er = Avx512F.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
+        return Avx512F.Scale(er, n);
+    }
+
+    /// <summary>
+    /// erf(x) by Abramowitz and Stegun 7.1.26: 1 - (a1 t + ... + a5 t^5) exp(-x^2), t = 1 / (1 + p |x|),
+    /// absolute error below 1.5e-7 (plus a few fp32 ulp of evaluation), sign restored from x.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Erf(Vector256<float> x)
+    {
+        var z = Vector256.Abs(x);
+        var t = Vector256<float>.One / Vector256.FusedMultiplyAdd(z, Vector256.Create(0.3275911f), Vector256<float>.One);
+        var poly = Vector256.Create(1.061405429f);
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-1.453152027f));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(1.421413741f));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-0.284496736f));
+        poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(0.254829592f));
+        var y = Vector256<float>.One - poly * t * Exp(-(z * z));
+        return Vector256.ConditionalSelect(Vector256.Create(-0f), x, Vector256<float>.Zero) | y;  // copysign(y, x)
+    }
+
+    /// <summary>Exact-form GELU, 0.5 x (1 + erf(x / sqrt 2)), as torch.nn.functional.gelu(approximate='none').</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Gelu(Vector256<float> x)
+        => Vector256.Create(0.5f) * x * (Vector256<float>.One + Erf(x * Vector256.Create(0.70710678118654752f)));
+}

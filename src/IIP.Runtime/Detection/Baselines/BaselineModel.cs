@@ -1,0 +1,71 @@
+using IIP.Runtime.Pipelines;
+using IIP.Runtime.Tensors;
+
+namespace IIP.Runtime.Detection.Baselines;
+
+/// <summary>
+/// What every baseline needs from the loaded model, on the host: the UNet-space latent of the input,
+/// the empty-prompt embedding and batched noise predictions with one timestep per latent.
+/// </summary>
+internal static class BaselineModel
+{
+    /// <summary>e0 = text-encoder output for "" : [1, 77, D] (host).</summary>
+    public static Tensor EmptyEmbedding(StableDiffusion model) => model.Backend.ToHost(model.EncodePrompts([""]));
+
+    /// <summary>z0 = s * VAE mean of the input image [1, 3, S, S] -> [1, C, S/8, S/8] (host).</summary>
+    public static Tensor Latent(StableDiffusion model, ScanInput input)
+    {
+        int size = model.NativeImageSize;
+        var shape = input.Image.Shape;
+        if (shape.Length != 4 || shape[0] != 1 || shape[1] != 3 || shape[2] != size || shape[3] != size)
+            throw new ArgumentException($"{input.ImagePath}: image tensor is [{input.Image.ShapeText}], expected [1, 3, {size}, {size}] (the model's native size)");
+        return model.Backend.ToHost(model.EncodeImage(input.Image));
+    }
+
+    /// <summary>z0 on the host after checking it is one latent with the UNet's channels: [1, C, h, w].</summary>
+    public static Tensor HostLatent(StableDiffusion model, string method, Tensor z0)
+    {
+        var s = z0.Shape;
+        if (s.Length != 4 || s[0] != 1 || s[1] != model.Unet.Config.InChannels)
+            throw new ArgumentException($"{method}: latent is [{z0.ShapeText}], expected [1, {model.Unet.Config.InChannels}, h, w]");
+        return model.Backend.ToHost(z0);
+    }
+
+    /// <summary>
+    /// eps_theta(x_i, t_i, context) for every latent of a batch in one UNet call.
+    /// x [N, C, h, w] (host), timesteps [N], context [1, L, D] shared by all items -> eps [N, C, h, w] (host).
+    /// </summary>
+    public static Tensor PredictNoise(StableDiffusion model, Tensor x, IReadOnlyList<int> timesteps, Tensor context)
+    {
+        int n = x.Shape[0];
+        if (timesteps.Count != n)
+            throw new ArgumentException($"{n} latents need {n} timesteps, got {timesteps.Count}");
+        var be = model.Backend;
+        var ctx = be.ToHost(context);                                                       // [1, L, D]
+        var batchContext = n == 1 ? ctx : Tensor.ConcatBatch(Enumerable.Repeat(ctx, n).ToArray()); // [N, L, D]
+        var t = timesteps.Select(v => (float)v).ToArray();
+        return be.ToHost(model.Unet.Forward(be.FromHost(x), t, be.FromHost(batchContext)));
+    }
+
+    /// <summary>eps_theta(x, t, context) for one latent x [1, C, h, w] -> [1, C, h, w] (host).</summary>
+    public static Tensor PredictNoise(StableDiffusion model, Tensor x, int timestep, Tensor context) =>
+        PredictNoise(model, x, [timestep], context);
+
+    /// <summary>Throws unless every timestep is a training timestep 0 .. T-1 of this model's scheduler.</summary>
+    public static void RequireTrainingTimesteps(StableDiffusion model, string method, IReadOnlyList<int> timesteps)
+    {
+        int total = model.Scheduler.Config.TrainTimesteps;
+        if (timesteps.Count == 0)
+            throw new ArgumentException($"{method}: give at least one timestep");
+        foreach (int t in timesteps)
+            if (t < 0 || t >= total)
+                throw new ArgumentException($"{method}: timestep {t} is outside the model's training timesteps 0..{total - 1}");
+    }
+
+    /// <summary>The forward-process coefficients of diffusers' add_noise in float32: (sqrt(a_t), sqrt(1 - a_t)).</summary>
+    public static (float Signal, float Noise) ForwardCoefficients(StableDiffusion model, int t)
+    {
+        float a = model.Scheduler.AlphasCumprod[t];
+        return (MathF.Sqrt(a), MathF.Sqrt(1f - a));
+    }
+}
