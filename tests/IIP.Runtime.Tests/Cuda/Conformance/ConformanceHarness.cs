@@ -83,8 +83,8 @@ internal static class ConformanceHarness
                 if (nonFinite++ == 0) { worst = i; worstRatio = double.PositiveInfinity; }
                 continue;
             }
-            double err = Math.Abs((double)a[i] - e[i]);
-            double ratio = err / (tol.Relative * Math.Abs(e[i]) + absolute);
+            double err = Math.Abs((double)a[i] - e[i]), allowed = tol.Relative * Math.Abs(e[i]) + absolute;
+            double ratio = err == 0 ? 0 : err / allowed;  // an exact tolerance (bound 0) makes any error infinitely bad
             maxAbs = Math.Max(maxAbs, err);
             if (ratio > worstRatio) { worstRatio = ratio; worst = i; }
         }
