@@ -15,6 +15,7 @@ namespace IIP.Runtime.Backends.Cuda;
 /// (all work is on the backend's stream, so reuse is stream-ordered). Inside <see cref="UseArena"/> tensors are
 /// carved from an arena instead, for allocations that share one lifetime (a captured graph, a model's weights).
 /// </para>
+/// <para>Not thread-safe: use a backend from one thread at a time (any thread; the context is made current per call).</para>
 /// </summary>
 public sealed partial class CudaBackend : IGradientBackend, IDisposable
 {

@@ -85,7 +85,16 @@ internal sealed class CudaKernelSet : IDisposable
     {
         Architecture = ChooseArchitecture(device.ComputeCapability, AvailableArchitectures())
             ?? throw new InvalidOperationException(MissingPtxMessage(device));
-        var m = ModuleNames.ToDictionary(name => name, name => Load(device, name));
+        Dictionary<string, CudaModule> m;
+        try
+        {
+            m = ModuleNames.ToDictionary(name => name, name => Load(device, name));
+        }
+        catch
+        {
+            Dispose();  // unload the modules that did load
+            throw;
+        }
         Add = Get(m, "elementwise", "add_f16");
         AddChannelBias = Get(m, "elementwise", "add_channel_bias_f16");
         Axpby = Get(m, "elementwise", "axpby_f16");
