@@ -50,6 +50,26 @@ public class GoldenCommandTests
     }
 
     [Fact]
+    public void Device_cuda_runs_on_the_gpu_or_falls_back_to_the_cpu_saying_why()
+    {
+        var result = CliRunner.Run("golden", "--model", TestPaths.TinySdDiffusers, "--golden", TestPaths.GoldenTensors, "--only", "scheduler.", "--device", "cuda");
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        if (IIP.Runtime.Backends.Cuda.CudaBackend.TryCreate(out string reason) is { } gpu)
+        {
+            gpu.Dispose();
+            Assert.Contains("backend cuda", result.Stdout);
+        }
+        else
+        {
+            Assert.Contains($"--device cuda unavailable ({reason}); running on the CPU", result.Stderr);
+            Assert.Contains("backend cpu", result.Stdout);
+        }
+        var bad = CliRunner.Run("golden", "--model", TestPaths.TinySdDiffusers, "--golden", TestPaths.GoldenTensors, "--device", "tpu");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("--device 'tpu'", bad.Stderr);
+    }
+
+    [Fact]
     public void A_missing_model_is_bad_input()
     {
         var result = CliRunner.Run("golden", "--model", "/nonexistent/model", "--golden", TestPaths.GoldenTensors);

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using IIP.Cli.Commands.Eval;
 using IIP.Cli.Commands.Scan;
-using IIP.Runtime.Backends.Cpu;
 using IIP.Runtime.Detection;
 using IIP.Runtime.Evaluation;
 using IIP.Runtime.Imaging;
@@ -27,13 +26,14 @@ public static class AblateCommand
         var noRemoved = new Option<bool>("--no-steps-removed") { Description = "skip the 'no inversion' and 'no embedding optimization' variants" };
         var sets = new Option<string?>("--sets") { Description = "label sets to keep, comma-separated (e.g. memorized,heldout)" };
         var limit = new Option<int?>("--limit") { Description = "use at most this many images" };
+        var device = DeviceOption.Create();
         var iip = new IipOptionSet();
         var command = new Command("ablate",
             "IIP's ablation study on a labelled set, like the paper's Tab. 5 and Fig. 7: the initial timestep t_I swept, t_P swept, " +
             "each score component alone, and each step removed (DDIM inversion replaced by forward noising; the perturbation " +
             "embedding left un-optimized). Prints AUC, TPR@1%FPR and accuracy per variant and writes a report.")
         {
-            model, images, labels, output, tokenizer, seed, tISweep, tPSweep, noRemoved, sets, limit,
+            model, images, labels, output, tokenizer, seed, tISweep, tPSweep, noRemoved, sets, limit, device,
         };
         iip.AddTo(command);
         command.SetAction(parse => CliErrors.Guard(() => Run(
@@ -43,12 +43,12 @@ public static class AblateCommand
             {
                 InversionSteps = parse.GetValue(tISweep)!, MtcnpSteps = parse.GetValue(tPSweep)!, StepsRemoved = !parse.GetValue(noRemoved),
             },
-            parse.GetValue(sets), parse.GetValue(limit))));
+            parse.GetValue(sets), parse.GetValue(limit), parse.GetValue(device)!)));
         return command;
     }
 
     public static int Run(string modelPath, string imagesPath, string? labelsPath, string outDir, string? tokenizer, IipOptions options,
-        AblationPlan plan, string? sets, int? limit)
+        AblationPlan plan, string? sets, int? limit, string device = "cpu")
     {
         var progress = new ConsoleProgress();
         var labels = LabelSet.Load(labelsPath ?? imagesPath);
@@ -58,7 +58,7 @@ public static class AblateCommand
             (options with { InversionSteps = t, MtcnpSteps = Math.Min(options.MtcnpSteps, t) }).Validate();
 
         using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizer);
-        var model = new StableDiffusion(checkpoint, CpuBackend.Instance);
+        var model = new StableDiffusion(checkpoint, DeviceOption.Select(device));
         int size = model.NativeImageSize;
         Directory.CreateDirectory(outDir);
         var session = new IipSession(model, options, ModelFingerprint.Compute(modelPath), Path.Combine(outDir, ".iip-cache"), progress);

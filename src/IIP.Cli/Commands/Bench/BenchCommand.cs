@@ -38,13 +38,14 @@ public static class BenchCommand
     private static readonly Option<int> BatchOption = new("--batch") { Description = "batch size (unet-ops)", DefaultValueFactory = _ => 1 };
     private static readonly Option<int> RepeatOption = new("--repeat") { Description = "timed runs (the best is reported)", DefaultValueFactory = _ => 5 };
     private static readonly Option<string?> ModelOption = new("--model") { Description = "model for --part unet|vae-encode|vae-decode|text (e.g. a folder from `weight-convert synth --arch sd-v1.4`)" };
+    private static readonly Option<string> DeviceOpt = DeviceOption.Create();
     private static readonly Option<int> WarmupOption = new("--warmup") { Description = "untimed runs first", DefaultValueFactory = _ => 1 };
 
     public static Command Create()
     {
         var command = new Command("bench", "Time engine parts on this machine: ms per op, GFLOP/s, % of the measured FMA peak.");
         foreach (var option in new Option[] { PartOption, MOption, NOption, KOption, TransAOption, TransBOption, LatentOption,
-                     ChannelsOption, KernelOption, HeadsOption, ContextOption, BatchOption, ModelOption, RepeatOption, WarmupOption })
+                     ChannelsOption, KernelOption, HeadsOption, ContextOption, BatchOption, ModelOption, DeviceOpt, RepeatOption, WarmupOption })
             command.Options.Add(option);
         command.SetAction(Execute);
         return command;
@@ -112,7 +113,7 @@ public static class BenchCommand
                 }
                 return CliErrors.Guard(() =>
                 {
-                    new ModelBenchmarks(output, bench, warmup, repeat).Run(part, modelPath, Math.Max(1, parse.GetValue(BatchOption)), height, width);
+                    new ModelBenchmarks(output, bench, warmup, repeat).Run(part, modelPath, Math.Max(1, parse.GetValue(BatchOption)), height, width, parse.GetValue(DeviceOpt)!);
                     return 0;
                 });
         }

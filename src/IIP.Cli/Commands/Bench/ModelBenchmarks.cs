@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using IIP.Runtime.Backends.Cpu;
 using IIP.Runtime.Diagnostics;
 using IIP.Runtime.Models.Clip;
 using IIP.Runtime.Models.Unet;
@@ -18,11 +17,12 @@ public sealed class ModelBenchmarks(TextWriter output, OpBenchmarks ops, int war
 {
     public static readonly string[] Parts = ["unet", "vae-encode", "vae-decode", "text"];
 
-    public void Run(string part, string modelPath, int batch, int height, int width)
+    public void Run(string part, string modelPath, int batch, int height, int width, string device = "cpu")
     {
         var clock = Stopwatch.StartNew();
         using var checkpoint = StableDiffusionCheckpoint.Open(modelPath);
-        var backend = new FlopCountingBackend(CpuBackend.Instance);
+        var engine = DeviceOption.Select(device);
+        var backend = new FlopCountingBackend(engine);
         var noise = new GaussianNoise(0);
         Action forward;
         string shape;
@@ -33,7 +33,7 @@ public sealed class ModelBenchmarks(TextWriter output, OpBenchmarks ops, int war
                 var unet = new UNet2DConditionModel(checkpoint.UnetWeights, checkpoint.Unet, backend);
                 var x = noise.Sample(batch, checkpoint.Unet.InChannels, height, width);
                 var context = noise.Sample(batch, 77, checkpoint.Unet.CrossAttentionDim);
-                forward = () => unet.Forward(x, 981, context);
+                forward = () => backend.ToHost(unet.Forward(x, 981, context));   // ToHost waits for a device to finish
                 shape = $"latent {batch}x{checkpoint.Unet.InChannels}x{height}x{width}, context {batch}x77x{checkpoint.Unet.CrossAttentionDim}";
                 break;
             }
@@ -44,13 +44,13 @@ public sealed class ModelBenchmarks(TextWriter output, OpBenchmarks ops, int war
                 if (part == "vae-encode")
                 {
                     var image = noise.Sample(batch, 3, height * f, width * f);
-                    forward = () => vae.Encode(image);
+                    forward = () => backend.ToHost(vae.Encode(image).Mean);
                     shape = $"image {batch}x3x{height * f}x{width * f}";
                 }
                 else
                 {
                     var z = noise.Sample(batch, checkpoint.Vae.LatentChannels, height, width);
-                    forward = () => vae.Decode(z);
+                    forward = () => backend.ToHost(vae.Decode(z));
                     shape = $"latent {batch}x{checkpoint.Vae.LatentChannels}x{height}x{width}";
                 }
                 break;
@@ -59,14 +59,14 @@ public sealed class ModelBenchmarks(TextWriter output, OpBenchmarks ops, int war
             {
                 var text = new ClipTextModel(checkpoint.TextEncoderWeights, checkpoint.TextEncoder, backend);
                 var ids = Enumerable.Range(0, batch).Select(b => Enumerable.Range(0, 77).Select(i => (49406 + i * 7 + b) % checkpoint.TextEncoder.VocabSize).ToArray()).ToArray();
-                forward = () => text.Forward(ids);
+                forward = () => backend.ToHost(text.Forward(ids));
                 shape = $"ids {batch}x77";
                 break;
             }
             default:
                 throw new ArgumentException($"unknown model part '{part}'");
         }
-        output.WriteLine($"model: {modelPath} ({checkpoint.Layout}), part {part}, {shape}, loaded in {clock.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"model: {modelPath} ({checkpoint.Layout}), part {part}, {shape}, backend {engine.Name}, loaded in {clock.Elapsed.TotalSeconds:F1} s");
         for (int i = 0; i < warmup; i++) forward();
         backend.Reset();
         forward();

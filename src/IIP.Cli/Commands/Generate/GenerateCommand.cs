@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using IIP.Runtime.Backends.Cpu;
 using IIP.Runtime.Imaging;
 using IIP.Runtime.Pipelines;
 using IIP.Runtime.Tensors;
@@ -28,20 +27,21 @@ public static class GenerateCommand
         var output = new Option<string>("--out") { Description = "PNG file to write (its folder is created)", DefaultValueFactory = _ => "image.png", HelpName = "FILE" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer folder (vocab.json, merges.txt); needed for single-file checkpoints, which carry none", HelpName = "DIR" };
         var tcnp = new Option<bool>("--tcnp") { Description = "also print the TCNP of every step, ||eps_cond - eps_uncond||_2 over the latent (Wen et al. 2024), and its mean: higher means the prompt is more likely a memorized one" };
+        var device = DeviceOption.Create();
         var command = new Command("generate",
             "Generate an image from a prompt: Gaussian noise from --seed, DDIM sampling with classifier-free guidance, VAE decode, PNG. " +
             "Prints the output path and the seconds taken; progress per step goes to stderr. Exit code 2 on bad input.")
         {
-            model, prompt, negative, seed, steps, guidance, height, width, output, tokenizer, tcnp,
+            model, prompt, negative, seed, steps, guidance, height, width, output, tokenizer, tcnp, device,
         };
         command.SetAction(parse => CliErrors.Guard(() => Run(new GenerateSettings(
             parse.GetValue(model)!, parse.GetValue(prompt)!, parse.GetValue(negative) ?? "", parse.GetValue(seed), parse.GetValue(steps),
-            parse.GetValue(guidance), parse.GetValue(height), parse.GetValue(width), parse.GetValue(output)!, parse.GetValue(tokenizer), parse.GetValue(tcnp)))));
+            parse.GetValue(guidance), parse.GetValue(height), parse.GetValue(width), parse.GetValue(output)!, parse.GetValue(tokenizer), parse.GetValue(tcnp), parse.GetValue(device)!))));
         return command;
     }
 
     public sealed record GenerateSettings(string Model, string Prompt, string NegativePrompt, long Seed, int Steps, float Guidance,
-        int? Height, int? Width, string Out, string? Tokenizer, bool PrintTcnp);
+        int? Height, int? Width, string Out, string? Tokenizer, bool PrintTcnp, string Device = "cpu");
 
     public static int Run(GenerateSettings s)
     {
@@ -58,7 +58,7 @@ public static class GenerateCommand
         if (s.Steps > checkpoint.Scheduler.TrainTimesteps)
             throw new ArgumentException($"--steps {s.Steps} exceeds the scheduler's {checkpoint.Scheduler.TrainTimesteps} training timesteps");
 
-        var sd = new StableDiffusion(checkpoint, CpuBackend.Instance);
+        var sd = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device));
         if (sd.Vae.DownsampleFactor != size.VaeFactor || sd.Unet.DownsampleFactor != size.UnetFactor)
             throw new InvalidOperationException($"{checkpoint.Path}: loaded model scales by VAE {sd.Vae.DownsampleFactor} x UNet {sd.Unet.DownsampleFactor}, " +
                                                 $"its configs by {size.VaeFactor} x {size.UnetFactor}");

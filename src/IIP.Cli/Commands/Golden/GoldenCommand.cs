@@ -1,5 +1,4 @@
 using System.CommandLine;
-using IIP.Runtime.Backends.Cpu;
 using IIP.Runtime.Golden;
 using IIP.Runtime.Pipelines;
 using IIP.Runtime.Weights;
@@ -15,24 +14,25 @@ public static class GoldenCommand
         var golden = new Option<string>("--golden") { Description = "Golden references: golden.safetensors (golden.json beside it adds the tokenizer cases)", Required = true };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer folder (vocab.json, merges.txt) for checkpoints that carry none" };
         var only = new Option<string[]>("--only") { Description = "Run only the cases whose names start with these prefixes (e.g. --only unet. --only grad.)", AllowMultipleArgumentsPerToken = true };
+        var device = DeviceOption.Create();
         var command = new Command("golden",
             "Recompute the golden cases (shared/golden/README.md) for a model and compare: one line per case with the max absolute error, " +
             "the relative error, the tolerance and PASS/FAIL; cases this build cannot compute are listed NOT RUN. Exit code 1 if any case fails.")
         {
-            model, golden, tokenizer, only,
+            model, golden, tokenizer, only, device,
         };
-        command.SetAction(parse => CliErrors.Guard(() => Run(parse.GetValue(model)!, parse.GetValue(golden)!, parse.GetValue(tokenizer), parse.GetValue(only) ?? [])));
+        command.SetAction(parse => CliErrors.Guard(() => Run(parse.GetValue(model)!, parse.GetValue(golden)!, parse.GetValue(tokenizer), parse.GetValue(only) ?? [], parse.GetValue(device)!)));
         return command;
     }
 
-    public static int Run(string modelPath, string goldenPath, string? tokenizerDir, IReadOnlyList<string> only)
+    public static int Run(string modelPath, string goldenPath, string? tokenizerDir, IReadOnlyList<string> only, string device = "cpu")
     {
         string tensorsPath = goldenPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
             ? Path.ChangeExtension(goldenPath, ".safetensors") : goldenPath;
         string jsonPath = Path.ChangeExtension(tensorsPath, ".json");
         using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizerDir);
         using var references = SafetensorsFile.Open(tensorsPath);
-        var model = new StableDiffusion(checkpoint, CpuBackend.Instance);
+        var model = new StableDiffusion(checkpoint, DeviceOption.Select(device));
         Console.WriteLine($"model {modelPath} ({checkpoint.Layout}), golden {tensorsPath}, backend {model.Backend.Name}");
         int pass = 0, fail = 0, notRun = 0;
         foreach (var result in new GoldenRunner(model, references, jsonPath, only).Run())

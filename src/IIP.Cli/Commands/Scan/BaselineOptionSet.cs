@@ -6,11 +6,11 @@ namespace IIP.Cli.Commands.Scan;
 /// <summary>The baselines' options as command-line options (defaults from each options record).</summary>
 public sealed class BaselineOptionSet
 {
-    public Option<int> OriSeeds { get; } = new("--ori-seeds") { Description = "ori-prompt: generations per caption (default 4)", DefaultValueFactory = _ => new OriPromptOptions().Seeds };
-    public Option<int> OriSteps { get; } = new("--ori-steps") { Description = "ori-prompt: DDIM steps per generation (default 50)", DefaultValueFactory = _ => new OriPromptOptions().Steps };
-    public Option<int[]> LossTimesteps { get; } = new("--loss-timesteps") { Description = "denoising-loss: timesteps (default 100 300)", DefaultValueFactory = _ => [.. new DenoisingLossOptions().Timesteps], AllowMultipleArgumentsPerToken = true };
-    public Option<int[]> PiaTimesteps { get; } = new("--pia-timesteps") { Description = "pia: timesteps (default 200)", DefaultValueFactory = _ => [.. new PiaOptions().Timesteps], AllowMultipleArgumentsPerToken = true };
-    public Option<int> SecMiTimestep { get; } = new("--secmi-timestep") { Description = "secmi: t_SEC (default 100)", DefaultValueFactory = _ => new SecMiOptions().Timestep };
+    public Option<int> OriSeeds { get; } = new("--ori-seeds") { Description = "ori-prompt: generations per caption", DefaultValueFactory = _ => new OriPromptOptions().Seeds };
+    public Option<int> OriSteps { get; } = new("--ori-steps") { Description = "ori-prompt: DDIM steps per generation", DefaultValueFactory = _ => new OriPromptOptions().Steps };
+    public Option<int[]> LossTimesteps { get; } = new("--loss-timesteps") { Description = "denoising-loss: timesteps", DefaultValueFactory = _ => [.. new DenoisingLossOptions().Timesteps], AllowMultipleArgumentsPerToken = true };
+    public Option<int[]> PiaTimesteps { get; } = new("--pia-timesteps") { Description = "pia: timesteps", DefaultValueFactory = _ => [.. new PiaOptions().Timesteps], AllowMultipleArgumentsPerToken = true };
+    public Option<int> SecMiTimestep { get; } = new("--secmi-timestep") { Description = "secmi: t_SEC", DefaultValueFactory = _ => new SecMiOptions().Timestep };
 
     public void AddTo(Command command)
     {

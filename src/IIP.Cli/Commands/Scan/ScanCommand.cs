@@ -1,5 +1,4 @@
 using System.CommandLine;
-using IIP.Runtime.Backends.Cpu;
 using IIP.Runtime.Detection;
 using IIP.Runtime.Imaging;
 using IIP.Runtime.Pipelines;
@@ -22,6 +21,7 @@ public static class ScanCommand
         var csv = new Option<string?>("--csv") { Description = "also write the results as CSV here (default: the results path with .csv)" };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "where the perturbation embedding is cached (default: beside the results file)" };
         var limit = new Option<int?>("--limit") { Description = "score at most this many images (the first ones)" };
+        var device = DeviceOption.Create();
         var iip = new IipOptionSet();
         var baselines = new BaselineOptionSet();
         var command = new Command("scan",
@@ -29,7 +29,7 @@ public static class ScanCommand
             "likely memorized), components, tcnp, seconds, error. A bad image is recorded with its error and the scan goes on; a killed " +
             "scan, run again with the same arguments, skips what is done.")
         {
-            model, images, output, methods, tokenizer, seed, csv, cacheDir, limit,
+            model, images, output, methods, tokenizer, seed, csv, cacheDir, limit, device,
         };
         iip.AddTo(command);
         baselines.AddTo(command);
@@ -38,14 +38,14 @@ public static class ScanCommand
             var settings = new ScanSettings(parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(output)!,
                 MethodFactory.ParseNames(parse.GetValue(methods) ?? ["iip"]), parse.GetValue(tokenizer), parse.GetValue(seed),
                 parse.GetValue(csv), parse.GetValue(cacheDir), parse.GetValue(limit), iip.Read(parse, parse.GetValue(seed)), parse.GetValue(iip.Reference),
-                baselines.Read(parse, parse.GetValue(seed)));
+                baselines.Read(parse, parse.GetValue(seed)), parse.GetValue(device)!);
             return Run(settings);
         }));
         return command;
     }
 
     public sealed record ScanSettings(string Model, string Images, string Out, IReadOnlyList<string> Methods, string? Tokenizer, int Seed,
-        string? Csv, string? CacheDir, int? Limit, IipOptions Iip, string? Reference, BaselineSettings Baselines);
+        string? Csv, string? CacheDir, int? Limit, IipOptions Iip, string? Reference, BaselineSettings Baselines, string Device = "cpu");
 
     public static int Run(ScanSettings s)
     {
@@ -55,7 +55,7 @@ public static class ScanCommand
         if (items.Count == 0) throw new ArgumentException($"{s.Images}: no images found");
 
         using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer);
-        var model = new StableDiffusion(checkpoint, CpuBackend.Instance);
+        var model = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device));
         int size = model.NativeImageSize;
         Console.Error.WriteLine($"model {s.Model} ({checkpoint.Layout}), native {size}x{size}, backend {model.Backend.Name}; {items.Count} images; methods {string.Join(", ", s.Methods)}");
 

@@ -1,0 +1,111 @@
+// Shared device helpers for the IIP kernels: fp16 <-> fp32, activations, warp and block reductions,
+// the m16n8k16 tensor-core MMA, and grid-stride loops.
+//
+// Conventions (every .cu file):
+//  - storage is fp16 (__half), arithmetic and accumulation fp32;
+//  - entry points are extern "C" and named <op>_<dtype> (add_f16, group_norm_f16, ...), one module per file;
+//  - element counts that can exceed 2^31 are long long; shapes in comments, row-major: [N, C, H, W].
+#pragma once
+
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+namespace iip {
+
+__device__ __forceinline__ float f32(__half h) { return __half2float(h); }
+__device__ __forceinline__ __half f16(float f) { return __float2half_rn(f); }
+
+// sigmoid(x) = 1 / (1 + e^-x)
+__device__ __forceinline__ float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+// silu(x) = x sigmoid(x)
+__device__ __forceinline__ float silu(float x) { return x * sigmoid(x); }
+
+// silu'(x) = s (1 + x (1 - s)), s = sigmoid(x)
+__device__ __forceinline__ float silu_grad(float x) {
+    float s = sigmoid(x);
+    return s * (1.0f + x * (1.0f - s));
+}
+
+// Exact GELU, x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (torch.nn.functional.gelu, approximate='none').
+__device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+// gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+__device__ __forceinline__ float gelu_grad(float x) {
+    return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    return v;
+}
+
+// Sum over the whole block, returned to every thread. `scratch` holds 32 floats in shared memory; the leading
+// barrier lets consecutive calls reuse it. Every thread of the block must call it.
+__device__ __forceinline__ float block_sum(float v, float* scratch) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    return warp_sum(lane < warps ? scratch[lane] : 0.0f);
+}
+
+__device__ __forceinline__ float block_max(float v, float* scratch) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    return warp_max(lane < warps ? scratch[lane] : -INFINITY);
+}
+
+// Grid-stride loop index helpers (64-bit).
+__device__ __forceinline__ long long global_index() { return (long long)blockIdx.x * blockDim.x + threadIdx.x; }
+__device__ __forceinline__ long long global_stride() { return (long long)gridDim.x * blockDim.x; }
+
+// Two fp32 values as one .f16x2 register: `lo` in the low half (the lower k or column index).
+__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
+    __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&h);
+}
+
+// D = A B + D on tensor cores, m16n8k16, fp16 inputs, fp32 accumulators (PTX ISA, "Matrix Fragments for
+// mma.m16n8k16 with floating point type"). With g = lane / 4 and t = lane % 4:
+//   a[0] = A[g][2t..2t+1], a[1] = A[g+8][2t..2t+1], a[2] = A[g][2t+8..2t+9], a[3] = A[g+8][2t+8..2t+9]
+//   b[0] = B[2t..2t+1][g], b[1] = B[2t+8..2t+9][g]                       (pairs along k)
+//   d[0..1] = D[g][2t..2t+1], d[2..3] = D[g+8][2t..2t+1]
+__device__ __forceinline__ void mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+        "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Eight halves as one 16-byte vector (h[0] in the low bytes, the order in memory) and back.
+__device__ __forceinline__ uint4 pack8(const __half (&h)[8]) {
+    uint4 r;
+    r.x = (uint32_t)__half_as_ushort(h[0]) | ((uint32_t)__half_as_ushort(h[1]) << 16);
+    r.y = (uint32_t)__half_as_ushort(h[2]) | ((uint32_t)__half_as_ushort(h[3]) << 16);
+    r.z = (uint32_t)__half_as_ushort(h[4]) | ((uint32_t)__half_as_ushort(h[5]) << 16);
+    r.w = (uint32_t)__half_as_ushort(h[6]) | ((uint32_t)__half_as_ushort(h[7]) << 16);
+    return r;
+}
+
+__device__ __forceinline__ __half unpack(const uint4& v, int j) {
+    const uint32_t word = j < 2 ? v.x : j < 4 ? v.y : j < 6 ? v.z : v.w;
+    return __ushort_as_half((unsigned short)((j & 1) ? word >> 16 : word & 0xffffu));
+}
+
+// 32-bit load of two adjacent halves from shared memory (the address must be 4-byte aligned).
+__device__ __forceinline__ uint32_t load_pair(const __half* p) { return *reinterpret_cast<const uint32_t*>(p); }
+
+}  // namespace iip

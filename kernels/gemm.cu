@@ -1,0 +1,385 @@
+// Tensor-core GEMMs (mma.sync m16n8k16, fp16 in, fp32 accumulate) for linear layers, 1x1 convolutions and the
+// attention score products, and 3x3 (any KxK, any stride and padding) convolution as implicit GEMM, forward and
+// input gradient. Launcher: CudaBackend.Gemm.cs; CPU reference: CpuBackend.cs (Linear), CpuBackend.Conv2d.cs,
+// CpuBackend.Backward.cs (LinearBackwardInput), CpuBackend.BackwardConv2d.cs.
+//
+// C [M, N] = alpha op(A) op(B) (+ bias), row-major, batched over blockIdx.z with element strides.
+// Names give the storage of A and B as BLAS would for row-major C = A B:
+//   nt: A [M, K] (k contiguous), B [N, K] (k contiguous)   -- y = x W^T (Linear), S = Q K^T
+//   nn: A [M, K],               B [K, N] (n contiguous)   -- dx = dy W, 1x1 conv y = W x, Y = P V
+//   tn: A [K, M] (m contiguous), B [K, N]                  -- 1x1 conv dx = W^T dy, dV = P^T dY, dK = dS^T Q
+// Block tile 128 x 128 x 32, 8 warps of 64 x 32; shared tiles are stored [row][k] (k contiguous, 8 halves of
+// padding per row so the fragment loads hit 32 distinct banks); the next k tile is fetched into registers while
+// the current one is multiplied (two shared buffers, one barrier per k tile).
+#include "common.cuh"
+
+using namespace iip;
+
+namespace {
+
+constexpr int BM = 128, BN = 128, BK = 32, LDS = BK + 8, THREADS = 256;
+constexpr int TILE = 128 * LDS;  // halves in one [128][LDS] shared tile
+
+// Flags from the host: which operands allow 16-byte vector loads and 2-element stores.
+constexpr int A_VEC = 1, B_VEC = 2, C_PAIR = 4;
+
+// This thread's share of one 128 x 32 tile: two chunks of 8 halves.
+struct Regs {
+    uint4 v[2];
+};
+
+// Chunk layouts. "k chunks": chunk c covers tile row c / 4, k offsets (c % 4) * 8 .. + 7.
+// "row chunks": chunk c covers k offset c / 16, tile rows (c % 16) * 8 .. + 7 (consecutive rows at one k, for
+// operands whose rows are contiguous in memory), stored transposed into the [row][k] tile.
+__device__ __forceinline__ void store_k_chunks(const Regs& r, __half* tile) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        const int c = threadIdx.x + i * THREADS;
+        *reinterpret_cast<uint4*>(tile + (c >> 2) * LDS + (c & 3) * 8) = r.v[i];
+    }
+}
+
+__device__ __forceinline__ void store_row_chunks(const Regs& r, __half* tile) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        const int c = threadIdx.x + i * THREADS, k = c >> 4, row = (c & 15) * 8;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) tile[(row + j) * LDS + k] = unpack(r.v[i], j);
+    }
+}
+
+// Element (row, k) at p[row * ld + k]: A of nt/nn, B of nt.
+struct KContig {
+    const __half* p;
+    int rows, k_total, ld;
+    bool vec;
+
+    __device__ void load(int row0, int k0, Regs& r) const {
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            const int c = threadIdx.x + i * THREADS, row = row0 + (c >> 2), k = k0 + (c & 3) * 8;
+            const __half* src = p + (long long)row * ld + k;
+            if (vec && row < rows && k + 8 <= k_total) {
+                r.v[i] = *reinterpret_cast<const uint4*>(src);
+            } else {
+                __half h[8];
+#pragma unroll
+                for (int j = 0; j < 8; ++j) h[j] = (row < rows && k + j < k_total) ? src[j] : __float2half_rn(0.0f);
+                r.v[i] = pack8(h);
+            }
+        }
+    }
+
+    __device__ void store(const Regs& r, __half* tile) const { store_k_chunks(r, tile); }
+};
+
+// Element (row, k) at p[k * ld + row]: A of tn, B of nn/tn.
+struct RowContig {
+    const __half* p;
+    int rows, k_total, ld;
+    bool vec;
+
+    __device__ void load(int row0, int k0, Regs& r) const {
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            const int c = threadIdx.x + i * THREADS, k = k0 + (c >> 4), row = row0 + (c & 15) * 8;
+            const __half* src = p + (long long)k * ld + row;
+            if (vec && k < k_total && row + 8 <= rows) {
+                r.v[i] = *reinterpret_cast<const uint4*>(src);
+            } else {
+                __half h[8];
+#pragma unroll
+                for (int j = 0; j < 8; ++j) h[j] = (k < k_total && row + j < rows) ? src[j] : __float2half_rn(0.0f);
+                r.v[i] = pack8(h);
+            }
+        }
+    }
+
+    __device__ void store(const Regs& r, __half* tile) const { store_row_chunks(r, tile); }
+};
+
+// Convolution geometry of one image: x [C, H, W], w [O, C, KH, KW], y [O, Ho, Wo],
+// Ho = (H + pad_t + pad_b - KH) / stride + 1 (the host computes Ho and Wo).
+struct ConvShape {
+    int C, H, W, O, KH, KW, stride, pad_t, pad_l, Ho, Wo;
+};
+
+// Implicit im2col, B of the forward convolution: element (p, k) with p = oy Wo + ox an output pixel and
+// k = (c KH + ky) KW + kx reads x[c, oy s - pad_t + ky, ox s - pad_l + kx], zero outside the image.
+struct Im2col {
+    const __half* x;
+    ConvShape s;
+
+    __device__ void load(int row0, int k0, Regs& r) const {
+        const int pixels = s.Ho * s.Wo, k_total = s.C * s.KH * s.KW;
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            const int c = threadIdx.x + i * THREADS, k = k0 + (c >> 4), p = row0 + (c & 15) * 8;
+            __half h[8];
+            if (k < k_total) {
+                const int ci = k / (s.KH * s.KW), rem = k - ci * s.KH * s.KW, ky = rem / s.KW, kx = rem - ky * s.KW;
+                const __half* plane = x + (long long)ci * s.H * s.W;
+                int oy = p / s.Wo, ox = p - oy * s.Wo;
+#pragma unroll
+                for (int j = 0; j < 8; ++j) {
+                    const int iy = oy * s.stride - s.pad_t + ky, ix = ox * s.stride - s.pad_l + kx;
+                    const bool inside = p + j < pixels && iy >= 0 && iy < s.H && ix >= 0 && ix < s.W;
+                    h[j] = inside ? plane[iy * s.W + ix] : __float2half_rn(0.0f);
+                    if (++ox == s.Wo) {
+                        ox = 0;
+                        ++oy;
+                    }
+                }
+            } else {
+#pragma unroll
+                for (int j = 0; j < 8; ++j) h[j] = __float2half_rn(0.0f);
+            }
+            r.v[i] = pack8(h);
+        }
+    }
+
+    __device__ void store(const Regs& r, __half* tile) const { store_row_chunks(r, tile); }
+};
+
+// A of the input gradient: element (c, k) with k = (o KH + ky) KW + kx reads w[o, c, ky, kx] (W^T as a [C, O KH KW] matrix).
+struct ConvWeightTransposed {
+    const __half* w;
+    ConvShape s;
+
+    __device__ void load(int row0, int k0, Regs& r) const {
+        const int kk = s.KH * s.KW, k_total = s.O * kk;
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            const int c = threadIdx.x + i * THREADS, ci = row0 + (c >> 2), k = k0 + (c & 3) * 8;
+            __half h[8];
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const int kj = k + j, o = kj / kk, rem = kj - o * kk;
+                h[j] = (ci < s.C && kj < k_total) ? w[((long long)o * s.C + ci) * kk + rem] : __float2half_rn(0.0f);
+            }
+            r.v[i] = pack8(h);
+        }
+    }
+
+    __device__ void store(const Regs& r, __half* tile) const { store_k_chunks(r, tile); }
+};
+
+// Implicit col2im, B of the input gradient: element (q, k) with q = iy W + ix an input pixel and k = (o, ky, kx)
+// reads dy[o, oy, ox] where iy = oy s - pad_t + ky and ix = ox s - pad_l + kx, i.e. oy = (iy + pad_t - ky) / s when
+// that divides exactly and lands inside [0, Ho) (likewise ox); otherwise the term is zero. Summing over k gives
+// dx[c, iy, ix] = sum_{o, ky, kx} w[o, c, ky, kx] dy[o, oy, ox], the transposed convolution.
+struct Col2im {
+    const __half* dy;
+    ConvShape s;
+
+    __device__ void load(int row0, int k0, Regs& r) const {
+        const int pixels = s.H * s.W, k_total = s.O * s.KH * s.KW;
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            const int c = threadIdx.x + i * THREADS, k = k0 + (c >> 4), q = row0 + (c & 15) * 8;
+            __half h[8];
+            if (k < k_total) {
+                const int o = k / (s.KH * s.KW), rem = k - o * s.KH * s.KW, ky = rem / s.KW, kx = rem - ky * s.KW;
+                const __half* plane = dy + (long long)o * s.Ho * s.Wo;
+                int iy = q / s.W, ix = q - iy * s.W;
+#pragma unroll
+                for (int j = 0; j < 8; ++j) {
+                    const int ty = iy + s.pad_t - ky, tx = ix + s.pad_l - kx;
+                    const int oy = ty / s.stride, ox = tx / s.stride;
+                    const bool hit = q + j < pixels && ty >= 0 && tx >= 0 && oy * s.stride == ty && ox * s.stride == tx
+                                     && oy < s.Ho && ox < s.Wo;
+                    h[j] = hit ? plane[oy * s.Wo + ox] : __float2half_rn(0.0f);
+                    if (++ix == s.W) {
+                        ix = 0;
+                        ++iy;
+                    }
+                }
+            } else {
+#pragma unroll
+                for (int j = 0; j < 8; ++j) h[j] = __float2half_rn(0.0f);
+            }
+            r.v[i] = pack8(h);
+        }
+    }
+
+    __device__ void store(const Regs& r, __half* tile) const { store_row_chunks(r, tile); }
+};
+
+// acc[i][j] is the 16 x 8 fragment at warp rows wm + 16 i, warp columns wn + 8 j.
+template <class LoadA, class LoadB>
+__device__ void gemm_mainloop(const LoadA& la, const LoadB& lb, int m0, int n0, int k_total, float (&acc)[4][4][4]) {
+    __shared__ __align__(16) __half smem[4 * TILE];  // A buffers 0, 1 then B buffers 0, 1: 40 KiB
+    __half* const as_base = smem;
+    __half* const bs_base = smem + 2 * TILE;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int wm = (warp & 1) * 64, wn = (warp >> 1) * 32;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+
+    const int tiles = (k_total + BK - 1) / BK;
+    Regs ra, rb;
+    la.load(m0, 0, ra);
+    lb.load(n0, 0, rb);
+    la.store(ra, as_base);
+    lb.store(rb, bs_base);
+    __syncthreads();
+    for (int kt = 0; kt < tiles; ++kt) {
+        const int cur = kt & 1;
+        if (kt + 1 < tiles) {
+            la.load(m0, (kt + 1) * BK, ra);
+            lb.load(n0, (kt + 1) * BK, rb);
+        }
+        const __half* as = as_base + cur * TILE;
+        const __half* bs = bs_base + cur * TILE;
+#pragma unroll
+        for (int ks = 0; ks < BK; ks += 16) {
+            uint32_t a[4][4], b[4][2];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const __half* pa = as + (wm + i * 16 + g) * LDS + ks + 2 * t;
+                a[i][0] = load_pair(pa);
+                a[i][1] = load_pair(pa + 8 * LDS);
+                a[i][2] = load_pair(pa + 8);
+                a[i][3] = load_pair(pa + 8 * LDS + 8);
+            }
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const __half* pb = bs + (wn + j * 8 + g) * LDS + ks + 2 * t;
+                b[j][0] = load_pair(pb);
+                b[j][1] = load_pair(pb + 8);
+            }
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+                for (int j = 0; j < 4; ++j) mma_m16n8k16(acc[i][j], a[i], b[j][0], b[j][1]);
+        }
+        if (kt + 1 < tiles) {
+            la.store(ra, as_base + (cur ^ 1) * TILE);
+            lb.store(rb, bs_base + (cur ^ 1) * TILE);
+        }
+        __syncthreads();
+    }
+}
+
+__device__ __forceinline__ void store_pair(__half* dst, float v0, float v1) {
+    *reinterpret_cast<__half2*>(dst) = __floats2half2_rn(v0, v1);
+}
+__device__ __forceinline__ void store_pair(float* dst, float v0, float v1) { *reinterpret_cast<float2*>(dst) = make_float2(v0, v1); }
+__device__ __forceinline__ void store_one(__half* dst, float v) { *dst = __float2half_rn(v); }
+__device__ __forceinline__ void store_one(float* dst, float v) { *dst = v; }
+
+constexpr int BIAS_NONE = 0, BIAS_PER_COLUMN = 1, BIAS_PER_ROW = 2;
+
+// C[row, col] = alpha acc + bias, for the rows < M and columns < N this block owns.
+template <typename OutT>
+__device__ void gemm_epilogue(const float (&acc)[4][4][4], OutT* c, int ldc, int m_total, int n_total, int m0, int n0, float alpha,
+                              const __half* bias, int bias_mode, bool pair_ok) {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int wm = (warp & 1) * 64, wn = (warp >> 1) * 32;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int half = 0; half < 2; ++half) {
+                const int row = m0 + wm + i * 16 + g + half * 8, col = n0 + wn + j * 8 + 2 * t;
+                if (row >= m_total || col >= n_total) continue;
+                float v0 = alpha * acc[i][j][2 * half], v1 = alpha * acc[i][j][2 * half + 1];
+                const bool second = col + 1 < n_total;
+                if (bias_mode == BIAS_PER_COLUMN) {
+                    v0 += f32(bias[col]);
+                    if (second) v1 += f32(bias[col + 1]);
+                } else if (bias_mode == BIAS_PER_ROW) {
+                    const float b = f32(bias[row]);
+                    v0 += b;
+                    v1 += b;
+                }
+                OutT* dst = c + (long long)row * ldc + col;
+                if (second && pair_ok) {
+                    store_pair(dst, v0, v1);
+                } else {
+                    store_one(dst, v0);
+                    if (second) store_one(dst + 1, v1);
+                }
+            }
+}
+
+template <class LoadA, class LoadB, typename OutT>
+__device__ void gemm_tile(const LoadA& la, const LoadB& lb, OutT* c, int ldc, int m_total, int n_total, int k_total, float alpha,
+                          const __half* bias, int bias_mode, bool pair_ok) {
+    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    float acc[4][4][4];
+    gemm_mainloop(la, lb, m0, n0, k_total, acc);
+    gemm_epilogue(acc, c, ldc, m_total, n_total, m0, n0, alpha, bias, bias_mode, pair_ok);
+}
+
+}  // namespace
+
+// Grid (ceil(N / 128), ceil(M / 128), batch), block 256. bias [N] (bias_mode 1) or [M] (bias_mode 2) or null.
+#define IIP_GEMM_PARAMS                                                                                                   \
+    const __half *a, const __half *b, OUT_T *c, const __half *bias, int m, int n, int k, int lda, int ldb, int ldc,     \
+        long long stride_a, long long stride_b, long long stride_c, float alpha, int bias_mode, int flags
+#define IIP_GEMM_BATCH    \
+    a += blockIdx.z * stride_a; \
+    b += blockIdx.z * stride_b; \
+    c += blockIdx.z * stride_c
+
+#define OUT_T __half
+extern "C" __global__ void __launch_bounds__(THREADS) gemm_nt_f16(IIP_GEMM_PARAMS) {
+    IIP_GEMM_BATCH;
+    gemm_tile(KContig{a, m, k, lda, (flags & A_VEC) != 0}, KContig{b, n, k, ldb, (flags & B_VEC) != 0}, c, ldc, m, n, k, alpha, bias,
+              bias_mode, (flags & C_PAIR) != 0);
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS) gemm_nn_f16(IIP_GEMM_PARAMS) {
+    IIP_GEMM_BATCH;
+    gemm_tile(KContig{a, m, k, lda, (flags & A_VEC) != 0}, RowContig{b, n, k, ldb, (flags & B_VEC) != 0}, c, ldc, m, n, k, alpha, bias,
+              bias_mode, (flags & C_PAIR) != 0);
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS) gemm_tn_f16(IIP_GEMM_PARAMS) {
+    IIP_GEMM_BATCH;
+    gemm_tile(RowContig{a, m, k, lda, (flags & A_VEC) != 0}, RowContig{b, n, k, ldb, (flags & B_VEC) != 0}, c, ldc, m, n, k, alpha,
+              bias, bias_mode, (flags & C_PAIR) != 0);
+}
+#undef OUT_T
+
+// fp32 output (attention scores and their gradient, which the softmax kernels read at full precision).
+#define OUT_T float
+extern "C" __global__ void __launch_bounds__(THREADS) gemm_nt_f16_f32(IIP_GEMM_PARAMS) {
+    IIP_GEMM_BATCH;
+    gemm_tile(KContig{a, m, k, lda, (flags & A_VEC) != 0}, KContig{b, n, k, ldb, (flags & B_VEC) != 0}, c, ldc, m, n, k, alpha, bias,
+              bias_mode, (flags & C_PAIR) != 0);
+}
+#undef OUT_T
+
+// Forward convolution as implicit GEMM per image: y [O, Ho Wo] = w [O, C KH KW] im2col(x) [C KH KW, Ho Wo] + bias [O].
+// x [N, C, H, W], w [O, C, KH, KW], bias [O] or null -> y [N, O, Ho, Wo]; grid (ceil(Ho Wo / 128), ceil(O / 128), N).
+// flags: A_VEC when C KH KW % 8 == 0 and w is 16-byte aligned; C_PAIR when Ho Wo is even and y 4-byte aligned.
+extern "C" __global__ void __launch_bounds__(THREADS) conv2d_f16(const __half* x, const __half* w, const __half* bias, __half* y, int C,
+                                                                 int H, int W, int O, int KH, int KW, int stride, int pad_t, int pad_l,
+                                                                 int Ho, int Wo, int flags) {
+    const ConvShape s{C, H, W, O, KH, KW, stride, pad_t, pad_l, Ho, Wo};
+    const int pixels = Ho * Wo, k_total = C * KH * KW;
+    x += (long long)blockIdx.z * C * H * W;
+    y += (long long)blockIdx.z * O * pixels;
+    gemm_tile(KContig{w, O, k_total, k_total, (flags & A_VEC) != 0}, Im2col{x, s}, y, pixels, O, pixels, k_total, 1.0f, bias,
+              bias != nullptr ? BIAS_PER_ROW : BIAS_NONE, (flags & C_PAIR) != 0);
+}
+
+// Input gradient of the convolution as implicit GEMM per image: dx [C, H W] = W^T [C, O KH KW] col2im(dy) [O KH KW, H W].
+// dy [N, O, Ho, Wo], w [O, C, KH, KW] -> dx [N, C, H, W]; grid (ceil(H W / 128), ceil(C / 128), N).
+extern "C" __global__ void __launch_bounds__(THREADS) conv2d_backward_input_f16(const __half* dy, const __half* w, __half* dx, int C,
+                                                                                int H, int W, int O, int KH, int KW, int stride,
+                                                                                int pad_t, int pad_l, int Ho, int Wo, int flags) {
+    const ConvShape s{C, H, W, O, KH, KW, stride, pad_t, pad_l, Ho, Wo};
+    const int pixels = H * W;
+    dy += (long long)blockIdx.z * O * Ho * Wo;
+    dx += (long long)blockIdx.z * C * pixels;
+    gemm_tile(ConvWeightTransposed{w, s}, Col2im{dy, s}, dx, pixels, C, pixels, O * KH * KW, 1.0f, nullptr, BIAS_NONE,
+              (flags & C_PAIR) != 0);
+}

@@ -1,0 +1,79 @@
+// GroupNorm (Wu and He 2018), optionally fused with SiLU, and its input gradient.
+// Launcher: CudaBackend.Norms.cs; CPU reference: CpuBackend.Norms.cs, CpuBackend.BackwardNorms.cs.
+// One block per (image, group); the group's cpg * spatial elements are contiguous in [N, C, spatial].
+// Statistics: biased variance from sums of (x - shift) and (x - shift)^2 with shift = the group's first
+// element, which keeps the fp32 sums from cancelling when the mean is large against the spread.
+#include "common.cuh"
+
+using namespace iip;
+
+namespace {
+
+struct Moments {
+    float mean, inv;  // inv = 1 / sqrt(var + eps)
+};
+
+__device__ Moments group_moments(const __half* x, long long count, float eps, float* scratch) {
+    const float shift = f32(x[0]);
+    float s1 = 0.0f, s2 = 0.0f;
+    for (long long i = threadIdx.x; i < count; i += blockDim.x) {
+        const float v = f32(x[i]) - shift;
+        s1 += v;
+        s2 += v * v;
+    }
+    s1 = block_sum(s1, scratch);
+    s2 = block_sum(s2, scratch);
+    const float m = s1 / (float)count;
+    const float var = fmaxf(s2 / (float)count - m * m, 0.0f);
+    return {shift + m, rsqrtf(var + eps)};
+}
+
+}  // namespace
+
+// x [N, C, spatial], gamma [C], beta [C] -> y like x; grid N * groups, block 256..1024.
+// y = xhat gamma + beta, then SiLU when silu != 0.
+extern "C" __global__ void group_norm_f16(const __half* x, const __half* gamma, const __half* beta, __half* y,
+                                          int channels, int groups, long long spatial, float eps, int silu_flag) {
+    __shared__ float scratch[32];
+    const int cpg = channels / groups, group = blockIdx.x % groups;
+    const long long count = (long long)cpg * spatial, start = (long long)blockIdx.x * count;
+    const Moments mo = group_moments(x + start, count, eps, scratch);
+    for (long long i = threadIdx.x; i < count; i += blockDim.x) {
+        const int c = group * cpg + (int)(i / spatial);
+        float a = (f32(x[start + i]) - mo.mean) * mo.inv * f32(gamma[c]) + f32(beta[c]);
+        if (silu_flag) a = silu(a);
+        y[start + i] = f16(a);
+    }
+}
+
+// With xhat = (x - mean) inv and g = dL/dxhat = dy gamma (times silu'(xhat gamma + beta) when fused):
+//   dx = inv (g - mean(g) - xhat mean(g xhat))      (Ioffe and Szegedy 2015, section 3)
+// x, dy, dx [N, C, spatial]; gamma, beta [C]; grid N * groups.
+extern "C" __global__ void group_norm_backward_f16(const __half* x, const __half* gamma, const __half* beta, const __half* dy,
+                                                   __half* dx, int channels, int groups, long long spatial, float eps,
+                                                   int silu_flag) {
+    __shared__ float scratch[32];
+    const int cpg = channels / groups, group = blockIdx.x % groups;
+    const long long count = (long long)cpg * spatial, start = (long long)blockIdx.x * count;
+    const Moments mo = group_moments(x + start, count, eps, scratch);
+    float sum_g = 0.0f, sum_gx = 0.0f;
+    for (long long i = threadIdx.x; i < count; i += blockDim.x) {
+        const int c = group * cpg + (int)(i / spatial);
+        const float gam = f32(gamma[c]);
+        const float xhat = (f32(x[start + i]) - mo.mean) * mo.inv;
+        float g = f32(dy[start + i]) * gam;
+        if (silu_flag) g *= silu_grad(xhat * gam + f32(beta[c]));
+        sum_g += g;
+        sum_gx += g * xhat;
+    }
+    const float mean_g = block_sum(sum_g, scratch) / (float)count;
+    const float mean_gx = block_sum(sum_gx, scratch) / (float)count;
+    for (long long i = threadIdx.x; i < count; i += blockDim.x) {
+        const int c = group * cpg + (int)(i / spatial);
+        const float gam = f32(gamma[c]);
+        const float xhat = (f32(x[start + i]) - mo.mean) * mo.inv;
+        float g = f32(dy[start + i]) * gam;
+        if (silu_flag) g *= silu_grad(xhat * gam + f32(beta[c]));
+        dx[start + i] = f16(mo.inv * (g - mean_g - xhat * mean_gx));
+    }
+}

@@ -1,0 +1,112 @@
+using IIP.Native;
+using Tensor = IIP.Runtime.Tensors.Tensor;
+
+namespace IIP.Runtime.Backends.Cuda;
+
+/// <summary>
+/// Linear layers and convolutions on the tensor-core GEMM of kernels/gemm.cu: Linear and its input gradient as
+/// plain GEMMs, 1x1 convolutions as GEMMs batched over images, other convolutions as implicit GEMMs.
+/// </summary>
+public sealed partial class CudaBackend
+{
+    private const int GemmTile = 128, GemmThreads = 256;
+
+    // kernels/gemm.cu flag bits
+    private const int AVector = 1, BVector = 2, CPair = 4;
+
+    private const int BiasNone = 0, BiasPerColumn = 1, BiasPerRow = 2;
+
+    private enum GemmLayout { NT, NN, TN }
+
+    /// <summary>
+    /// C [M, N] = alpha op(A) op(B) + bias, batched: operand i of batch z starts at its pointer + z * stride (elements).
+    /// NT: A [M, K], B [N, K]; NN: A [M, K], B [K, N]; TN: A [K, M], B [K, N] (row-major with leading dimensions).
+    /// </summary>
+    private void Gemm(GemmLayout layout, int m, int n, int k, DevicePointer a, int lda, long strideA, DevicePointer b, int ldb,
+        long strideB, DevicePointer c, int ldc, long strideC, int batch, float alpha, DevicePointer bias = default,
+        int biasMode = BiasNone, bool floatOutput = false)
+    {
+        if (m == 0 || n == 0 || batch == 0) return;
+        var kernel = (layout, floatOutput) switch
+        {
+            (GemmLayout.NT, false) => _kernels.GemmNT,
+            (GemmLayout.NN, false) => _kernels.GemmNN,
+            (GemmLayout.TN, false) => _kernels.GemmTN,
+            (GemmLayout.NT, true) => _kernels.GemmNTFloatOut,
+            _ => throw new NotSupportedException($"GEMM {layout} with fp32 output"),
+        };
+        int outBytes = floatOutput ? 4 : 2;
+        // 16-byte vector loads need every row start (and batch start) aligned: leading dimension and stride multiples of 8.
+        int flags = (lda % 8 == 0 && strideA % 8 == 0 && Aligned(a, 16) ? AVector : 0)
+            | (ldb % 8 == 0 && strideB % 8 == 0 && Aligned(b, 16) ? BVector : 0)
+            | (ldc % 2 == 0 && strideC % 2 == 0 && Aligned(c, 2 * outBytes) ? CPair : 0);
+        var grid = new Dim3((uint)Blocks(n, GemmTile), (uint)Blocks(m, GemmTile), (uint)batch);
+        kernel.Launch(grid, GemmThreads, 0, Stream, a, b, c, bias, m, n, k, lda, ldb, ldc, strideA, strideB, strideC, alpha, biasMode, flags);
+    }
+
+    public void Linear(Tensor x, Tensor w, Tensor? b, Tensor y)
+    {
+        // y [M, N] = x [M, K] w^T [K, N] + b [N]
+        Require(nameof(Linear), x.Rank == 2 && w.Rank == 2 && y.Rank == 2, x, w, y);
+        int m = x.Shape[0], k = x.Shape[1], n = w.Shape[0];
+        Require(nameof(Linear), w.Shape[1] == k && y.Shape[0] == m && y.Shape[1] == n && (b is null || b.Length == n), x, w, y);
+        Gemm(GemmLayout.NT, m, n, k, Ptr(x), k, 0, Ptr(w), k, 0, Ptr(y), n, 0, 1, 1f, PtrOrNull(b), b is null ? BiasNone : BiasPerColumn);
+    }
+
+    public void LinearBackwardInput(Tensor dy, Tensor w, Tensor dx)
+    {
+        // dx [M, K] = dy [M, N] w [N, K]
+        Require(nameof(LinearBackwardInput), dy.Rank == 2 && w.Rank == 2 && dx.Rank == 2, dy, w, dx);
+        int m = dy.Shape[0], n = dy.Shape[1], k = w.Shape[1];
+        Require(nameof(LinearBackwardInput), w.Shape[0] == n && dx.Shape[0] == m && dx.Shape[1] == k, dy, w, dx);
+        Gemm(GemmLayout.NN, m, k, n, Ptr(dy), n, 0, Ptr(w), k, 0, Ptr(dx), k, 0, 1, 1f);
+    }
+
+    public void Conv2d(Tensor x, Tensor w, Tensor? b, int stride, Padding2d pad, Tensor y)
+    {
+        // x [N, C, H, W], w [O, C, KH, KW] -> y [N, O, Ho, Wo]
+        Require(nameof(Conv2d), x.Rank == 4 && w.Rank == 4 && y.Rank == 4 && stride >= 1, x, w, y);
+        int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], wd = x.Shape[3];
+        int o = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3];
+        int ho = (h + pad.Top + pad.Bottom - kh) / stride + 1, wo = (wd + pad.Left + pad.Right - kw) / stride + 1;
+        Require(nameof(Conv2d), w.Shape[1] == c && y.Shape[0] == n && y.Shape[1] == o && y.Shape[2] == ho && y.Shape[3] == wo
+            && ho > 0 && wo > 0 && (b is null || b.Length == o), x, w, y);
+        int pixels = ho * wo;
+        if (kh == 1 && kw == 1 && stride == 1 && pad == default)
+        {
+            // per image: y [O, HW] = w [O, C] x [C, HW] + b [O]
+            Gemm(GemmLayout.NN, o, pixels, c, Ptr(w), c, 0, Ptr(x), pixels, (long)c * pixels, Ptr(y), pixels, (long)o * pixels, n, 1f,
+                PtrOrNull(b), b is null ? BiasNone : BiasPerRow);
+            return;
+        }
+        if (n == 0) return;
+        int ckk = c * kh * kw;
+        int flags = (ckk % 8 == 0 && Aligned(Ptr(w), 16) ? AVector : 0) | (pixels % 2 == 0 && Aligned(Ptr(y), 4) ? CPair : 0);
+        var grid = new Dim3((uint)Blocks(pixels, GemmTile), (uint)Blocks(o, GemmTile), (uint)n);
+        _kernels.Conv2d.Launch(grid, GemmThreads, 0, Stream, Ptr(x), Ptr(w), PtrOrNull(b), Ptr(y),
+            c, h, wd, o, kh, kw, stride, pad.Top, pad.Left, ho, wo, flags);
+    }
+
+    public void Conv2dBackwardInput(Tensor dy, Tensor w, int stride, Padding2d pad, Tensor dx)
+    {
+        // dy [N, O, Ho, Wo], w [O, C, KH, KW] -> dx [N, C, H, W] (the transposed convolution)
+        Require(nameof(Conv2dBackwardInput), dx.Rank == 4 && w.Rank == 4 && dy.Rank == 4 && stride >= 1, dy, w, dx);
+        int n = dx.Shape[0], c = dx.Shape[1], h = dx.Shape[2], wd = dx.Shape[3];
+        int o = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3];
+        int ho = (h + pad.Top + pad.Bottom - kh) / stride + 1, wo = (wd + pad.Left + pad.Right - kw) / stride + 1;
+        Require(nameof(Conv2dBackwardInput), w.Shape[1] == c && dy.Shape[0] == n && dy.Shape[1] == o && dy.Shape[2] == ho
+            && dy.Shape[3] == wo, dy, w, dx);
+        int pixels = h * wd;
+        if (kh == 1 && kw == 1 && stride == 1 && pad == default)
+        {
+            // per image: dx [C, HW] = w^T [C, O] dy [O, HW]; w [O, C] is A stored [K = O, M = C]
+            Gemm(GemmLayout.TN, c, pixels, o, Ptr(w), c, 0, Ptr(dy), pixels, (long)o * pixels, Ptr(dx), pixels, (long)c * pixels, n, 1f);
+            return;
+        }
+        if (n == 0) return;
+        int flags = pixels % 2 == 0 && Aligned(Ptr(dx), 4) ? CPair : 0;
+        var grid = new Dim3((uint)Blocks(pixels, GemmTile), (uint)Blocks(c, GemmTile), (uint)n);
+        _kernels.Conv2dBackwardInput.Launch(grid, GemmThreads, 0, Stream, Ptr(dy), Ptr(w), Ptr(dx),
+            c, h, wd, o, kh, kw, stride, pad.Top, pad.Left, ho, wo, flags);
+    }
+}

@@ -1,0 +1,58 @@
+using IIP.Runtime.Tensors;
+using IIP.Runtime.Tests.Cuda.Conformance;
+
+namespace IIP.Runtime.Tests.Cuda;
+
+/// <summary>Runs without a GPU: the comparison the CUDA conformance cases rely on.</summary>
+public class ConformanceHarnessTests
+{
+    private static readonly Tolerance Tol = new(1e-3, 1e-3, "test");
+
+    [Fact]
+    public void WithinTheBoundPasses()
+    {
+        var e = Tensor.From([1f, -2f, 3f, 0f], 4);
+        var a = Tensor.From([1.0009f, -2.001f, 3f, 0.0005f], 4);  // bounds: 1e-3 |e| + 1e-3 rms (rms = 1.87)
+        var c = ConformanceHarness.Compare("y", e, a, Tol);
+        Assert.True(c.Passed, c.Describe());
+    }
+
+    [Fact]
+    public void TheWorstElementIsReported()
+    {
+        var e = Tensor.From([1f, -2f, 3f, 0f], 4);
+        var a = Tensor.From([1f, -2f, 3f, 0.01f], 4);
+        var c = ConformanceHarness.Compare("y", e, a, Tol);
+        Assert.False(c.Passed);
+        Assert.Equal(3, c.Where);
+        Assert.Equal(0.01, c.Actual, 6);
+        Assert.Contains("worst at flat 3", c.Describe());
+    }
+
+    [Fact]
+    public void NonFiniteValuesFail()
+    {
+        var c = ConformanceHarness.Compare("y", Tensor.From([1f, 2f], 2), Tensor.From([1f, float.NaN], 2), Tol);
+        Assert.False(c.Passed);
+        Assert.Equal(1, c.NonFinite);
+        Assert.Equal(1, c.Where);
+    }
+
+    [Fact]
+    public void ExactToleranceRejectsAnyDifference()
+    {
+        var exact = new Tolerance(0, 0, "bit-exact");
+        Assert.True(ConformanceHarness.Compare("y", Tensor.From([1f, 0f], 2), Tensor.From([1f, 0f], 2), exact).Passed);
+        var c = ConformanceHarness.Compare("y", Tensor.From([1f, 0f], 2), Tensor.From([1f, 1e-7f], 2), exact);
+        Assert.False(c.Passed);
+        Assert.Equal(1, c.Where);
+    }
+
+    [Fact]
+    public void InputsAreExactlyRepresentableInFp16()
+    {
+        var x = ConformanceHarness.Normal(3, 2f, 1000);
+        Assert.All(x.Data, v => Assert.Equal(v, (float)(Half)v));
+        Assert.Equal(x.Data, ConformanceHarness.Normal(3, 2f, 1000).Data);  // seeded
+    }
+}

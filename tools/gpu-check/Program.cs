@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using System.Globalization;
+using IIP.Runtime.Backends.Cuda;
+using IIP.Runtime.Tests.Cuda.Conformance;
+
+// iip-gpu-check [--filter TEXT] [--reps N]
+// Runs every CUDA conformance case (CUDA op vs the CPU reference at SD v1.4 shapes) and prints one row per case:
+// the worst error against its bound and the mean GPU time of the op over N timed repetitions (0: no timing).
+// Exit code: 0 all passed, 1 a case failed, 2 no usable GPU, 64 bad arguments.
+string? filter = null;
+int reps = 10;
+for (int i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--filter" when i + 1 < args.Length: filter = args[++i]; break;
+        case "--reps" when i + 1 < args.Length && int.TryParse(args[i + 1], out int r) && r >= 0: reps = r; i++; break;
+        default:
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'; usage: iip-gpu-check [--filter TEXT] [--reps N]");
+            return 64;
+    }
+}
+
+using var gpu = CudaBackend.TryCreate(out string reason);
+if (gpu is null)
+{
+    Console.Error.WriteLine($"no usable GPU: {reason}");
+    return 2;
+}
+Console.WriteLine($"device: {gpu.Device}; kernels: sm_{gpu.KernelArchitecture} PTX");
+
+var cases = ConformanceCases.All.Where(c => filter is null || c.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
+var options = new ConformanceOptions(reps);
+int failed = 0;
+var total = Stopwatch.StartNew();
+Console.WriteLine($"{"result",-6} {"max err / rms",13} {"worst/bound",11} {"ms",9} {"TFLOP/s",8}  case [kernel]");
+foreach (var c in cases)
+{
+    CaseResult result;
+    try
+    {
+        result = c.Run(gpu, options);
+    }
+    catch (Exception e)
+    {
+        failed++;
+        Console.WriteLine($"{"ERROR",-6} {c.Name} [{c.Kernel}]: {e.GetType().Name}: {e.Message}");
+        continue;
+    }
+    var worst = result.Comparisons.MaxBy(x => x.Bound > 0 ? Math.Abs(x.Actual - x.Expected) / x.Bound : Math.Abs(x.Actual - x.Expected) > 0 ? double.PositiveInfinity : 0)!;
+    double ratio = worst.Bound > 0 ? Math.Abs(worst.Actual - worst.Expected) / worst.Bound : (worst.Actual == worst.Expected ? 0 : double.PositiveInfinity);
+    string tflops = double.IsNaN(result.Milliseconds) || result.Flops <= 0 ? "" : (result.Flops / result.Milliseconds / 1e9).ToString("F1", CultureInfo.InvariantCulture);
+    string ms = double.IsNaN(result.Milliseconds) ? "" : result.Milliseconds.ToString("F3", CultureInfo.InvariantCulture);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{(result.Passed ? "ok" : "FAIL"),-6} {result.Comparisons.Max(x => x.MaxRelativeToRms),13:g3} {ratio,11:F3} {ms,9} {tflops,8}  {c.Name} [{c.Kernel}]"));
+    if (!result.Passed)
+    {
+        failed++;
+        Console.Write(result.Report());
+    }
+}
+Console.WriteLine($"{cases.Count - failed} of {cases.Count} cases passed in {total.Elapsed.TotalSeconds:F1} s");
+return failed == 0 ? 0 : 1;
