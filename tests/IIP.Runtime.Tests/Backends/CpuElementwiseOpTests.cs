@@ -78,6 +78,20 @@ public sealed class CpuElementwiseOpTests
     }
 
     [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Gelu(int length)
+    {
+        var x = TestArrays.Tensor(13, -8, 8, length);
+        var input = (float[])x.Data.Clone();
+        var expected = Map(length, i => ReferenceOps.Gelu(input[i]));
+        // Same erf bounds as Geglu below: |error| <= 2e-7 |x| + 8 u |gelu(x)|.
+        Func<int, double> tol = i => 2e-7 * Math.Abs(input[i]) + 8 * U * Math.Abs(expected[i]) + 1e-37;
+        NumericAssert.Close($"Gelu n={length}", Be.Gelu(x).Data, expected, tol);
+        Be.Gelu(x, x);  // in place
+        NumericAssert.Close($"Gelu in place n={length}", x.Data, expected, tol);
+    }
+
+    [Theory]
     [InlineData(3, 5)]       // scalar tail only
     [InlineData(7, 1280)]    // UNet GEGLU at 320 channels (inner 1280), vector path
     [InlineData(2, 13)]

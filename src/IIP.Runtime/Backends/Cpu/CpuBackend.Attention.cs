@@ -9,16 +9,16 @@ public sealed unsafe partial class CpuBackend
 {
     /// <summary>
     /// softmax(q k^T / sqrt(d)) v per head, on the GEMM micro-kernels directly. Per (batch, head), K is packed
-    /// once as MR-row panels and V^T as MR-row panels over all keys. Then per block of NR queries (one work item,
-    /// spread over the cores), over chunks of KeyChunk keys with an online softmax (Milakov and Gimelshein 2018;
-    /// the FlashAttention loop):
+    /// once as MR-row panels and V^T as MR-row panels over all keys. A work item (spread over the cores) is up to
+    /// four blocks of NR queries of one head; each block runs over chunks of KeyChunk keys with an online softmax
+    /// (Milakov and Gimelshein 2018; the FlashAttention loop), the blocks of an item sharing each chunk:
     /// <code>
     /// S^T [chunk, NR] = K_chunk [chunk, d] Q_blk^T [d, NR] / sqrt(d)     key-major: one column per query
     /// m' = max(m, column max of S^T);  P^T = exp(S^T - m');  l = l exp(m - m') + column sums of P^T
     /// Y^T [dv, NR]    = Y^T exp(m - m') + V_chunk^T [dv, chunk] P^T      P^T already is a packed NR-wide B panel
     /// y[q, h dv + i]  = Y^T[i, q] / l[q]
     /// </code>
-    /// The chunk's scores (512 x 32 floats), its K and V^T panels and Y^T stay in L2.
+    /// A chunk's scores (504 x 32 floats), its K and V^T panels and the items' Y^T stay in L2.
     /// </summary>
     public void Attention(Tensor q, Tensor k, Tensor v, int heads, bool causal, Tensor y)
     {
@@ -64,6 +64,7 @@ public sealed unsafe partial class CpuBackend
         public long KeyPanelFloats => (long)KeyRowsPadded * D;      // K_h as MR-row panels, depth d
         public long ValuePanelFloats => (long)ValueRowsPadded * Tk; // V_h^T as MR-row panels, depth Tk
         public long PackedFloats => (long)Batch * Heads * (KeyPanelFloats + ValuePanelFloats);
+
         /// <summary>Query panels (NR queries each) per work item: they share every key chunk read from L3.</summary>
         public int QueryPanels => Math.Max(1, Math.Min(4, (Tq + Kernels.NR - 1) / Kernels.NR * Batch * Heads / (8 * Environment.ProcessorCount)));
 

@@ -1,9 +1,11 @@
 namespace IIP.Runtime.Backends.Cpu.Gemm;
 
 /// <summary>
-/// Per-thread packing buffers, 64-byte aligned, grown on demand and then reused: the GEMM hot path allocates
-/// nothing. The arrays live on the pinned object heap, so their addresses stay fixed and the GC frees them
-/// with their thread.
+/// Per-thread packing buffers, 64-byte aligned, grown on demand and then reused: packing and the kernels
+/// allocate nothing (a GEMM call allocates only its small job object and the Parallel.For delegates). The arrays live on the pinned object heap, so their addresses stay fixed and the GC frees them
+/// with their thread. They keep their largest size (for the UNet's GEMMs, tens of MiB at most).
+/// Shared buffers are used by the thread that started a GEMM until it returns; private ones only inside one work
+/// item, which never waits, so a thread that helps with another GEMM meanwhile cannot overwrite them.
 /// </summary>
 internal static unsafe class GemmScratch
 {
