@@ -66,11 +66,44 @@ internal static class ReferenceLayers
         var shape = w.Shape("weight");
         int o = shape[0], k = shape[2];
         int ho = (x.H + top + bottom - k) / stride + 1, wo = (x.W + left + right - shape[3]) / stride + 1;
-        var y = DoubleReference.Conv2d(x.V, w["weight"], x.N, x.C, x.H, x.W, o, k, shape[3], stride, top, left, bottom, right);
+        var y = Conv2d(x.V, w["weight"], x.N, x.C, x.H, x.W, o, k, shape[3], stride, top, left, ho, wo);
         var b = w["bias"];
         int plane = ho * wo;
         for (int i = 0; i < y.Length; i++) y[i] += b[i / plane % o];
         return new Maps(y, x.N, o, ho, wo);
+    }
+
+    /// <summary>
+    /// y[n, o, oy, ox] = sum_{c, ky, kx} x[n, c, oy s - top + ky, ox s - left + kx] w[o, c, ky, kx], zero outside x:
+    /// <see cref="DoubleReference.Conv2d"/>'s definition with the loops ordered so the innermost runs along a row
+    /// (the whole-model references call it hundreds of times). x [N, C, H, W], w [O, C, KH, KW] -> y [N, O, Ho, Wo].
+    /// </summary>
+    private static double[] Conv2d(double[] x, double[] w, int n, int c, int h, int wd, int o, int kh, int kw, int stride, int top, int left, int ho, int wo)
+    {
+        var y = new double[n * o * ho * wo];
+        for (int b = 0; b < n; b++)
+            for (int oc = 0; oc < o; oc++)
+            {
+                int yBase = (b * o + oc) * ho * wo;
+                for (int ci = 0; ci < c; ci++)
+                    for (int ky = 0; ky < kh; ky++)
+                        for (int kx = 0; kx < kw; kx++)
+                        {
+                            double weight = w[((oc * c + ci) * kh + ky) * kw + kx];
+                            for (int oy = 0; oy < ho; oy++)
+                            {
+                                int iy = oy * stride - top + ky;
+                                if (iy < 0 || iy >= h) continue;
+                                int xRow = ((b * c + ci) * h + iy) * wd, yRow = yBase + oy * wo;
+                                for (int ox = 0; ox < wo; ox++)
+                                {
+                                    int ix = ox * stride - left + kx;
+                                    if (ix >= 0 && ix < wd) y[yRow + ox] += x[xRow + ix] * weight;
+                                }
+                            }
+                        }
+            }
+        return y;
     }
 
     // stride 1, padding kernel / 2 on every side (3x3 -> 1, 1x1 -> 0)
