@@ -59,7 +59,7 @@ public sealed unsafe partial class CpuBackend : IGradientBackend
                 double gv = gate[i];
                 double cdf = 0.5 * (1.0 + Erf(gv * InvSqrt2));                     // Phi(g)
                 double geluPrime = cdf + gv * InvSqrt2Pi * Math.Exp(-0.5 * gv * gv); // Phi(g) + g phi(g)
-                dHidden[i] = g[i] * Gelu(gate[i]);
+                dHidden[i] = g[i] * (float)(gv * cdf);                              // gelu(g) = g Phi(g)
                 dGate[i] = (float)(g[i] * hidden[i] * geluPrime);
             }
         });

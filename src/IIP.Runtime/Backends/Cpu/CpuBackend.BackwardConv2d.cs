@@ -9,7 +9,8 @@ public sealed unsafe partial class CpuBackend
     {
         // Forward: y [O, P] = w [O, CKK] col(x) [CKK, P] per image, P = Ho Wo.
         // Backward: dcol [CKK, P] = w^T dy [O, P], then col2im scatters dcol back onto dx (the adjoint of im2col).
-        // Same GEMM size as the forward, so the cost is the forward's.
+        // Same GEMM size as the forward, so the cost is the forward's. w^T is formed once per call (O CKK copies,
+        // negligible next to the GEMM's O CKK P) so the GEMM runs untransposed like the forward's.
         int n = dx.Shape[0], c = dx.Shape[1], h = dx.Shape[2], wd = dx.Shape[3];
         int o = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3];
         int ho = (h + pad.Top + pad.Bottom - kh) / stride + 1, wo = (wd + pad.Left + pad.Right - kw) / stride + 1;
@@ -18,7 +19,9 @@ public sealed unsafe partial class CpuBackend
         int ckk = c * kh * kw, pixels = ho * wo;
         bool pointwise = kh == 1 && kw == 1 && stride == 1 && pad == default;
         float[]? col = pointwise ? null : new float[(long)ckk * pixels];
-        fixed (float* pdy = dy.Data, pw = w.Data, pdx = dx.Data, pc = col)
+        var wt = new float[(long)ckk * o];
+        TransposeMatrix(w.Data, wt, o, ckk);   // w [O, CKK] -> wt [CKK, O]
+        fixed (float* pdy = dy.Data, pw = wt, pdx = dx.Data, pc = col)
         {
             for (int i = 0; i < n; i++)
             {
@@ -27,12 +30,12 @@ public sealed unsafe partial class CpuBackend
                 if (pointwise)
                 {
                     // dx [C, HW] = w^T [C, O] dy [O, HW]
-                    CpuGemm.Multiply(true, false, c, pixels, o, 1f, pw, c, dyi, pixels, 0f, dxi, pixels);
+                    CpuGemm.Multiply(false, false, c, pixels, o, 1f, pw, o, dyi, pixels, 0f, dxi, pixels);
                 }
                 else
                 {
                     // dcol [CKK, P] = w^T [CKK, O] dy [O, P]
-                    CpuGemm.Multiply(true, false, ckk, pixels, o, 1f, pw, ckk, dyi, pixels, 0f, pc, pixels);
+                    CpuGemm.Multiply(false, false, ckk, pixels, o, 1f, pw, o, dyi, pixels, 0f, pc, pixels);
                     Col2Im(pc, c, h, wd, kh, kw, stride, pad, ho, wo, dxi);
                 }
             }
@@ -75,6 +78,23 @@ public sealed unsafe partial class CpuBackend
                         }
                     }
                 }
+        });
+    }
+
+    // src [rows, cols] -> dst [cols, rows], in 32 x 32 tiles, one task per tile row.
+    private static void TransposeMatrix(float[] src, float[] dst, int rows, int cols)
+    {
+        const int Tile = 32;
+        Parallel.For(0, (rows + Tile - 1) / Tile, tile =>
+        {
+            int r0 = tile * Tile, r1 = Math.Min(rows, r0 + Tile);
+            for (int c0 = 0; c0 < cols; c0 += Tile)
+            {
+                int c1 = Math.Min(cols, c0 + Tile);
+                for (int r = r0; r < r1; r++)
+                    for (int c = c0; c < c1; c++)
+                        dst[(long)c * rows + r] = src[(long)r * cols + c];
+            }
         });
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Tensor = IIP.Runtime.Tensors.Tensor;
 
 namespace IIP.Runtime.Backends.Cpu;
@@ -6,8 +7,8 @@ namespace IIP.Runtime.Backends.Cpu;
 /// Normalization backward. For a set of n values normalized together, xhat = (x - mean) inv,
 /// inv = 1 / sqrt(var + eps) (biased variance), and g = dL/dxhat:
 ///   dL/dx = inv (g - mean(g) - xhat mean(g xhat))
-/// (differentiate xhat through mean and var; e.g. Ioffe and Szegedy 2015, section 3). Statistics in double,
-/// as the forward computes them.
+/// (differentiate xhat through mean and var; e.g. Ioffe and Szegedy 2015, section 3). The statistics are
+/// recomputed in double as the forward computes them; the elementwise work is fp32 SIMD.
 /// </summary>
 public sealed partial class CpuBackend
 {
@@ -23,21 +24,35 @@ public sealed partial class CpuBackend
         {
             int start = ng * groupSize, c0 = ng % groups * cpg;
             var (mean, inv) = Moments(xd.AsSpan(start, groupSize), eps);
+            var xhat = new float[groupSize];                                 // [cpg, spatial]
+            // silu scratch [spatial]: a, s = sigmoid(a), t = silu'(a)
+            Span<float> a = silu ? new float[spatial] : default, s = silu ? new float[spatial] : default;
+            Span<float> t = silu ? new float[spatial] : default;
+            TensorPrimitives.Subtract(xd.AsSpan(start, groupSize), (float)mean, xhat);
+            TensorPrimitives.Multiply(xhat, (float)inv, xhat);
             // g = dL/dxhat = dy gamma silu'(a), kept in dx until the sums are known
             double sumG = 0, sumGX = 0;
             for (int ci = 0; ci < cpg; ci++)
             {
-                double gam = gm[c0 + ci], bet = bt[c0 + ci];
-                for (int s = 0, i = start + ci * spatial; s < spatial; s++, i++)
+                float gam = gm[c0 + ci], bet = bt[c0 + ci];
+                var xh = xhat.AsSpan(ci * spatial, spatial);
+                var g = dxd.AsSpan(start + ci * spatial, spatial);
+                TensorPrimitives.Multiply(dyd.AsSpan(start + ci * spatial, spatial), gam, g);
+                if (silu)
                 {
-                    double xhat = (xd[i] - mean) * inv, g = dyd[i] * gam;
-                    if (silu) g *= SiluDerivative(xhat * gam + bet);
-                    dxd[i] = (float)g;
-                    sumG += g;
-                    sumGX += g * xhat;
+                    // silu'(a) = s (1 + a (1 - s)), s = sigmoid(a)
+                    TensorPrimitives.Multiply(xh, gam, a);
+                    TensorPrimitives.Add(a, bet, a);
+                    TensorPrimitives.Sigmoid(a, s);
+                    TensorPrimitives.Subtract(1f, s, t);
+                    TensorPrimitives.FusedMultiplyAdd(a, t, 1f, t);
+                    TensorPrimitives.Multiply(t, s, t);
+                    TensorPrimitives.Multiply(g, t, g);
                 }
+                sumG += TensorPrimitives.Sum<float>(g);
+                sumGX += TensorPrimitives.Dot<float>(g, xh);
             }
-            NormalizeGradient(xd.AsSpan(start, groupSize), dxd.AsSpan(start, groupSize), mean, inv, sumG / groupSize, sumGX / groupSize);
+            NormalizeGradient(xhat, dxd.AsSpan(start, groupSize), (float)inv, (float)(sumG / groupSize), (float)(sumGX / groupSize));
         });
     }
 
@@ -48,19 +63,21 @@ public sealed partial class CpuBackend
         Require(nameof(LayerNormBackward), gamma.Length == c && dy.Length == x.Length && dx.Length == x.Length, x, gamma, dy, dx);
         int rows = (int)(x.Length / c);
         var xd = x.Data; var dyd = dy.Data; var dxd = dx.Data; var gm = gamma.Data;
-        Parallel.For(0, rows, r =>
+        const int RowsPerTask = 16;
+        Parallel.For(0, (rows + RowsPerTask - 1) / RowsPerTask, task =>
         {
-            int start = r * c;
-            var (mean, inv) = Moments(xd.AsSpan(start, c), eps);
-            double sumG = 0, sumGX = 0;
-            for (int j = 0; j < c; j++)
+            var xhat = new float[c];
+            for (int r = task * RowsPerTask; r < Math.Min(rows, (task + 1) * RowsPerTask); r++)
             {
-                double xhat = (xd[start + j] - mean) * inv, g = (double)dyd[start + j] * gm[j];
-                dxd[start + j] = (float)g;
-                sumG += g;
-                sumGX += g * xhat;
+                int start = r * c;
+                var (mean, inv) = Moments(xd.AsSpan(start, c), eps);
+                TensorPrimitives.Subtract(xd.AsSpan(start, c), (float)mean, xhat);
+                TensorPrimitives.Multiply(xhat, (float)inv, xhat);
+                var g = dxd.AsSpan(start, c);
+                TensorPrimitives.Multiply(dyd.AsSpan(start, c), gm, g);     // g = dL/dxhat = dy gamma
+                double sumG = TensorPrimitives.Sum<float>(g), sumGX = TensorPrimitives.Dot<float>(g, xhat);
+                NormalizeGradient(xhat, g, (float)inv, (float)(sumG / c), (float)(sumGX / c));
             }
-            NormalizeGradient(xd.AsSpan(start, c), dxd.AsSpan(start, c), mean, inv, sumG / c, sumGX / c);
         });
     }
 
@@ -74,19 +91,10 @@ public sealed partial class CpuBackend
     }
 
     // g (in place, holding dL/dxhat) -> dL/dx = inv (g - mean(g) - xhat mean(g xhat))
-    private static void NormalizeGradient(ReadOnlySpan<float> x, Span<float> g, double mean, double inv, double meanG, double meanGX)
+    private static void NormalizeGradient(ReadOnlySpan<float> xhat, Span<float> g, float inv, float meanG, float meanGX)
     {
-        for (int i = 0; i < g.Length; i++)
-        {
-            double xhat = (x[i] - mean) * inv;
-            g[i] = (float)(inv * (g[i] - meanG - xhat * meanGX));
-        }
-    }
-
-    // silu'(a) = s (1 + a (1 - s)), s = sigmoid(a)
-    private static double SiluDerivative(double a)
-    {
-        double s = 1.0 / (1.0 + Math.Exp(-a));
-        return s * (1.0 + a * (1.0 - s));
+        TensorPrimitives.FusedMultiplyAdd(xhat, -meanGX, g, g);
+        TensorPrimitives.Subtract(g, meanG, g);
+        TensorPrimitives.Multiply(g, inv, g);
     }
 }
