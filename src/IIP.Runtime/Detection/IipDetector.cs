@@ -32,8 +32,13 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
     {
         var o = Options;
         var z0 = model.Backend.ToHost(model.EncodeImage(image));                               // [1, C, h, w]
-        var inverted = model.Invert(z0, o.InversionSteps, o.GridSteps, emptyEmbedding)[^1];   // at t_I's timestep
-        var regenerated = Regenerate(inverted, out var tcnp);
+        Tensor inverted;
+        using (IIP.Native.Nvtx.Range("iip inversion"))
+            inverted = model.Invert(z0, o.InversionSteps, o.GridSteps, emptyEmbedding)[^1];   // at t_I's timestep
+        Tensor regenerated;
+        double[] tcnp;
+        using (IIP.Native.Nvtx.Range("iip regeneration"))
+            regenerated = Regenerate(inverted, out tcnp);
         double mtcnp = tcnp.Take(Math.Min(o.MtcnpSteps, tcnp.Length)).DefaultIfEmpty(0).Average();
         double similarity = o.Similarity switch
         {

@@ -38,6 +38,7 @@ public sealed class ClipTextModel
     // ids: N sequences of T ids -> [N, T, D]
     public Tensor Forward(IReadOnlyList<int[]> ids)
     {
+        using var range = IIP.Native.Nvtx.Range("text encoder");
         int n = ids.Count, t = ids[0].Length, d = Width;
         if (t > _positionEmbedding.Shape[0])
             throw new ArgumentException($"text encoder: {t} tokens exceed {_positionEmbedding.Shape[0]} positions");

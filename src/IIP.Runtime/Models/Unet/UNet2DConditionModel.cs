@@ -51,6 +51,7 @@ public sealed class UNet2DConditionModel
     /// </summary>
     public Tensor Forward(Tensor sample, ReadOnlySpan<float> timesteps, Tensor context, GradientTape? tape)
     {
+        using var range = IIP.Native.Nvtx.Range(tape is null ? "unet" : "unet (recorded)");
         int n = sample.Shape[0];
         if (timesteps.Length != n || context.Shape[0] != n)
             throw new ArgumentException($"UNet: batch {n} needs {n} timesteps and contexts, got {timesteps.Length} and {context.Shape[0]}");

@@ -65,6 +65,7 @@ public sealed class AutoencoderKL
     // image [N, 3, H, W] in [-1, 1] -> posterior over z [N, Cz, H/f, W/f]
     public LatentPosterior Encode(Tensor image)
     {
+        using var range = IIP.Native.Nvtx.Range("vae encode");
         if (image.Shape[2] % DownsampleFactor != 0 || image.Shape[3] % DownsampleFactor != 0)
             throw new ArgumentException($"VAE: image {image.Shape[2]}x{image.Shape[3]} must be a multiple of {DownsampleFactor} on each side");
         var h = _encConvIn.Forward(image);
@@ -86,6 +87,7 @@ public sealed class AutoencoderKL
     // z [N, Cz, h, w] (unscaled) -> image [N, 3, h f, w f], roughly in [-1, 1]
     public Tensor Decode(Tensor z)
     {
+        using var range = IIP.Native.Nvtx.Range("vae decode");
         var h = _decConvIn.Forward(_postQuantConv.Forward(z));
         h = _decMid.Forward(h);
         foreach (var block in _decUp) h = block.Forward(h);
