@@ -124,4 +124,19 @@ public class ScanCommandTests
         Assert.Equal(2, missing.ExitCode);
         Assert.Contains("nope", missing.Stderr);
     }
+
+    [Fact]
+    public void Onnx_embedding_similarity_and_embedding_model_need_each_other()
+    {
+        string dir = TestPaths.NewTempDir("scan-onnx-options");
+        var noModel = Scan(Image("heldout"), Path.Combine(dir, "r.jsonl"), "--similarity", "onnx-embedding");
+        Assert.Equal(2, noModel.ExitCode);
+        Assert.Contains("--embedding-model", noModel.Stderr);
+        var noSimilarity = Scan(Image("heldout"), Path.Combine(dir, "r.jsonl"), "--embedding-model", Path.Combine(dir, "e.onnx"));
+        Assert.Equal(2, noSimilarity.ExitCode);
+        Assert.Contains("--similarity onnx-embedding", noSimilarity.Stderr);
+        var missing = Scan(Image("heldout"), Path.Combine(dir, "r.jsonl"), "--similarity", "onnx-embedding", "--embedding-model", Path.Combine(dir, "absent.onnx"));
+        Assert.NotEqual(0, missing.ExitCode);
+        Assert.Contains("absent.onnx", missing.Stderr);
+    }
 }
