@@ -43,6 +43,8 @@ public sealed class IipOptionSet
             throw new ArgumentException("--similarity onnx-embedding needs --embedding-model PATH");
         if (similarity != SimilarityKind.OnnxEmbedding && embeddingModel is not null)
             throw new ArgumentException("--embedding-model is only used with --similarity onnx-embedding");
+        if (embeddingModel is not null && !File.Exists(embeddingModel))   // before the perturbation embedding is optimized
+            throw new ArgumentException($"--embedding-model {Path.GetFullPath(embeddingModel)}: file not found");
         var options = new IipOptions
         {
             InversionSteps = parse.GetValue(InversionSteps),
