@@ -22,10 +22,17 @@ public sealed record IipScore(double Score, double Mtcnp, double Similarity, dou
 /// (guidance g, perturbation embedding c*) down to t = 1, recording TCNP per step; MTCNP = mean TCNP of the first
 /// t_P steps; d = 1 - similarity(input, regeneration);
 /// score = lambda_e MTCNP / scale_e + lambda_d sign d / scale_d.
+/// With <see cref="SimilarityKind.OnnxEmbedding"/> the embedder is the one passed in, else loaded once here from
+/// <see cref="IipOptions.EmbeddingModelPath"/>.
 /// </summary>
-public sealed class IipDetector(StableDiffusion model, IipOptions options, Tensor emptyEmbedding, Tensor perturbationEmbedding)
+public sealed class IipDetector(StableDiffusion model, IipOptions options, Tensor emptyEmbedding, Tensor perturbationEmbedding, OnnxImageEmbedder? embedder = null)
 {
     public IipOptions Options { get; } = options;
+
+    /// <summary>The external embedding model of the onnx-embedding similarity; null for the other similarities.</summary>
+    public OnnxImageEmbedder? Embedder { get; } = options.Similarity == SimilarityKind.OnnxEmbedding
+        ? embedder ?? new OnnxImageEmbedder(options.EmbeddingModelPath ?? throw new ArgumentException("the onnx-embedding similarity needs an embedding model path"))
+        : null;
 
     /// <summary>image [1, 3, S, S] in [-1, 1] at the model's native size -> score and components.</summary>
     public IipScore Score(Tensor image)
@@ -44,6 +51,7 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
         {
             SimilarityKind.LatentCosine => Similarity.Cosine(z0.Data, regenerated.Data),
             SimilarityKind.PixelSsim => Similarity.Ssim(image, model.DecodeLatent(regenerated)),
+            SimilarityKind.OnnxEmbedding => Embedder!.Similarity(image, model.DecodeLatent(regenerated)),
             _ => throw new ArgumentOutOfRangeException(nameof(o.Similarity)),
         };
         double discrepancy = 1 - similarity;

@@ -10,6 +10,8 @@ public enum SimilarityKind
     LatentCosine,
     /// <summary>SSIM (Wang et al. 2004, 11x11 Gaussian window, sigma 1.5) of the input and the decoded regeneration, in [0, 1] pixels, averaged over RGB.</summary>
     PixelSsim,
+    /// <summary>cos of the embeddings an external ONNX image-embedding model (<see cref="IipOptions.EmbeddingModelPath"/>) gives the input and the decoded regeneration (see <see cref="OnnxImageEmbedder"/>).</summary>
+    OnnxEmbedding,
 }
 
 /// <summary>How the perturbation embedding starts (IIP.md step 4).</summary>
@@ -58,6 +60,9 @@ public sealed record IipOptions
 
     public SimilarityKind Similarity { get; init; } = SimilarityKind.LatentCosine;
 
+    /// <summary>The ONNX image-embedding model of <see cref="SimilarityKind.OnnxEmbedding"/> (required by it, not allowed otherwise).</summary>
+    public string? EmbeddingModelPath { get; init; }
+
     /// <summary>lambda_e: weight of MTCNP in the score.</summary>
     public double LambdaE { get; init; } = 1.0;
 
@@ -87,13 +92,30 @@ public sealed record IipOptions
         if (PerturbationNoiseLatents < 1) throw new ArgumentException("perturbation noise latents must be >= 1");
         if (!(ScaleE > 0) || !(ScaleD > 0)) throw new ArgumentException("scales must be positive");
         if (DiscrepancySign is not (1 or -1)) throw new ArgumentException("discrepancy sign must be 1 or -1");
+        if (Similarity == SimilarityKind.OnnxEmbedding && string.IsNullOrWhiteSpace(EmbeddingModelPath))
+            throw new ArgumentException("the onnx-embedding similarity needs an embedding model path");
+        if (Similarity != SimilarityKind.OnnxEmbedding && EmbeddingModelPath is not null)
+            throw new ArgumentException($"an embedding model is only used by the onnx-embedding similarity, not by {Similarity}");
     }
 
     /// <summary>The options the perturbation embedding depends on, hashed for its cache key.</summary>
     public string PerturbationKey() => Hash($"init={PerturbationInit};prompt={PerturbationPrompt};lr={PerturbationLearningRate:R};it={PerturbationIterations};noise={PerturbationNoiseLatents};seed={Seed};grid={GridSteps}");
 
     /// <summary>Every option that changes a score, hashed: resumed scans only reuse records with the same hash.</summary>
-    public string ScoreKey() => Hash($"{PerturbationKey()};tI={InversionSteps};tP={MtcnpSteps};g={Guidance:R};sim={Similarity};le={LambdaE:R};ld={LambdaD:R};se={ScaleE:R};sd={ScaleD:R};sign={DiscrepancySign}");
+    public string ScoreKey() => Hash($"{PerturbationKey()};tI={InversionSteps};tP={MtcnpSteps};g={Guidance:R};sim={Similarity}{EmbeddingModelKey()};le={LambdaE:R};ld={LambdaD:R};se={ScaleE:R};sd={ScaleD:R};sign={DiscrepancySign}");
+
+    /// <summary>
+    /// ";emb=full path|size|last write UTC ticks" of the embedding model ("missing" when absent), empty for the
+    /// other similarities so their keys are unchanged. Path, size and time rather than the file's SHA-256:
+    /// embedding models run to hundreds of MB and the key is computed per scan; a copied or touched file only
+    /// costs a rescore.
+    /// </summary>
+    private string EmbeddingModelKey()
+    {
+        if (Similarity != SimilarityKind.OnnxEmbedding || EmbeddingModelPath is null) return "";
+        var file = new FileInfo(Path.GetFullPath(EmbeddingModelPath));
+        return file.Exists ? $";emb={file.FullName}|{file.Length}|{file.LastWriteTimeUtc.Ticks}" : $";emb={file.FullName}|missing";
+    }
 
     private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
 }

@@ -24,8 +24,17 @@ public sealed class IipSession
         Perturbation = PerturbationEmbedding.Compute(model, modelFingerprint, options, EmptyEmbedding, cacheDirectory, log);
     }
 
-    public IipDetector CreateDetector(IipOptions? options = null) =>
-        new(Model, options ?? Options, EmptyEmbedding, Perturbation.Embedding);
+    private OnnxImageEmbedder? _embedder;
+
+    /// <summary>A detector; the onnx-embedding similarity's model is loaded once per session and path and shared.</summary>
+    public IipDetector CreateDetector(IipOptions? options = null)
+    {
+        options ??= Options;
+        if (options.Similarity == SimilarityKind.OnnxEmbedding && options.EmbeddingModelPath is { } path
+            && _embedder?.ModelPath != Path.GetFullPath(path))
+            _embedder = new OnnxImageEmbedder(path);
+        return new(Model, options, EmptyEmbedding, Perturbation.Embedding, options.Similarity == SimilarityKind.OnnxEmbedding ? _embedder : null);
+    }
 
     /// <summary>
     /// IIP.md step 7: scale_e and scale_d = medians of MTCNP and of the discrepancy over images known to be

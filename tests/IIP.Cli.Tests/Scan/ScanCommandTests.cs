@@ -124,4 +124,35 @@ public class ScanCommandTests
         Assert.Equal(2, missing.ExitCode);
         Assert.Contains("nope", missing.Stderr);
     }
+
+    [Fact]
+    public void Onnx_embedding_similarity_and_embedding_model_need_each_other()
+    {
+        string dir = TestPaths.NewTempDir("scan-onnx-options");
+        var noModel = Scan(Image("heldout"), Path.Combine(dir, "r.jsonl"), "--similarity", "onnx-embedding");
+        Assert.Equal(2, noModel.ExitCode);
+        Assert.Contains("--embedding-model", noModel.Stderr);
+        var noSimilarity = Scan(Image("heldout"), Path.Combine(dir, "r.jsonl"), "--embedding-model", Path.Combine(dir, "e.onnx"));
+        Assert.Equal(2, noSimilarity.ExitCode);
+        Assert.Contains("--similarity onnx-embedding", noSimilarity.Stderr);
+        var missing = Scan(Image("heldout"), Path.Combine(dir, "r.jsonl"), "--similarity", "onnx-embedding", "--embedding-model", Path.Combine(dir, "absent.onnx"));
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("absent.onnx: file not found", missing.Stderr);
+    }
+
+    [Fact]
+    public void Onnx_embedding_similarity_scans_with_a_hand_written_model()
+    {
+        string dir = TestPaths.NewTempDir("scan-onnx");
+        string embedder = Path.Combine(dir, "mean.onnx");
+        File.WriteAllBytes(embedder, IIP.Runtime.Tests.Detection.TinyOnnxModel.MeanEmbedder(32, 32));
+        string output = Path.Combine(dir, "results.jsonl");
+        var result = Scan(Manifest(dir, Image("heldout/000000.png")), output, "--method", "iip", "--similarity", "onnx-embedding", "--embedding-model", embedder);
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        var record = ResultsReader.Read(output).Records.Single();
+        Assert.Null(record.Error);
+        double similarity = record.Components["similarity"];
+        Assert.True(similarity is > -1 and < 1, $"similarity {similarity}");
+        Assert.Equal(1 - similarity, record.Components["discrepancy"], 15);
+    }
 }

@@ -11,7 +11,8 @@ public sealed class IipOptionSet
     public Option<int> InversionSteps { get; } = new("--inversion-steps") { Description = $"t_I: unconditional DDIM inversion steps on the {Defaults.GridSteps}-step grid (20 ends the latent at t = 381)", DefaultValueFactory = _ => Defaults.InversionSteps };
     public Option<int> MtcnpSteps { get; } = new("--mtcnp-steps") { Description = $"t_P: regeneration steps whose TCNP is averaged into MTCNP", DefaultValueFactory = _ => Defaults.MtcnpSteps };
     public Option<float> Guidance { get; } = new("--guidance") { Description = $"classifier-free guidance of the perturbed regeneration", DefaultValueFactory = _ => Defaults.Guidance };
-    public Option<SimilarityKind> Similarity { get; } = new("--similarity") { Description = "latent-cosine: cos(z0, regenerated latent); pixel-ssim: SSIM of the input and the decoded regeneration", DefaultValueFactory = _ => Defaults.Similarity, CustomParser = r => ParseEnum<SimilarityKind>(r.Tokens[0].Value) };
+    public Option<SimilarityKind> Similarity { get; } = new("--similarity") { Description = "latent-cosine: cos(z0, regenerated latent); pixel-ssim: SSIM of the input and the decoded regeneration; onnx-embedding: cosine of --embedding-model's embeddings of the input and the decoded regeneration", DefaultValueFactory = _ => Defaults.Similarity, CustomParser = r => ParseEnum<SimilarityKind>(r.Tokens[0].Value) };
+    public Option<string?> EmbeddingModel { get; } = new("--embedding-model") { Description = "ONNX image-embedding model (SSCD, CLIP, DINO: one float input [1, 3, H, W], ImageNet mean/std on [0, 1] pixels) for --similarity onnx-embedding" };
     public Option<PerturbationInit> PerturbationInit { get; } = new("--perturbation-init") { Description = "prompt: start from the embedding of --perturbation-prompt ; random: Gaussian rows", DefaultValueFactory = _ => Defaults.PerturbationInit, CustomParser = r => ParseEnum<PerturbationInit>(r.Tokens[0].Value) };
     public Option<string> PerturbationPrompt { get; } = new("--perturbation-prompt") { Description = $"the meaningless prompt the perturbation embedding starts from", DefaultValueFactory = _ => Defaults.PerturbationPrompt };
     public Option<double> LearningRate { get; } = new("--perturbation-lr") { Description = $"AdamW learning rate of the perturbation embedding", DefaultValueFactory = _ => Defaults.PerturbationLearningRate };
@@ -24,7 +25,7 @@ public sealed class IipOptionSet
     public Option<int> Sign { get; } = new("--discrepancy-sign") { Description = "+1: memorized images regenerate farther from the input; -1: closer (see docs/benchmarks.md for the evidence)", DefaultValueFactory = _ => Defaults.DiscrepancySign };
     public Option<string?> Reference { get; } = new("--reference") { Description = "images known not to be memorized (folder, list or manifest): the medians of their MTCNP and discrepancy become the scales" };
 
-    public IEnumerable<Option> All => [InversionSteps, MtcnpSteps, Guidance, Similarity, PerturbationInit, PerturbationPrompt, LearningRate, Iterations, NoiseLatents, LambdaE, LambdaD, ScaleE, ScaleD, Sign, Reference];
+    public IEnumerable<Option> All => [InversionSteps, MtcnpSteps, Guidance, Similarity, EmbeddingModel, PerturbationInit, PerturbationPrompt, LearningRate, Iterations, NoiseLatents, LambdaE, LambdaD, ScaleE, ScaleD, Sign, Reference];
 
     public void AddTo(Command command)
     {
@@ -36,12 +37,21 @@ public sealed class IipOptionSet
     {
         int sign = parse.GetValue(Sign);
         if (sign is not (1 or -1)) throw new ArgumentException("--discrepancy-sign must be 1 or -1");
+        var similarity = parse.GetValue(Similarity);
+        var embeddingModel = parse.GetValue(EmbeddingModel);
+        if (similarity == SimilarityKind.OnnxEmbedding && embeddingModel is null)
+            throw new ArgumentException("--similarity onnx-embedding needs --embedding-model PATH");
+        if (similarity != SimilarityKind.OnnxEmbedding && embeddingModel is not null)
+            throw new ArgumentException("--embedding-model is only used with --similarity onnx-embedding");
+        if (embeddingModel is not null && !File.Exists(embeddingModel))   // before the perturbation embedding is optimized
+            throw new ArgumentException($"--embedding-model {Path.GetFullPath(embeddingModel)}: file not found");
         var options = new IipOptions
         {
             InversionSteps = parse.GetValue(InversionSteps),
             MtcnpSteps = parse.GetValue(MtcnpSteps),
             Guidance = parse.GetValue(Guidance),
-            Similarity = parse.GetValue(Similarity),
+            Similarity = similarity,
+            EmbeddingModelPath = embeddingModel,
             PerturbationInit = parse.GetValue(PerturbationInit),
             PerturbationPrompt = parse.GetValue(PerturbationPrompt)!,
             PerturbationLearningRate = parse.GetValue(LearningRate),
