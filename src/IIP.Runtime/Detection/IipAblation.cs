@@ -50,6 +50,7 @@ public sealed class IipAblation(IipSession session, AblationPlan plan)
             if (pending.Count == 0) { skipped++; progress?.Report(new ScanProgress(index, items.Count, skipped, 0, clock.Elapsed, item.Image)); continue; }
             var image = loadImage(item.FullPath);
             var z0 = model.Backend.ToHost(model.EncodeImage(image));
+            string sha = ScanHashes.Sha256OfFile(item.FullPath);
             var path = model.Invert(z0, maxSteps, o.GridSteps, session.EmptyEmbedding);   // path[k] = latent after k steps
             foreach (var config in pending)
             {
@@ -66,7 +67,7 @@ public sealed class IipAblation(IipSession session, AblationPlan plan)
                 var record = new ScanRecord
                 {
                     Image = item.Image,
-                    Sha256 = ScanHashes.Sha256OfFile(item.FullPath),
+                    Sha256 = sha,
                     Method = ComponentMethod,
                     Options = config,
                     Components = new Dictionary<string, double> { ["similarity"] = similarity, ["discrepancy"] = 1 - similarity },

@@ -15,12 +15,14 @@ public sealed class IipSession
     public Tensor EmptyEmbedding { get; }
     public PerturbationResult Perturbation { get; }
 
-    public IipSession(StableDiffusion model, IipOptions options, string modelFingerprint, string? cacheDirectory, IProgress<string>? log = null)
+    /// <param name="emptyEmbedding">e0 when the caller already has it [1, 77, D]; computed otherwise.</param>
+    public IipSession(StableDiffusion model, IipOptions options, string modelFingerprint, string? cacheDirectory, IProgress<string>? log = null,
+        Tensor? emptyEmbedding = null)
     {
         options.Validate();
         Model = model;
         Options = options;
-        EmptyEmbedding = model.Backend.ToHost(model.EncodePrompts([""]));
+        EmptyEmbedding = emptyEmbedding ?? model.Backend.ToHost(model.EncodePrompts([""]));
         Perturbation = PerturbationEmbedding.Compute(model, modelFingerprint, options, EmptyEmbedding, cacheDirectory, log);
     }
 

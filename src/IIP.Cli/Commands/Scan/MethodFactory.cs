@@ -26,12 +26,12 @@ public static class MethodFactory
         BaselineSettings baselines, string cacheDirectory, string? reference, Func<string, Tensor> loadImage, ConsoleProgress progress)
     {
         var methods = new List<IDetectionMethod>();
-        var empty = model.Backend.ToHost(model.EncodePrompts([""]));
+        var empty = model.Backend.ToHost(model.EncodePrompts([""]));   // e0, shared by IIP and the baselines
         var iipNames = names.Where(IipMethod.All.Contains).ToList();
         if (iipNames.Count > 0)
         {
             progress.Report("fingerprinting the model (the perturbation embedding is cached by content)...");
-            var session = new IipSession(model, iip, ModelFingerprint.Compute(modelPath), cacheDirectory, progress);
+            var session = new IipSession(model, iip, ModelFingerprint.Compute(modelPath), cacheDirectory, progress, empty);
             var options = iip;
             if (reference is not null)
             {
