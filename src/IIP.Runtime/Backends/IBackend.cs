@@ -21,6 +21,12 @@ public interface IBackend
     /// <summary>A new uninitialised tensor on this backend.</summary>
     Tensor Allocate(params int[] shape);
 
+    /// <summary>
+    /// Opens a lifetime for intermediate activations on the calling thread (see <see cref="ActivationScope"/>);
+    /// backends without an activation pool return <see cref="ActivationScope.None"/>.
+    /// </summary>
+    ActivationScope OpenScope() => ActivationScope.None;
+
     /// <summary>A copy of a host tensor on this backend (the same tensor on the CPU).</summary>
     Tensor FromHost(Tensor host);
 

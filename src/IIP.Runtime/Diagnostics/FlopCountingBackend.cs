@@ -17,6 +17,7 @@ public sealed class FlopCountingBackend(IBackend inner) : IBackend
 
     public string Name => inner.Name;
     public Tensor Allocate(params int[] shape) => inner.Allocate(shape);
+    public ActivationScope OpenScope() => inner.OpenScope();
     public Tensor FromHost(Tensor host) => inner.FromHost(host);
     public Tensor ToHost(Tensor tensor) => inner.ToHost(tensor);
 

@@ -115,18 +115,24 @@ public sealed class UNetOpSequence(IBackend be, int batch, int height, int width
         Run("elementwise", 0, () => be.Add(Input(batch, c, h, w), Input(batch, c, h, w)));
     }
 
+    private string _detail = "";
     private void Conv3x3(int cin, int cout, int h, int w, int stride = 1)
     {
+        _detail = $"{cin}->{cout}@{h}";
         int ho = (h + 2 - 3) / stride + 1, wo = (w + 2 - 3) / stride + 1;
         Run("conv3x3", 2.0 * batch * cout * cin * 9 * ho * wo,
             () => be.Conv2d(Input(batch, cin, h, w), Input(cout, cin, 3, 3), Input(cout), stride, Padding2d.Same(1)));
     }
 
     private void Linear(int m, int k, int n, bool bias)
-        => Run("linear", 2.0 * m * k * n, () => be.Linear(Input(m, k), Input(n, k), bias ? Input(n) : null));
+        => Run2(m, k, n, bias);
+    private void Run2(int m, int k, int n, bool bias) { _detail = $"{m}x{k}->{n}"; Run("linear", 2.0 * m * k * n, () => be.Linear(Input(m, k), Input(n, k), bias ? Input(n) : null)); }
 
     private void Run(string kind, double flop, Func<Tensor> op)
     {
+        if (Environment.GetEnvironmentVariable("IIP_OPS_DETAIL") == "1") kind += " " + _detail;
+        // Each output is dead after the op, as most are in the model: the scope returns it to the activation pool.
+        using var scope = be.OpenScope();
         var sw = Stopwatch.StartNew();
         op();
         double seconds = sw.Elapsed.TotalSeconds;

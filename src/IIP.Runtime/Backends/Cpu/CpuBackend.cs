@@ -12,6 +12,7 @@ namespace IIP.Runtime.Backends.Cpu;
 public sealed unsafe partial class CpuBackend : IBackend
 {
     private readonly GemmKernelSet _kernels;
+    private readonly CpuActivationPool _pool = new();
 
     public static CpuBackend Instance { get; } = new();
 
@@ -22,8 +23,17 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     public string Name => "cpu";
 
-    /// <summary>Uninitialised, as the contract allows: skipping the zeroing saves a full write pass per op output.</summary>
-    public Tensor Allocate(params int[] shape) => Tensor.From(GC.AllocateUninitializedArray<float>(checked((int)Tensor.ElementCount(shape))), shape);
+    /// <summary>
+    /// Uninitialised, as the contract allows: skipping the zeroing saves a full write pass per op output. Inside an
+    /// <see cref="ActivationScope"/> the array comes from the activation pool when one of that length is idle.
+    /// </summary>
+    public Tensor Allocate(params int[] shape) => Tensor.From(_pool.Rent(checked((int)Tensor.ElementCount(shape))), shape);
+
+    /// <summary>A scope whose unkept allocations return to this backend's activation pool (<see cref="CpuActivationPool"/>).</summary>
+    public ActivationScope OpenScope() => _pool.Open();
+
+    /// <summary>Bytes of released activations the pool holds for reuse.</summary>
+    internal long IdleActivationBytes => _pool.IdleBytes;
 
     public Tensor FromHost(Tensor host) => host;
 

@@ -57,9 +57,10 @@ public sealed class ClipTextModel
                 for (int j = 0; j < d; j++) dst[j] = tok[j] + pos[j];
             }
         }
+        using var scope = _be.OpenScope();
         var h = _be.FromHost(h0);
         foreach (var layer in _layers) h = layer.Forward(h);
-        return _finalNorm.Forward(h);
+        return scope.Keep(_finalNorm.Forward(h));
     }
 }
 

@@ -29,12 +29,13 @@ public sealed class Attention
     // x [B, T, C], context [B, S, Cctx] (null: self-attention) -> [B, T, C]
     public Tensor Forward(Tensor x, Tensor? context = null)
     {
+        using var scope = _be.OpenScope();
         var kv = context ?? x;
         var q = ToQ.Forward(x);                             // [B, T, inner]
         var k = ToK.Forward(kv);                            // [B, S, inner]
         var v = ToV.Forward(kv);                            // [B, S, inner]
         var o = _be.Attention(q, k, v, Heads, causal: false); // [B, T, inner]
-        return ToOut.Forward(o);                            // [B, T, C]
+        return scope.Keep(ToOut.Forward(o));                // [B, T, C]
     }
 
     /// <summary>

@@ -34,10 +34,12 @@ public sealed class BasicTransformerBlock
     // x [B, T, C], context [B, S, Cctx] -> [B, T, C]
     public Tensor Forward(Tensor x, Tensor context)
     {
+        using var scope = _be.OpenScope();
         x = _be.Add(x, Attn1.Forward(Norm1.Forward(x)));
         x = _be.Add(x, Attn2.Forward(Norm2.Forward(x), context));
         var ff = FfOut.Forward(_be.Geglu(FfProj.Forward(Norm3.Forward(x)))); // [B, T, 8C] -> [B, T, 4C] -> [B, T, C]
-        return _be.Add(x, ff);
+        _be.Add(x, ff, ff);
+        return scope.Keep(ff);
     }
 
     /// <summary>

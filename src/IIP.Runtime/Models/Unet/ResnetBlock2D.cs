@@ -34,13 +34,14 @@ public sealed class ResnetBlock2D
     // x [N, Cin, H, W], siluTemb [N, Ctemb] = silu(temb) or null -> [N, Cout, H, W]
     public Tensor Forward(Tensor x, Tensor? siluTemb)
     {
+        using var scope = _be.OpenScope();
         var h = Conv1.Forward(Norm1.Forward(x, silu: true));            // [N, Cout, H, W]
         if (TimeEmbProj is not null && siluTemb is not null)
             _be.AddChannelBias(h, TimeEmbProj.Forward(siluTemb), h);    // + [N, Cout]
         h = Conv2.Forward(Norm2.Forward(h, silu: true));                // [N, Cout, H, W]
         var shortcut = ConvShortcut?.Forward(x) ?? x;
         _be.Add(shortcut, h, h);
-        return h;
+        return scope.Keep(h);
     }
 
     /// <summary>Forward, recorded on <paramref name="tape"/> (when given) with <see cref="BackwardInput"/>.</summary>

@@ -30,13 +30,14 @@ public sealed class Transformer2DModel
     // x [N, C, H, W], context [N, S, Cctx] -> [N, C, H, W]
     public Tensor Forward(Tensor x, Tensor context)
     {
+        using var scope = _be.OpenScope();
         int height = x.Shape[2], width = x.Shape[3];
         var h = _be.ChannelsToTokens(ProjIn.Forward(Norm.Forward(x)));   // [N, HW, C]
         foreach (var block in Blocks)
             h = block.Forward(h, context);
         var y = ProjOut.Forward(_be.TokensToChannels(h, height, width)); // [N, C, H, W]
         _be.Add(y, x, y);
-        return y;
+        return scope.Keep(y);
     }
 
     /// <summary>Forward, recorded on <paramref name="tape"/> (when given) with <see cref="Backward"/>.</summary>

@@ -52,6 +52,8 @@ public sealed class UNet2DConditionModel
     public Tensor Forward(Tensor sample, ReadOnlySpan<float> timesteps, Tensor context, GradientTape? tape)
     {
         using var range = IIP.Native.Nvtx.Range(tape is null ? "unet" : "unet (recorded)");
+        // Without a tape nothing but eps outlives the forward; with one, the tape holds module inputs.
+        using var scope = tape is null ? _be.OpenScope() : ActivationScope.None;
         int n = sample.Shape[0];
         if (timesteps.Length != n || context.Shape[0] != n)
             throw new ArgumentException($"UNet: batch {n} needs {n} timesteps and contexts, got {timesteps.Length} and {context.Shape[0]}");
@@ -70,7 +72,7 @@ public sealed class UNet2DConditionModel
         foreach (var block in UpBlocks)
             h = block.Forward(h, siluTemb, context, skips, tape);
         var eps = ConvOut.Forward(ConvNormOut.Forward(h, silu: true));                      // [N, Cout, H, W]
-        if (tape is null) return eps;
+        if (tape is null) return scope.Keep(eps);
         var hOut = h;
         return tape.Record(eps, [hOut], dy =>
             [ConvNormOut.Backward(hOut, ConvOut.BackwardInput(dy, hOut.Shape[2], hOut.Shape[3]), silu: true)]);

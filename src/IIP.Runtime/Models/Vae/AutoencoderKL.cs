@@ -68,6 +68,7 @@ public sealed class AutoencoderKL
         using var range = IIP.Native.Nvtx.Range("vae encode");
         if (image.Shape[2] % DownsampleFactor != 0 || image.Shape[3] % DownsampleFactor != 0)
             throw new ArgumentException($"VAE: image {image.Shape[2]}x{image.Shape[3]} must be a multiple of {DownsampleFactor} on each side");
+        using var scope = _be.OpenScope();  // the posterior below is copied out of the pooled moments
         var h = _encConvIn.Forward(image);
         foreach (var block in _encDown) h = block.Forward(h);
         h = _encMid.Forward(h);
@@ -88,9 +89,10 @@ public sealed class AutoencoderKL
     public Tensor Decode(Tensor z)
     {
         using var range = IIP.Native.Nvtx.Range("vae decode");
+        using var scope = _be.OpenScope();
         var h = _decConvIn.Forward(_postQuantConv.Forward(z));
         h = _decMid.Forward(h);
         foreach (var block in _decUp) h = block.Forward(h);
-        return _decConvOut.Forward(_decNormOut.Forward(h, silu: true));
+        return scope.Keep(_decConvOut.Forward(_decNormOut.Forward(h, silu: true)));
     }
 }

@@ -24,9 +24,10 @@ public sealed class VaeAttentionBlock
     // x [N, C, H, W] -> same
     public Tensor Forward(Tensor x)
     {
+        using var scope = _be.OpenScope();
         var tokens = _be.ChannelsToTokens(Norm.Forward(x));                                 // [N, HW, C]
         var y = _be.TokensToChannels(Attention.Forward(tokens), x.Shape[2], x.Shape[3]);   // [N, C, H, W]
         _be.Add(y, x, y);
-        return y;
+        return scope.Keep(y);
     }
 }

@@ -23,9 +23,11 @@ public sealed class DownEncoderBlock2D
 {
     public ResnetBlock2D[] Resnets { get; }
     public Conv2d? Downsampler { get; }
+    private readonly IBackend _be;
 
     public DownEncoderBlock2D(ModuleWeights w, int groups, float eps)
     {
+        _be = w.Backend;
         Resnets = Enumerable.Range(0, w.CountChildren("resnets")).Select(i => new ResnetBlock2D(w.Sub("resnets", i), groups, eps)).ToArray();
         Downsampler = w.HasModule("downsamplers.0.conv")
             ? new Conv2d(w.Sub("downsamplers.0.conv"), stride: 2, new Padding2d(Top: 0, Left: 0, Bottom: 1, Right: 1))
@@ -35,8 +37,9 @@ public sealed class DownEncoderBlock2D
     // [N, C, H, W] -> [N, C', H/2, W/2] (or H, W for the last block)
     public Tensor Forward(Tensor h)
     {
+        using var scope = _be.OpenScope();
         foreach (var r in Resnets) h = r.Forward(h, null);
-        return Downsampler?.Forward(h) ?? h;
+        return scope.Keep(Downsampler?.Forward(h) ?? h);
     }
 }
 
@@ -57,7 +60,8 @@ public sealed class UpDecoderBlock2D
     // [N, C, H, W] -> [N, C', 2H, 2W] (or H, W for the last block)
     public Tensor Forward(Tensor h)
     {
+        using var scope = _be.OpenScope();
         foreach (var r in Resnets) h = r.Forward(h, null);
-        return Upsampler is null ? h : Upsampler.Forward(_be.UpsampleNearest2x(h));
+        return scope.Keep(Upsampler is null ? h : Upsampler.Forward(_be.UpsampleNearest2x(h)));
     }
 }
