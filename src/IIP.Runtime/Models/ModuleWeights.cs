@@ -37,7 +37,7 @@ public sealed class ModuleWeights
             string full = _prefix + name;
             if (!_source.Names.Contains(full))
                 throw new WeightException($"{_source.Origin}: missing tensor '{full}'");
-            return Backend.FromHost(_source.Load(full));
+            return Backend.FromHost(_source.Load(full)).AsConstant();
         }
     }
 

@@ -38,6 +38,15 @@ public sealed class Tensor
 
     public bool IsHost => _host is not null;
 
+    /// <summary>
+    /// Model weights: the values never change after loading, so a backend may cache layouts derived from them
+    /// (the CPU backend packs them into GEMM panels once). Set by <see cref="AsConstant"/>; views do not inherit it.
+    /// </summary>
+    public bool IsConstant { get; private init; }
+
+    /// <summary>The same storage marked <see cref="IsConstant"/>: the caller promises never to write it again.</summary>
+    public Tensor AsConstant() => new(Shape, _host, Device) { IsConstant = true };
+
     /// <summary>The host elements, row-major.</summary>
     public float[] Data => _host ?? throw new InvalidOperationException("tensor lives on a device; copy it to the host first");
 

@@ -18,7 +18,7 @@ public sealed unsafe class CpuGemmTests
 
     private static GemmKernelSet Set(string name) => GemmKernelSet.All.Single(s => s.Name == name);
 
-    // Odd sizes around the tile and block edges (MR 4/6/12, NR 8/16/32, KC 128-256, MC 64-288).
+    // Odd sizes around the tile and block edges (MR 4/6/12, NR 8/16/32, KC 256-384, MC 64-288).
     private static readonly (int M, int N, int K)[] OddShapes =
     [
         (1, 1, 1), (1, 7, 17), (7, 1, 65), (17, 65, 7), (65, 17, 257), (13, 33, 300), (12, 32, 256), (24, 64, 129),
@@ -48,6 +48,10 @@ public sealed unsafe class CpuGemmTests
         Check(Set(kernels), 20, 1500, 300, false, true, 1f, 1f, pad: 1, seed: 3, parallel: true);
         Check(Set(kernels), 4200, 24, 30, false, true, 1f, 0.5f, pad: 2, seed: 5, parallel: true);
         Check(Set(kernels), 300, 150, 520, true, false, 1f, 0f, pad: 0, seed: 4, parallel: false);
+        // Several depth blocks over a C block too large for L2 (1100 x 320 floats): rows split so that each item's
+        // part of C stays in L2, on the threads and on the calling thread alone.
+        Check(Set(kernels), 1100, 300, 800, false, true, 1f, 0.5f, pad: 0, seed: 6, parallel: true);
+        Check(Set(kernels), 1100, 300, 800, false, true, 1f, 0.5f, pad: 0, seed: 7, parallel: false);
     }
 
     [Theory]

@@ -55,7 +55,7 @@ public sealed class CpuMatmulOpTests
         new(1, 3, 5, 9, 4, 1, 3, 1, new Padding2d(0, 1, 0, 1), false, "non-square kernel"),
         new(2, 6, 7, 5, 9, 1, 1, 1, default, true, "pointwise: plain GEMM on the image"),
         new(1, 4, 9, 9, 3, 1, 1, 2, default, true, "1x1 stride 2: im2col path"),
-        new(1, 40, 12, 12, 150, 3, 3, 1, Padding2d.Same(1), true, "depth 360 > KC, O 150 > MC, threaded"),
+        new(1, 48, 12, 12, 150, 3, 3, 1, Padding2d.Same(1), true, "depth 432 > KC, O 150 > MC, threaded"),
     ];
 
     public static TheoryData<string, ConvCase> ConvCases()

@@ -36,6 +36,7 @@ public static class BenchCommand
         DefaultValueFactory = _ => 0,
     };
     private static readonly Option<int> BatchOption = new("--batch") { Description = "batch size (unet-ops)", DefaultValueFactory = _ => 1 };
+    private static readonly Option<bool> ByShapeOption = new("--by-shape") { Description = "unet-ops: one line per op kind and output shape, not per kind" };
     private static readonly Option<int> RepeatOption = new("--repeat") { Description = "timed runs (the best is reported)", DefaultValueFactory = _ => 5 };
     private static readonly Option<string?> ModelOption = new("--model") { Description = "model for --part unet|vae-encode|vae-decode|text (e.g. a folder from `weight-convert synth --arch sd-v1.4`)" };
     private static readonly Option<string> DeviceOpt = DeviceOption.Create();
@@ -45,7 +46,7 @@ public static class BenchCommand
     {
         var command = new Command("bench", "Time engine parts on this machine: ms per op, GFLOP/s, % of the measured FMA peak.");
         foreach (var option in new Option[] { PartOption, MOption, NOption, KOption, TransAOption, TransBOption, LatentOption,
-                     ChannelsOption, KernelOption, HeadsOption, ContextOption, BatchOption, ModelOption, DeviceOpt, RepeatOption, WarmupOption })
+                     ChannelsOption, KernelOption, HeadsOption, ContextOption, BatchOption, ByShapeOption, ModelOption, DeviceOpt, RepeatOption, WarmupOption })
             command.Options.Add(option);
         command.SetAction(Execute);
         return command;
@@ -103,7 +104,7 @@ public static class BenchCommand
                     Console.Error.WriteLine($"bench: --latent {height}x{width}: the UNet needs multiples of 8");
                     return 2;
                 }
-                bench.UNetOps(Math.Max(1, parse.GetValue(BatchOption)), height, width);
+                bench.UNetOps(Math.Max(1, parse.GetValue(BatchOption)), height, width, parse.GetValue(ByShapeOption));
                 break;
             default:
                 if (parse.GetValue(ModelOption) is not { } modelPath)

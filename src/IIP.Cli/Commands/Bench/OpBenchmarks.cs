@@ -94,9 +94,9 @@ public sealed class OpBenchmarks(TextWriter output, int warmup, int repeat)
     /// The op sequence of one SD v1.4 UNet forward at the given latent size (see <see cref="UNetOpSequence"/>):
     /// per op kind time, share and GFLOP/s, then the total as s/forward and % of peak.
     /// </summary>
-    public void UNetOps(int batch, int height, int width)
+    public void UNetOps(int batch, int height, int width, bool byShape = false)
     {
-        var unet = new UNetOpSequence(CpuBackend.Instance, batch, height, width);
+        var unet = new UNetOpSequence(CpuBackend.Instance, batch, height, width, byShape);
         for (int i = 0; i < warmup; i++) unet.Forward();  // also creates the random inputs
         double best = double.MaxValue;
         Dictionary<string, (double Seconds, double Flop, int Count)> bestKinds = [];

@@ -12,7 +12,8 @@ namespace IIP.Cli.Commands.Bench;
 /// no skip values carried): it times exactly the ops and shapes a forward runs, so the backend's share of peak
 /// on the real workload can be measured before the model code exists. Time and FLOP are kept per op kind.
 /// </summary>
-public sealed class UNetOpSequence(IBackend be, int batch, int height, int width)
+/// With <c>byShape</c>, times are kept per op kind and output shape instead.
+public sealed class UNetOpSequence(IBackend be, int batch, int height, int width, bool byShape = false)
 {
     private readonly Dictionary<string, Tensor> _inputs = [];
     private readonly Dictionary<string, (double Seconds, double Flop, int Count)> _byKind = [];
@@ -76,12 +77,12 @@ public sealed class UNetOpSequence(IBackend be, int batch, int height, int width
     {
         Run("groupnorm", 0, () => be.GroupNorm(Input(batch, cin, h, w), Input(cin), Input(cin), 32, 1e-5f, true));
         Conv3x3(cin, cout, h, w);
-        Run("linear", 2.0 * batch * 1280 * cout, () => be.Linear(Input(batch, 1280), Input(cout, 1280), Input(cout)));
+        Run("linear", 2.0 * batch * 1280 * cout, () => be.Linear(Input(batch, 1280), Weight(cout, 1280), Input(cout)));
         Run("elementwise", 0, () => be.AddChannelBias(Input(batch, cout, h, w), Input(batch, cout)));
         Run("groupnorm", 0, () => be.GroupNorm(Input(batch, cout, h, w), Input(cout), Input(cout), 32, 1e-5f, true));
         Conv3x3(cout, cout, h, w);
         if (cin != cout)
-            Run("conv1x1", 2.0 * batch * cin * cout * h * w, () => be.Conv2d(Input(batch, cin, h, w), Input(cout, cin, 1, 1), Input(cout), 1, default));
+            Run("conv1x1", 2.0 * batch * cin * cout * h * w, () => be.Conv2d(Input(batch, cin, h, w), Weight(cout, cin, 1, 1), Input(cout), 1, default));
         Run("elementwise", 0, () => be.Add(Input(batch, cout, h, w), Input(batch, cout, h, w)));
     }
 
@@ -89,7 +90,7 @@ public sealed class UNetOpSequence(IBackend be, int batch, int height, int width
     {
         int t = h * w, m = batch * t;
         Run("groupnorm", 0, () => be.GroupNorm(Input(batch, c, h, w), Input(c), Input(c), 32, 1e-6f, false));
-        Run("conv1x1", 2.0 * m * c * c, () => be.Conv2d(Input(batch, c, h, w), Input(c, c, 1, 1), Input(c), 1, default));
+        Run("conv1x1", 2.0 * m * c * c, () => be.Conv2d(Input(batch, c, h, w), Weight(c, c, 1, 1), Input(c), 1, default));
         Run("layout", 0, () => be.ChannelsToTokens(Input(batch, c, h, w)));
         // self-attention
         Run("layernorm", 0, () => be.LayerNorm(Input(batch, t, c), Input(c), Input(c), 1e-5f));
@@ -111,45 +112,48 @@ public sealed class UNetOpSequence(IBackend be, int batch, int height, int width
         Linear(m, 4 * c, c, bias: true);
         Run("elementwise", 0, () => be.Add(Input(batch, t, c), Input(batch, t, c)));
         Run("layout", 0, () => be.TokensToChannels(Input(batch, t, c), h, w));
-        Run("conv1x1", 2.0 * m * c * c, () => be.Conv2d(Input(batch, c, h, w), Input(c, c, 1, 1), Input(c), 1, default));
+        Run("conv1x1", 2.0 * m * c * c, () => be.Conv2d(Input(batch, c, h, w), Weight(c, c, 1, 1), Input(c), 1, default));
         Run("elementwise", 0, () => be.Add(Input(batch, c, h, w), Input(batch, c, h, w)));
     }
 
-    private string _detail = "";
     private void Conv3x3(int cin, int cout, int h, int w, int stride = 1)
     {
-        _detail = $"{cin}->{cout}@{h}";
         int ho = (h + 2 - 3) / stride + 1, wo = (w + 2 - 3) / stride + 1;
         Run("conv3x3", 2.0 * batch * cout * cin * 9 * ho * wo,
-            () => be.Conv2d(Input(batch, cin, h, w), Input(cout, cin, 3, 3), Input(cout), stride, Padding2d.Same(1)));
+            () => be.Conv2d(Input(batch, cin, h, w), Weight(cout, cin, 3, 3), Input(cout), stride, Padding2d.Same(1)));
     }
 
     private void Linear(int m, int k, int n, bool bias)
-        => Run2(m, k, n, bias);
-    private void Run2(int m, int k, int n, bool bias) { _detail = $"{m}x{k}->{n}"; Run("linear", 2.0 * m * k * n, () => be.Linear(Input(m, k), Input(n, k), bias ? Input(n) : null)); }
+        => Run("linear", 2.0 * m * k * n, () => be.Linear(Input(m, k), Weight(n, k), bias ? Input(n) : null));
 
     private void Run(string kind, double flop, Func<Tensor> op)
     {
-        if (Environment.GetEnvironmentVariable("IIP_OPS_DETAIL") == "1") kind += " " + _detail;
         // Each output is dead after the op, as most are in the model: the scope returns it to the activation pool.
         using var scope = be.OpenScope();
         var sw = Stopwatch.StartNew();
-        op();
+        var y = op();
         double seconds = sw.Elapsed.TotalSeconds;
+        if (byShape) kind += $" -> [{y.ShapeText}]";
         var (s, f, n) = _byKind.GetValueOrDefault(kind);
         _byKind[kind] = (s + seconds, f + flop, n + 1);
     }
 
+    // A weight: a random tensor marked constant, as the model's weights are (the CPU backend packs it once).
+    private Tensor Weight(params int[] shape) => Input(shape, constant: true);
+
     // Random inputs and weights, one per shape (created once, outside the timing of later forwards).
-    private Tensor Input(params int[] shape)
+    private Tensor Input(params int[] shape) => Input(shape, constant: false);
+
+    private Tensor Input(int[] shape, bool constant)
     {
-        string key = string.Join("x", shape.Select(d => d.ToString(CultureInfo.InvariantCulture)));
+        string key = string.Join("x", shape.Select(d => d.ToString(CultureInfo.InvariantCulture))) + (constant ? " constant" : "");
         if (!_inputs.TryGetValue(key, out var tensor))
         {
             var rng = new Random(_inputs.Count + 1);
             var data = new float[Tensor.ElementCount(shape)];
             for (long i = 0; i < data.LongLength; i++) data[i] = (float)(rng.NextDouble() * 2 - 1) * 0.5f;
-            _inputs[key] = tensor = be.FromHost(Tensor.From(data, shape));
+            tensor = be.FromHost(Tensor.From(data, shape));
+            _inputs[key] = tensor = constant ? tensor.AsConstant() : tensor;
         }
         return tensor;
     }

@@ -13,13 +13,24 @@ public sealed unsafe partial class CpuBackend
         int ho = (h + pad.Top + pad.Bottom - kh) / stride + 1, wo = (wd + pad.Left + pad.Right - kw) / stride + 1;
         Require(nameof(Conv2d), x.Rank == 4 && w.Rank == 4 && w.Shape[1] == c && y.Rank == 4 && y.Shape[0] == n && y.Shape[1] == o
             && y.Shape[2] == ho && y.Shape[3] == wo && stride >= 1 && ho > 0 && wo > 0 && (b is null || b.Length == o), x, w, y);
+        float* packed = _packedWeights.RowsAsA(w);
+        fixed (float* pw = w.Data)
+        {
+            if (packed != null) Conv2dGemms(new PrepackedPanels(packed), x, w, b, stride, pad, y);
+            else Conv2dGemms(StridedPanels.ForA(false, pw, c * kh * kw), x, w, b, stride, pad, y);
+        }
+    }
+
+    // Per image i: y_i [O, Ho Wo] = w [O, C KH KW] col(x_i) [C KH KW, Ho Wo] (+ bias, preloaded so the GEMM adds onto
+    // it), the weights as A panels (packed in advance for model weights), col(x_i) packed from the image.
+    private void Conv2dGemms<TWeights>(TWeights weights, Tensor x, Tensor w, Tensor? b, int stride, Padding2d pad, Tensor y)
+        where TWeights : struct, IPanelSource
+    {
+        int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], wd = x.Shape[3];
+        int o = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3], ho = y.Shape[2], wo = y.Shape[3];
         int ckk = c * kh * kw, pixels = ho * wo;
         bool pointwise = kh == 1 && kw == 1 && stride == 1 && pad == default;
-        var kernels = _kernels;
-        fixed (float* px = x.Data, pw = w.Data, py = y.Data)
-        {
-            // y_i [O, Ho Wo] = w [O, C KH KW] col(x_i) [C KH KW, Ho Wo] (+ bias, preloaded so the GEMM adds onto it)
-            var weights = StridedPanels.ForA(false, pw, ckk);
+        fixed (float* px = x.Data, py = y.Data)
             for (int i = 0; i < n; i++)
             {
                 float* xi = px + (long)i * c * h * wd;
@@ -31,10 +42,9 @@ public sealed unsafe partial class CpuBackend
                     beta = 1f;
                 }
                 if (pointwise)
-                    GemmDriver.Run(kernels, weights, StridedPanels.ForB(false, xi, pixels), o, pixels, c, 1f, beta, yi, pixels, parallel: true);
+                    GemmDriver.Run(_kernels, weights, StridedPanels.ForB(false, xi, pixels), o, pixels, c, 1f, beta, yi, pixels, parallel: true);
                 else
-                    GemmDriver.Run(kernels, weights, new Im2ColPanels(xi, h, wd, kh, kw, stride, pad, wo), o, pixels, ckk, 1f, beta, yi, pixels, parallel: true);
+                    GemmDriver.Run(_kernels, weights, new Im2ColPanels(xi, h, wd, kh, kw, stride, pad, wo), o, pixels, ckk, 1f, beta, yi, pixels, parallel: true);
             }
-        }
     }
 }

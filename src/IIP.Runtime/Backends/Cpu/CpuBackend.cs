@@ -13,13 +13,18 @@ public sealed unsafe partial class CpuBackend : IBackend
 {
     private readonly GemmKernelSet _kernels;
     private readonly CpuActivationPool _pool = new();
+    private readonly CpuPackedWeights _packedWeights;
 
     public static CpuBackend Instance { get; } = new();
 
     public CpuBackend() : this(GemmKernelSet.Best) { }
 
     /// <summary>A backend on one micro-kernel family (tests run every family this CPU supports).</summary>
-    internal CpuBackend(GemmKernelSet kernels) => _kernels = kernels;
+    internal CpuBackend(GemmKernelSet kernels)
+    {
+        _kernels = kernels;
+        _packedWeights = new CpuPackedWeights(kernels);
+    }
 
     public string Name => "cpu";
 
@@ -57,8 +62,14 @@ public sealed unsafe partial class CpuBackend : IBackend
             for (int i = 0; i < m; i++) b.Data.AsSpan().CopyTo(y.Data.AsSpan(i * n, n));
             beta = 1f;
         }
+        float* packed = _packedWeights.RowsAsB(w);
         fixed (float* px = x.Data, pw = w.Data, py = y.Data)
-            CpuGemm.Multiply(_kernels, false, true, m, n, k, 1f, px, k, pw, k, beta, py, n, parallel: true);
+        {
+            if (packed != null)
+                GemmDriver.Run(_kernels, StridedPanels.ForA(false, px, k), new PrepackedPanels(packed), m, n, k, 1f, beta, py, n, parallel: true);
+            else
+                CpuGemm.Multiply(_kernels, false, true, m, n, k, 1f, px, k, pw, k, beta, py, n, parallel: true);
+        }
     }
 
     /// <summary>Rows up to which Linear reads the weights once as dot products instead of packing them for the GEMM.</summary>

@@ -18,10 +18,11 @@ namespace IIP.Runtime.Backends.Cpu.Gemm;
 ///         for each B panel of the group (the group, KC x ItemColumns, stays in L2):
 ///           micro-kernel on an MR x NR tile of C        (the item's C block stays in L2 across pc)
 /// </code>
-/// The broadcast operand (an A panel, 12 x 256 floats = 12 KiB) is the L1-resident one and the vector operand
+/// The broadcast operand (an A panel, 12 x 384 floats = 18 KiB) is the L1-resident one and the vector operand
 /// (B panels) streams from L2, as in BLIS's Skylake-X configuration; the kernel prefetches its C tile. Two
 /// synchronisations per block keep the cores busy when other processes take one of them for a while. Edge tiles
-/// run the kernel on a stack tile and copy the valid part. Small problems stay on the calling thread.
+/// run the kernel on a stack tile and copy the valid part. Small problems stay on the calling thread. An operand
+/// packed in advance (<see cref="PrepackedPanels"/>, model weights) is read in place and never packed.
 /// </summary>
 internal static unsafe class GemmDriver
 {
@@ -30,6 +31,12 @@ internal static unsafe class GemmDriver
 
     /// <summary>Work items per thread: enough to even out the cores without splitting blocks too finely.</summary>
     private const int ItemsPerThread = 4;
+
+    /// <summary>
+    /// Bytes of C one work item may own when C is revisited for several depth blocks: its C block then stays in L2
+    /// (with the item's B panels, 384 KiB) between depth blocks instead of streaming through L3 once per block.
+    /// </summary>
+    private const long ItemCBytes = 512 * 1024;
 
     public static void Run<TA, TB>(GemmKernelSet ks, TA a, TB b, int m, int n, int k,
         float alpha, float beta, float* c, int ldc, bool parallel)
@@ -56,12 +63,13 @@ internal static unsafe class GemmDriver
         where TA : struct, IPanelSource
         where TB : struct, IPanelSource
     {
-        // Equal depth blocks of at most KC: K = 320 runs as 2 x 160, not 256 + 64 (each is a pass over C).
+        // Equal depth blocks of at most KC: K = 1280 runs as 4 x 320, not 3 x 384 + 128 (each is a pass over C).
         private readonly int _kBlocks = (k + ks.KC - 1) / ks.KC;
         private readonly int _kc = (k + (k + ks.KC - 1) / ks.KC - 1) / ((k + ks.KC - 1) / ks.KC);
         private int _ic, _mc, _jc, _nc, _aPanels, _bPanels, _groupPanels, _columnGroups, _rowSplits;
         private bool _aShared, _bShared;
         private float* _sharedA, _sharedB;
+        private readonly float* _prepackedA = a.Prepacked, _prepackedB = b.Prepacked;
         private Action<int>? _pack, _compute;
 
         public void RunBlock(int ic, int mc, int jc, int nc)
@@ -74,9 +82,14 @@ internal static unsafe class GemmDriver
             if (2 * _bPanels <= 3 * _groupPanels) _groupPanels = _bPanels;
             _columnGroups = (_bPanels + _groupPanels - 1) / _groupPanels;
             _rowSplits = threads == 1 ? 1 : Math.Clamp((ItemsPerThread * threads + _columnGroups - 1) / _columnGroups, 1, _aPanels);
+            if (_kBlocks > 1)
+            {
+                long itemCBytes = (long)mc * _groupPanels * ks.NR * sizeof(float);
+                _rowSplits = Math.Clamp(Math.Max(_rowSplits, (int)((itemCBytes + ItemCBytes - 1) / ItemCBytes)), 1, _aPanels);
+            }
             int items = _columnGroups * _rowSplits;
-            _aShared = _columnGroups > 1;
-            _bShared = _rowSplits > 1;
+            _aShared = _columnGroups > 1 && _prepackedA == null;
+            _bShared = _rowSplits > 1 && _prepackedB == null;
             // Shared operands are packed whole (all depth blocks): depth block pc of A starts at pc x (A panels x MR).
             if (_aShared) _sharedA = GemmScratch.SharedA((long)_aPanels * ks.MR * k);
             if (_bShared) _sharedB = GemmScratch.SharedB((long)_bPanels * ks.NR * k);
@@ -128,8 +141,9 @@ internal static unsafe class GemmDriver
             int group = item / _rowSplits, split = item % _rowSplits;
             int j0 = group * _groupPanels, j1 = Math.Min(_bPanels, j0 + _groupPanels);
             int i0 = (int)((long)_aPanels * split / _rowSplits), i1 = (int)((long)_aPanels * (split + 1) / _rowSplits);
-            float* privateA = _aShared ? null : GemmScratch.PrivateA((long)(i1 - i0) * mr * _kc);
-            float* privateB = _bShared ? null : GemmScratch.PrivateB((long)(j1 - j0) * nr * _kc);
+            bool packA = !_aShared && _prepackedA == null, packB = !_bShared && _prepackedB == null;
+            float* privateA = packA ? GemmScratch.PrivateA((long)(i1 - i0) * mr * _kc) : null;
+            float* privateB = packB ? GemmScratch.PrivateB((long)(j1 - j0) * nr * _kc) : null;
             // Rows of C a multiple of 4 KiB apart fall into one L1 set (the 12 rows of a tile would evict each
             // other): such items accumulate in a private block with a padded stride, added to C at the end.
             bool staged = ldc % 1024 == 0 && _kBlocks > 1;
@@ -142,19 +156,24 @@ internal static unsafe class GemmDriver
             {
                 int kc = Math.Min(_kc, k - pc);
                 float blockBeta = pc > 0 ? 1f : staged ? 0f : beta;
-                // Panel i of A (j of B) for this depth block: shared blocks are indexed from panel 0, private from i0 (j0).
+                // Panel i of A (j of B) of this block for this depth block is at base + i x stride: shared blocks are
+                // indexed from panel 0, private ones from i0 (j0); prepacked panels span all of K, so their depth
+                // block starts pc rows into each panel and panels lie MR x K (NR x K) apart.
                 float* aBase, bBase;
-                if (_aShared) aBase = _sharedA + (long)pc * _aPanels * mr;
+                long aStride = (long)mr * kc, bStride = (long)nr * kc;
+                if (_prepackedA != null) { aBase = _prepackedA + (long)(_ic / mr) * mr * k + (long)pc * mr; aStride = (long)mr * k; }
+                else if (_aShared) aBase = _sharedA + (long)pc * _aPanels * mr;
                 else { PackA(i0, i1, pc, kc, privateA); aBase = privateA - (long)i0 * mr * kc; }
-                if (_bShared) bBase = _sharedB + (long)pc * _bPanels * nr;
+                if (_prepackedB != null) { bBase = _prepackedB + (long)(_jc / nr) * nr * k + (long)pc * nr; bStride = (long)nr * k; }
+                else if (_bShared) bBase = _sharedB + (long)pc * _bPanels * nr;
                 else { PackB(j0, j1, pc, kc, privateB); bBase = privateB - (long)j0 * nr * kc; }
                 for (int i = i0; i < i1; i++)
                 {
-                    float* aPanel = aBase + (long)i * mr * kc;
+                    float* aPanel = aBase + i * aStride;
                     int rows = Math.Min(mr, _mc - i * mr);
                     float* cRow = target + (long)(i - i0) * mr * targetLd;
                     for (int j = j0; j < j1; j++)
-                        Tile(ks, kc, aPanel, bBase + (long)j * nr * kc, cRow + (j - j0) * nr, targetLd, alpha, blockBeta, rows, Math.Min(nr, _nc - j * nr));
+                        Tile(ks, kc, aPanel, bBase + j * bStride, cRow + (j - j0) * nr, targetLd, alpha, blockBeta, rows, Math.Min(nr, _nc - j * nr));
                 }
             }
             if (staged) AddBlock(target, stagedLd, cItem, ldc, itemRows, itemCols, beta);

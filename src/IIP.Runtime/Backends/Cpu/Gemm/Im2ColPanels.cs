@@ -9,6 +9,8 @@ namespace IIP.Runtime.Backends.Cpu.Gemm;
 internal readonly unsafe struct Im2ColPanels(float* x, int h, int w, int kh, int kw, int stride, Padding2d pad, int wo)
     : IPanelSource
 {
+    public float* Prepacked => null;
+
     public void Pack(int o0, int count, int k0, int kc, int width, float* dst)
     {
         for (int q = 0; q * width < count; q++)

@@ -9,11 +9,18 @@ namespace IIP.Runtime.Backends.Cpu.Gemm;
 /// length K. Packing writes the GEMM's panel layout: outer indices [o0, o0 + count) in consecutive panels of
 /// <c>width</c> (MR for A, NR for B); panel q holds depth rows k0 .. k0 + kc - 1, each <c>width</c> floats
 /// (element (o0 + q width + j, k0 + p) at panel[p * width + j]); outer indices past count are zero.
-/// Implementations are structs so the driver is specialised per source (strided matrix, image patches).
+/// Implementations are structs so the driver is specialised per source (strided matrix, image patches, panels
+/// packed in advance).
 /// </summary>
 internal unsafe interface IPanelSource
 {
     void Pack(int o0, int count, int k0, int kc, int width, float* dst);
+
+    /// <summary>
+    /// Panels packed in advance over the whole depth (see <see cref="PrepackedPanels"/>), or null when the driver
+    /// packs this operand itself.
+    /// </summary>
+    float* Prepacked { get; }
 }
 
 /// <summary>
@@ -25,6 +32,8 @@ internal readonly unsafe struct StridedPanels(float* data, int ld, bool depthCon
     public static StridedPanels ForA(bool transA, float* a, int lda) => new(a, lda, depthContiguous: !transA);
 
     public static StridedPanels ForB(bool transB, float* b, int ldb) => new(b, ldb, depthContiguous: transB);
+
+    public float* Prepacked => null;
 
     public void Pack(int o0, int count, int k0, int kc, int width, float* dst)
     {

@@ -1,0 +1,60 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using IIP.Runtime.Backends.Cpu.Gemm;
+using Tensor = IIP.Runtime.Tensors.Tensor;
+
+namespace IIP.Runtime.Backends.Cpu;
+
+/// <summary>
+/// Model weights (<see cref="Tensor.IsConstant"/>) packed once into the GEMM's panel layout over the whole depth
+/// (<see cref="PrepackedPanels"/>) and kept beside the plain copy for as long as the weight tensor lives. A forward then
+/// reads each weight once, in the order the kernels want, instead of reading it, writing a packed copy and reading
+/// that (three passes over 3.4 GB per SD v1.4 UNet forward, and a transposing pack for every linear layer). It
+/// costs one more copy of the weights in memory; IIP_CPU_PACKED_WEIGHTS=0 turns it off.
+/// </summary>
+internal sealed class CpuPackedWeights(GemmKernelSet kernels)
+{
+    /// <summary>Whether weights are packed in advance (default on; the environment variable IIP_CPU_PACKED_WEIGHTS=0 turns it off).</summary>
+    public static bool Enabled { get; } = Environment.GetEnvironmentVariable("IIP_CPU_PACKED_WEIGHTS") != "0";
+
+    private readonly ConditionalWeakTable<Tensor, Panels> _asA = new(), _asB = new();
+
+    /// <summary>
+    /// Rows of w (w [O, K..] seen as [O, K], K the product of the other axes) as MR-row A panels: the conv weight
+    /// in y [O, pixels] = w [O, C KH KW] col(x). Null when w is not constant or packing is off.
+    /// </summary>
+    public unsafe float* RowsAsA(Tensor w) => Get(w, _asA, kernels.MR);
+
+    /// <summary>Rows of w [N, K] as NR-column B panels of w^T: the linear weight in y = x w^T. Null as for <see cref="RowsAsA"/>.</summary>
+    public unsafe float* RowsAsB(Tensor w) => Get(w, _asB, kernels.NR);
+
+    private static unsafe float* Get(Tensor w, ConditionalWeakTable<Tensor, Panels> table, int width)
+    {
+        if (!Enabled || !w.IsConstant || !w.IsHost) return null;
+        return table.GetValue(w, key => new Panels(key, width)).Pointer;
+    }
+
+    /// <summary>The panels of one weight in 64-byte aligned native memory, freed when the weight tensor is collected.</summary>
+    private sealed unsafe class Panels
+    {
+        public float* Pointer { get; }
+        private readonly long _bytes;
+
+        public Panels(Tensor w, int width)
+        {
+            int rows = w.Shape[0], depth = (int)(w.Length / rows);
+            long floats = (long)(rows + width - 1) / width * width * depth;
+            _bytes = floats * sizeof(float);
+            Pointer = (float*)NativeMemory.AlignedAlloc((nuint)_bytes, 64);
+            GC.AddMemoryPressure(_bytes);
+            fixed (float* pw = w.Data)
+                new StridedPanels(pw, depth, depthContiguous: true).Pack(0, rows, 0, depth, width, Pointer);
+        }
+
+        ~Panels()
+        {
+            NativeMemory.AlignedFree(Pointer);
+            GC.RemoveMemoryPressure(_bytes);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+namespace IIP.Cli.Tests.Bench;
+
+/// <summary>
+/// `iip bench`: the report lines docs/benchmarks.md quotes (s/forward, GFLOP/s, share of the measured peak, memory) and
+/// clear errors. Sizes are tiny: these check the command, not the speed (speed is measured by running it).
+/// </summary>
+[Collection("Console")]
+public sealed class BenchCommandTests
+{
+    [Fact]
+    public void UnetOnTheTinyModelPrintsSecondsPerForwardThePeakShareAndMemory()
+    {
+        var result = CliRunner.Run("bench", "--part", "unet", "--model", TestPaths.TinySdDiffusers, "--latent", "8x16", "--repeat", "2", "--warmup", "0");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("latent 1x4x8x16", result.Stdout);
+        Assert.Matches(@"\d+\.\d\d s/forward \(best of 2; median \d+\.\d\d s\), \d+\.\d GFLOP counted, \d+\.\d GFLOP/s = \d+% of the measured FMA peak \d+\.\d GFLOP/s", result.Stdout);
+        Assert.Matches(@"peak memory: \d+ MiB", result.Stdout);
+    }
+
+    [Fact]
+    public void UnetOpSequenceByShapeKeepsOneLinePerOpKindAndOutputShape()
+    {
+        var result = CliRunner.Run("bench", "--part", "unet-ops", "--latent", "8x8", "--repeat", "1", "--warmup", "0", "--by-shape");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("conv3x3 -> [1, 320, 8, 8]", result.Stdout);          // conv_in and the first level's convs
+        Assert.Contains("conv3x3 -> [1, 1280, 1, 1]", result.Stdout);         // the 8x8 latent's deepest level
+        Assert.Contains("attention self -> [1, 64, 320]", result.Stdout);
+        Assert.Matches(@"unet op sequence: \d+\.\d\d s/forward \(best of 1\)", result.Stdout);
+    }
+
+    [Fact]
+    public void ModelPartsWithoutAModelAreAnError()
+    {
+        var result = CliRunner.Run("bench", "--part", "unet");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--part unet needs --model PATH", result.Stderr);
+    }
+
+    [Fact]
+    public void UnetOpsOnALatentTheUnetCannotTakeIsAnError()
+    {
+        var result = CliRunner.Run("bench", "--part", "unet-ops", "--latent", "12x12");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--latent 12x12: the UNet needs multiples of 8", result.Stderr);
+    }
+}
