@@ -30,13 +30,16 @@ public class OriPromptMethodTests(TestbedModelFixture testbed)
             model.Sample(rng.Sample(model.NativeLatentShape), grid, model.Scheduler.StepRatio(3), testbed.Empty, cond, 7.5f, tcnp);
             perSeed.Add(tcnp);
         }
-        // 1e-6: the method runs both seeds (and uncond/cond) as one batch of 4; bit-identical on the CPU backend
-        // (measured), the bound leaves room for a backend whose batched kernels round differently.
+        // 1e-5 relative: the method runs both seeds (and uncond/cond) as one batch of 4, the reference as batches of 2,
+        // and the CPU kernels' rounding depends on the batch (measured 1.9e-6 relative with GEMM depth blocks of 384;
+        // bit-identical with 256). TCNP is a norm of the cond - uncond difference, which magnifies rounding. A mistake in
+        // the batching (seed order, uncond/cond order) moves these by 1e-2 or more.
+        const double Rtol = 1e-5;
         for (int s = 0; s < 2; s++)
-            BaselineTestData.Close($"seed {s} mean TCNP", perSeed[s].Average(), result.Components[$"tcnp_seed{s}"], 1e-6);
+            BaselineTestData.Close($"seed {s} mean TCNP", perSeed[s].Average(), result.Components[$"tcnp_seed{s}"], Rtol);
         for (int step = 0; step < 3; step++)
-            BaselineTestData.Close($"step {step} TCNP over seeds", (perSeed[0][step] + perSeed[1][step]) / 2, result.Tcnp![step], 1e-6);
-        BaselineTestData.Close("score = mean over steps and seeds", perSeed.SelectMany(v => v).Average(), result.Score, 1e-6);
+            BaselineTestData.Close($"step {step} TCNP over seeds", (perSeed[0][step] + perSeed[1][step]) / 2, result.Tcnp![step], Rtol);
+        BaselineTestData.Close("score = mean over steps and seeds", perSeed.SelectMany(v => v).Average(), result.Score, Rtol);
     }
 
     [Fact]
