@@ -24,8 +24,9 @@ public sealed class CpuMatmulOpTests
     public void Linear(string kernels)
     {
         var be = Backend(kernels);
-        // One and two rows take the dot-product path (time-embedding projections), the rest the GEMM.
-        foreach (var (m, k, n, bias) in new[] { (1, 1, 1, true), (2, 1280, 70, true), (1, 1280, 130, false), (7, 33, 5, false), (77, 768, 320, true), (300, 40, 70, true) })
+        // One and two rows take the dot-product path (time-embedding projections), the rest the GEMM; 1024 outputs with
+        // depth over KC take the driver's staged path (C rows 4 KiB apart), where the bias is added with the block.
+        foreach (var (m, k, n, bias) in new[] { (1, 1, 1, true), (2, 1280, 70, true), (1, 1280, 130, false), (7, 33, 5, false), (77, 768, 320, true), (300, 40, 70, true), (40, 400, 1024, true) })
         {
             var x = TestArrays.Tensor(1, -1, 1, m, k);
             var w = TestArrays.Tensor(2, -1, 1, n, k);
@@ -56,6 +57,7 @@ public sealed class CpuMatmulOpTests
         new(2, 6, 7, 5, 9, 1, 1, 1, default, true, "pointwise: plain GEMM on the image"),
         new(1, 4, 9, 9, 3, 1, 1, 2, default, true, "1x1 stride 2: im2col path"),
         new(1, 48, 12, 12, 150, 3, 3, 1, Padding2d.Same(1), true, "depth 432 > KC, O 150 > MC, threaded"),
+        new(1, 48, 32, 32, 20, 3, 3, 1, Padding2d.Same(1), true, "1024 pixels and depth 432: staged C blocks, bias per row"),
     ];
 
     public static TheoryData<string, ConvCase> ConvCases()

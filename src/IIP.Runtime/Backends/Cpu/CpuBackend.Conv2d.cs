@@ -21,8 +21,8 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    // Per image i: y_i [O, Ho Wo] = w [O, C KH KW] col(x_i) [C KH KW, Ho Wo] (+ bias, preloaded so the GEMM adds onto
-    // it), the weights as A panels (packed in advance for model weights), col(x_i) packed from the image.
+    // Per image i: y_i [O, Ho Wo] = w [O, C KH KW] col(x_i) [C KH KW, Ho Wo] + bias [O] (one per row of y_i, added by
+    // the GEMM driver), the weights as A panels (packed in advance for model weights), col(x_i) packed from the image.
     private void Conv2dGemms<TWeights>(TWeights weights, Tensor x, Tensor w, Tensor? b, int stride, Padding2d pad, Tensor y)
         where TWeights : struct, IPanelSource
     {
@@ -30,21 +30,16 @@ public sealed unsafe partial class CpuBackend
         int o = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3], ho = y.Shape[2], wo = y.Shape[3];
         int ckk = c * kh * kw, pixels = ho * wo;
         bool pointwise = kh == 1 && kw == 1 && stride == 1 && pad == default;
-        fixed (float* px = x.Data, py = y.Data)
+        fixed (float* px = x.Data, py = y.Data, pb = b?.Data)
             for (int i = 0; i < n; i++)
             {
                 float* xi = px + (long)i * c * h * wd;
                 float* yi = py + (long)i * o * pixels;
-                float beta = 0f;
-                if (b is not null)
-                {
-                    for (int oc = 0; oc < o; oc++) new Span<float>(yi + (long)oc * pixels, pixels).Fill(b.Data[oc]);
-                    beta = 1f;
-                }
+                var bias = GemmBias.Rows(pb);
                 if (pointwise)
-                    GemmDriver.Run(_kernels, weights, StridedPanels.ForB(false, xi, pixels), o, pixels, c, 1f, beta, yi, pixels, parallel: true);
+                    GemmDriver.Run(_kernels, weights, StridedPanels.ForB(false, xi, pixels), o, pixels, c, 1f, 0f, yi, pixels, parallel: true, bias);
                 else
-                    GemmDriver.Run(_kernels, weights, new Im2ColPanels(xi, h, wd, kh, kw, stride, pad, wo), o, pixels, ckk, 1f, beta, yi, pixels, parallel: true);
+                    GemmDriver.Run(_kernels, weights, new Im2ColPanels(xi, h, wd, kh, kw, stride, pad, wo), o, pixels, ckk, 1f, 0f, yi, pixels, parallel: true, bias);
             }
     }
 }

@@ -55,20 +55,14 @@ public sealed unsafe partial class CpuBackend : IBackend
             LinearByDotProducts(x, w, b, y);
             return;
         }
-        float beta = 0f;
-        if (b is not null)
-        {
-            // Bias preloaded into y; the GEMM then adds x w^T onto it (beta = 1).
-            for (int i = 0; i < m; i++) b.Data.AsSpan().CopyTo(y.Data.AsSpan(i * n, n));
-            beta = 1f;
-        }
         float* packed = _packedWeights.RowsAsB(w);
-        fixed (float* px = x.Data, pw = w.Data, py = y.Data)
+        fixed (float* px = x.Data, pw = w.Data, py = y.Data, pb = b?.Data)
         {
+            var bias = GemmBias.Columns(pb);
             if (packed != null)
-                GemmDriver.Run(_kernels, StridedPanels.ForA(false, px, k), new PrepackedPanels(packed), m, n, k, 1f, beta, py, n, parallel: true);
+                GemmDriver.Run(_kernels, StridedPanels.ForA(false, px, k), new PrepackedPanels(packed), m, n, k, 1f, 0f, py, n, parallel: true, bias);
             else
-                CpuGemm.Multiply(_kernels, false, true, m, n, k, 1f, px, k, pw, k, beta, py, n, parallel: true);
+                GemmDriver.Run(_kernels, StridedPanels.ForA(false, px, k), StridedPanels.ForB(true, pw, k), m, n, k, 1f, 0f, py, n, parallel: true, bias);
         }
     }
 

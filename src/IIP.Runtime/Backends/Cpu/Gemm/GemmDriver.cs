@@ -38,8 +38,12 @@ internal static unsafe class GemmDriver
     /// </summary>
     private const long ItemCBytes = 512 * 1024;
 
+    /// <summary>
+    /// C = alpha op(A) op(B) + beta C (+ bias: <see cref="GemmBias"/>, added to each tile right after its first depth
+    /// block, while the tile is in L1, so a bias costs no pass over C).
+    /// </summary>
     public static void Run<TA, TB>(GemmKernelSet ks, TA a, TB b, int m, int n, int k,
-        float alpha, float beta, float* c, int ldc, bool parallel)
+        float alpha, float beta, float* c, int ldc, bool parallel, GemmBias bias = default)
         where TA : struct, IPanelSource
         where TB : struct, IPanelSource
     {
@@ -47,19 +51,20 @@ internal static unsafe class GemmDriver
         if (k <= 0 || alpha == 0f)
         {
             ScaleC(m, n, beta, c, ldc);
+            if (bias.IsPresent) AddBias(c, ldc, m, n, bias.PerRow, bias.PerColumn);
             return;
         }
         int threads = parallel && (long)m * n * k >= ParallelMinMacs ? Environment.ProcessorCount : 1;
         int rowBlock = Math.Min(RoundUp(ks.RowBlock, ks.MR), RoundUp(m, ks.MR));
         int columnBlock = Math.Min(RoundUp(ks.NC, ks.NR), RoundUp(n, ks.NR));
-        var job = new Job<TA, TB>(ks, a, b, k, alpha, beta, c, ldc, threads);
+        var job = new Job<TA, TB>(ks, a, b, k, alpha, beta, c, ldc, threads, bias);
         for (int jc = 0; jc < n; jc += columnBlock)
             for (int ic = 0; ic < m; ic += rowBlock)
                 job.RunBlock(ic, Math.Min(rowBlock, m - ic), jc, Math.Min(columnBlock, n - jc));
     }
 
     /// <summary>One GEMM call and the (ic, jc) block being computed.</summary>
-    private sealed class Job<TA, TB>(GemmKernelSet ks, TA a, TB b, int k, float alpha, float beta, float* c, int ldc, int threads)
+    private sealed class Job<TA, TB>(GemmKernelSet ks, TA a, TB b, int k, float alpha, float beta, float* c, int ldc, int threads, GemmBias bias)
         where TA : struct, IPanelSource
         where TB : struct, IPanelSource
     {
@@ -173,10 +178,21 @@ internal static unsafe class GemmDriver
                     int rows = Math.Min(mr, _mc - i * mr);
                     float* cRow = target + (long)(i - i0) * mr * targetLd;
                     for (int j = j0; j < j1; j++)
-                        Tile(ks, kc, aPanel, bBase + j * bStride, cRow + (j - j0) * nr, targetLd, alpha, blockBeta, rows, Math.Min(nr, _nc - j * nr));
+                    {
+                        int cols = Math.Min(nr, _nc - j * nr);
+                        float* tile = cRow + (j - j0) * nr;
+                        Tile(ks, kc, aPanel, bBase + j * bStride, tile, targetLd, alpha, blockBeta, rows, cols);
+                        // The bias joins the first depth block's sum (as if C had held it with beta = 1), in L1.
+                        if (pc == 0 && !staged && bias.IsPresent)
+                            AddBias(tile, targetLd, rows, cols, bias.Row(_ic + i * mr), bias.Column(_jc + j * nr));
+                    }
                 }
             }
-            if (staged) AddBlock(target, stagedLd, cItem, ldc, itemRows, itemCols, beta);
+            if (staged)
+            {
+                AddBlock(target, stagedLd, cItem, ldc, itemRows, itemCols, beta);
+                if (bias.IsPresent) AddBias(cItem, ldc, itemRows, itemCols, bias.Row(_ic + i0 * mr), bias.Column(_jc + j0 * nr));
+            }
         }
     }
 
@@ -196,6 +212,34 @@ internal static unsafe class GemmDriver
                     Vector256.Store(y, dst + j);
                 }
             for (; j < cols; j++) dst[j] = beta == 0f ? src[j] : src[j] + beta * dst[j];
+        }
+    }
+
+    // c[r, j] += perRow[r] + perColumn[j] over rows x cols (either bias may be null).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddBias(float* c, int ldc, int rows, int cols, float* perRow, float* perColumn)
+    {
+        for (int r = 0; r < rows; r++, c += ldc)
+        {
+            float rowBias = perRow == null ? 0f : perRow[r];
+            int j = 0;
+            if (perColumn == null)
+            {
+                var vr = Vector256.Create(rowBias);
+                if (Vector256.IsHardwareAccelerated)
+                    for (; j + 8 <= cols; j += 8) Vector256.Store(Vector256.Load(c + j) + vr, c + j);
+                for (; j < cols; j++) c[j] += rowBias;
+            }
+            else if (perRow == null)
+            {
+                if (Vector256.IsHardwareAccelerated)
+                    for (; j + 8 <= cols; j += 8) Vector256.Store(Vector256.Load(c + j) + Vector256.Load(perColumn + j), c + j);
+                for (; j < cols; j++) c[j] += perColumn[j];
+            }
+            else
+            {
+                for (; j < cols; j++) c[j] += rowBias + perColumn[j];
+            }
         }
     }
 
