@@ -81,6 +81,32 @@ public sealed class CpuMatmulOpTests
         NumericAssert.Close($"{kernels} Conv2d {conv} -> [{y.ShapeText}]", y.Data, expected, DotTolerance(magnitude, conv.C * conv.KH * conv.KW + 1));
     }
 
+    [Theory]
+    [MemberData(nameof(KernelSets))]
+    public void Conv2dOfASmallBatchEqualsEachImageAlone(string kernels)
+    {
+        // Batches of images up to 256 output pixels run as one GEMM over the images side by side; each output element
+        // sums the same terms in the same order as a one-image convolution, so the results are bitwise equal. Cases:
+        // 99 pixels (panels straddle images), pointwise, stride 2, and weights packed in advance.
+        var be = Backend(kernels);
+        foreach (var (n, c, height, width, o, kernel, stride, constant) in new[]
+                 { (3, 5, 9, 11, 7, 3, 1, false), (2, 6, 8, 8, 9, 1, 1, true), (2, 4, 13, 10, 30, 3, 2, false), (2, 48, 16, 16, 20, 3, 1, true) })
+        {
+            var x = TestArrays.Tensor(31, -1, 1, n, c, height, width);
+            var wt = TestArrays.Tensor(32, -1, 1, o, c, kernel, kernel);
+            if (constant) wt = wt.AsConstant();
+            var b = TestArrays.Tensor(33, -1, 1, o);
+            var pad = Padding2d.Same(kernel / 2);
+            var batch = be.Conv2d(x, wt, b, stride, pad);
+            for (int i = 0; i < n; i++)
+            {
+                var alone = be.Conv2d(x.SliceBatch(i), wt, b, stride, pad);
+                Assert.True(alone.Data.AsSpan().SequenceEqual(batch.SliceBatch(i).Data),
+                    $"{kernels} Conv2d x[{n},{c},{height},{width}] w[{o},{c},{kernel},{kernel}] stride {stride}: image {i} differs from its batch");
+            }
+        }
+    }
+
     [Fact]
     public void Conv2dAtStableDiffusionSize()
     {

@@ -5,6 +5,13 @@ namespace IIP.Runtime.Backends.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
+    /// <summary>
+    /// Output pixels per image up to which a batch runs as one GEMM over all its images: at the UNet's deep levels (16x16
+    /// and 8x8 latents, 1280 channels) a weight panel otherwise serves only 8 or 2 pixel panels per image and the
+    /// product waits on reading the weights; side by side, a batch of 2 halves that traffic.
+    /// </summary>
+    private const int BatchedConvMaxPixels = 256;
+
     public void Conv2d(Tensor x, Tensor w, Tensor? b, int stride, Padding2d pad, Tensor y)
     {
         // x [N, C, H, W], w [O, C, KH, KW] -> y [N, O, Ho, Wo]
@@ -21,8 +28,9 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    // Per image i: y_i [O, Ho Wo] = w [O, C KH KW] col(x_i) [C KH KW, Ho Wo] + bias [O] (one per row of y_i, added by
-    // the GEMM driver), the weights as A panels (packed in advance for model weights), col(x_i) packed from the image.
+    // y_i [O, Ho Wo] = w [O, C KH KW] col(x_i) [C KH KW, Ho Wo] + bias [O] (one per row, added by the GEMM driver), the
+    // weights as A panels (packed in advance for model weights), col(x_i) packed from the image: one GEMM per image, or
+    // for small images one over the batch, C [O, N Ho Wo] = w [col(x_0) .. col(x_N-1)], then copied into y [N, O, Ho Wo].
     private void Conv2dGemms<TWeights>(TWeights weights, Tensor x, Tensor w, Tensor? b, int stride, Padding2d pad, Tensor y)
         where TWeights : struct, IPanelSource
     {
@@ -31,15 +39,29 @@ public sealed unsafe partial class CpuBackend
         int ckk = c * kh * kw, pixels = ho * wo;
         bool pointwise = kh == 1 && kw == 1 && stride == 1 && pad == default;
         fixed (float* px = x.Data, py = y.Data, pb = b?.Data)
+        {
+            var bias = GemmBias.Rows(pb);
+            if (n > 1 && pixels <= BatchedConvMaxPixels)
+            {
+                long columns = (long)n * pixels;
+                float* batch = GemmScratch.Extra(o * columns);   // C [O, N Ho Wo]
+                GemmDriver.Run(_kernels, weights, new Im2ColPanels(px, c, h, wd, kh, kw, stride, pad, ho, wo), o, (int)columns, ckk, 1f, 0f,
+                    batch, (int)columns, parallel: true, bias);
+                for (int i = 0; i < n; i++)
+                    for (int oc = 0; oc < o; oc++)
+                        new ReadOnlySpan<float>(batch + oc * columns + (long)i * pixels, pixels)
+                            .CopyTo(new Span<float>(py + ((long)i * o + oc) * pixels, pixels));
+                return;
+            }
             for (int i = 0; i < n; i++)
             {
                 float* xi = px + (long)i * c * h * wd;
                 float* yi = py + (long)i * o * pixels;
-                var bias = GemmBias.Rows(pb);
                 if (pointwise)
                     GemmDriver.Run(_kernels, weights, StridedPanels.ForB(false, xi, pixels), o, pixels, c, 1f, 0f, yi, pixels, parallel: true, bias);
                 else
-                    GemmDriver.Run(_kernels, weights, new Im2ColPanels(xi, h, wd, kh, kw, stride, pad, wo), o, pixels, ckk, 1f, 0f, yi, pixels, parallel: true, bias);
+                    GemmDriver.Run(_kernels, weights, new Im2ColPanels(xi, c, h, wd, kh, kw, stride, pad, ho, wo), o, pixels, ckk, 1f, 0f, yi, pixels, parallel: true, bias);
             }
+        }
     }
 }

@@ -2,11 +2,13 @@ using System.Runtime.CompilerServices;
 namespace IIP.Runtime.Backends.Cpu.Gemm;
 
 /// <summary>
-/// The im2col matrix of one image, op(B) = col [C * KH * KW, Ho * Wo], packed straight from the image
-/// (implicit GEMM: the column matrix is never stored). Outer index = output pixel oy * Wo + ox, depth index =
-/// (c * KH + ky) * KW + kx; element = x[c, oy * stride - top + ky, ox * stride - left + kx], 0 outside the image.
+/// The im2col matrix of a batch of images x [N, C, H, W], op(B) = col [C * KH * KW, N * Ho * Wo] (the images side by
+/// side), packed straight from the images (implicit GEMM: the column matrix is never stored). Outer index =
+/// n * Ho * Wo + oy * Wo + ox, depth index = (c * KH + ky) * KW + kx; element =
+/// x[n, c, oy * stride - top + ky, ox * stride - left + kx], 0 outside the image. With one image it is that image's
+/// col(x).
 /// </summary>
-internal readonly unsafe struct Im2ColPanels(float* x, int h, int w, int kh, int kw, int stride, Padding2d pad, int wo)
+internal readonly unsafe struct Im2ColPanels(float* x, int c, int h, int w, int kh, int kw, int stride, Padding2d pad, int ho, int wo)
     : IPanelSource
 {
     public float* Prepacked => null;
@@ -17,12 +19,12 @@ internal readonly unsafe struct Im2ColPanels(float* x, int h, int w, int kh, int
         {
             int cols = Math.Min(width, count - q * width);
             float* panel = dst + (long)q * width * kc;
-            // Walk the panel's pixels in runs that stay on one output row.
+            // Walk the panel's pixels in runs that stay on one output row (so on one image).
             for (int j = 0; j < cols;)
             {
-                int o = o0 + q * width + j, oy = o / wo, ox = o % wo;
+                int o = o0 + q * width + j, image = o / (ho * wo), pixel = o % (ho * wo), oy = pixel / wo, ox = pixel % wo;
                 int run = Math.Min(cols - j, wo - ox);
-                PackRun(oy, ox, run, k0, kc, width, panel + j);
+                PackRun(x + (long)image * c * h * w, oy, ox, run, k0, kc, width, panel + j);
                 j += run;
             }
             if (cols < width)
@@ -30,12 +32,12 @@ internal readonly unsafe struct Im2ColPanels(float* x, int h, int w, int kh, int
         }
     }
 
-    // dst[p * width + t] = x[c, iy, ix(t)] for t < run: one output row, pixels ox .. ox + run - 1.
+    // dst[p * width + t] = image[ch, iy, ix(t)] for t < run: one output row, pixels ox .. ox + run - 1.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void PackRun(int oy, int ox, int run, int k0, int kc, int width, float* dst)
+    private void PackRun(float* image, int oy, int ox, int run, int k0, int kc, int width, float* dst)
     {
         int kk = kh * kw;
-        int c = k0 / kk, ky = k0 / kw % kh, kx = k0 % kw;
+        int ch = k0 / kk, ky = k0 / kw % kh, kx = k0 % kw;
         for (int p = 0; p < kc; p++, dst += width)
         {
             int iy = oy * stride - pad.Top + ky;
@@ -45,7 +47,7 @@ internal readonly unsafe struct Im2ColPanels(float* x, int h, int w, int kh, int
             }
             else
             {
-                float* src = x + ((long)c * h + iy) * w;
+                float* src = image + ((long)ch * h + iy) * w;
                 int ix0 = ox * stride - pad.Left + kx;
                 if (stride == 1)
                 {
@@ -67,7 +69,7 @@ internal readonly unsafe struct Im2ColPanels(float* x, int h, int w, int kh, int
             if (++kx == kw)
             {
                 kx = 0;
-                if (++ky == kh) { ky = 0; c++; }
+                if (++ky == kh) { ky = 0; ch++; }
             }
         }
     }
