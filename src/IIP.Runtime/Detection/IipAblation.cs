@@ -20,6 +20,8 @@ public sealed record AblationPlan
 /// The ablation study of IIP on a labelled image set. Per image, one DDIM inversion to the largest t_I
 /// (the inversion path does not depend on t_I, so every t_I reads its latent from it), then one perturbed
 /// regeneration per configuration, each stored as a component record (MTCNP, discrepancy, per-step TCNP).
+/// The similarity is the session options' <see cref="IipOptions.Similarity"/>, computed by the detector's own
+/// <see cref="IipDetector.MeasureSimilarity"/> (so latent cosine, pixel SSIM or embedding cosine as in `iip scan`).
 /// Component records go to a resumable JSONL file; <see cref="Score"/> then turns them into one scored series
 /// per variant, with scales = the medians of MTCNP and discrepancy over the non-memorized images of the set
 /// (IIP.md step 7: "median of each component over images known to be non-memorized").
@@ -61,9 +63,9 @@ public sealed class IipAblation(IipSession session, AblationPlan plan)
                     "no-optimization" => (o, path[o.InversionSteps], unoptimized!),
                     _ => (o with { InversionSteps = SweptSteps(config)!.Value }, path[SweptSteps(config)!.Value], session.Perturbation.Embedding),
                 };
-                var detector = new IipDetector(model, options with { MtcnpSteps = Math.Min(o.MtcnpSteps, options.InversionSteps) }, session.EmptyEmbedding, embedding);
+                var detector = session.CreateDetector(options with { MtcnpSteps = Math.Min(o.MtcnpSteps, options.InversionSteps) }, embedding);
                 var regenerated = detector.Regenerate(start, out var tcnp);
-                double similarity = Similarity.Cosine(z0.Data, regenerated.Data);
+                double similarity = detector.MeasureSimilarity(image, z0, regenerated);   // o.Similarity, as iip scan computes it
                 var record = new ScanRecord
                 {
                     Image = item.Image,

@@ -22,17 +22,16 @@ public sealed record IipScore(double Score, double Mtcnp, double Similarity, dou
 /// (guidance g, perturbation embedding c*) down to t = 1, recording TCNP per step; MTCNP = mean TCNP of the first
 /// t_P steps; d = 1 - similarity(input, regeneration);
 /// score = lambda_e MTCNP / scale_e + lambda_d sign d / scale_d.
-/// With <see cref="SimilarityKind.OnnxEmbedding"/> the embedder is the one passed in, else loaded once here from
-/// <see cref="IipOptions.EmbeddingModelPath"/>.
+/// With <see cref="SimilarityKind.OnnxEmbedding"/> the embedder is the one passed in (it must match the options'
+/// model and normalization), else loaded once here from <see cref="IipOptions.EmbeddingModelPath"/>,
+/// <see cref="IipOptions.EmbeddingMean"/> and <see cref="IipOptions.EmbeddingStd"/>.
 /// </summary>
 public sealed class IipDetector(StableDiffusion model, IipOptions options, Tensor emptyEmbedding, Tensor perturbationEmbedding, OnnxImageEmbedder? embedder = null)
 {
     public IipOptions Options { get; } = options;
 
     /// <summary>The external embedding model of the onnx-embedding similarity; null for the other similarities.</summary>
-    public OnnxImageEmbedder? Embedder { get; } = options.Similarity == SimilarityKind.OnnxEmbedding
-        ? embedder ?? new OnnxImageEmbedder(options.EmbeddingModelPath ?? throw new ArgumentException("the onnx-embedding similarity needs an embedding model path"))
-        : null;
+    public OnnxImageEmbedder? Embedder { get; } = options.Similarity == SimilarityKind.OnnxEmbedding ? EmbedderFor(options, embedder) : null;
 
     /// <summary>image [1, 3, S, S] in [-1, 1] at the model's native size -> score and components.</summary>
     public IipScore Score(Tensor image)
@@ -47,17 +46,24 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
         using (IIP.Native.Nvtx.Range("iip regeneration"))
             regenerated = Regenerate(inverted, out tcnp);
         double mtcnp = tcnp.Take(Math.Min(o.MtcnpSteps, tcnp.Length)).DefaultIfEmpty(0).Average();
-        double similarity = o.Similarity switch
-        {
-            SimilarityKind.LatentCosine => Similarity.Cosine(z0.Data, regenerated.Data),
-            SimilarityKind.PixelSsim => Similarity.Ssim(image, model.DecodeLatent(regenerated)),
-            SimilarityKind.OnnxEmbedding => Embedder!.Similarity(image, model.DecodeLatent(regenerated)),
-            _ => throw new ArgumentOutOfRangeException(nameof(o.Similarity)),
-        };
+        double similarity = MeasureSimilarity(image, z0, regenerated);
         double discrepancy = 1 - similarity;
         double score = o.LambdaE * mtcnp / o.ScaleE + o.LambdaD * o.DiscrepancySign * discrepancy / o.ScaleD;
         return new IipScore(score, mtcnp, similarity, discrepancy, tcnp, L2(z0.Data, regenerated.Data));
     }
+
+    /// <summary>
+    /// IIP.md step 6, by <see cref="IipOptions.Similarity"/>: cos(z0, regenerated latent), or SSIM / embedding cosine
+    /// of the input image and the decoded regeneration. image [1, 3, S, S] in [-1, 1]; z0 its latent [1, C, h, w];
+    /// regenerated the latent <see cref="Regenerate"/> returned.
+    /// </summary>
+    public double MeasureSimilarity(Tensor image, Tensor z0, Tensor regenerated) => Options.Similarity switch
+    {
+        SimilarityKind.LatentCosine => Similarity.Cosine(z0.Data, regenerated.Data),
+        SimilarityKind.PixelSsim => Similarity.Ssim(image, model.DecodeLatent(regenerated)),
+        SimilarityKind.OnnxEmbedding => Embedder!.Similarity(image, model.DecodeLatent(regenerated)),
+        _ => throw new ArgumentOutOfRangeException(nameof(Options.Similarity), Options.Similarity, "unknown similarity"),
+    };
 
     /// <summary>DDIM with guidance from the inverted latent over the remaining grid timesteps down to t = 1.</summary>
     public Tensor Regenerate(Tensor inverted, out double[] tcnp)
@@ -69,6 +75,16 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
         var result = model.Sample(inverted, remaining, model.Scheduler.StepRatio(o.GridSteps), emptyEmbedding, perturbationEmbedding, o.Guidance, values);
         tcnp = values.ToArray();
         return result;
+    }
+
+    private static OnnxImageEmbedder EmbedderFor(IipOptions options, OnnxImageEmbedder? given)
+    {
+        if (given is null)
+            return new OnnxImageEmbedder(options.EmbeddingModelPath ?? throw new ArgumentException("the onnx-embedding similarity needs an embedding model path"),
+                options.EmbeddingMean, options.EmbeddingStd);
+        if (!given.Matches(options))
+            throw new ArgumentException($"the embedder given ({given.ModelPath}, mean {string.Join(", ", given.Mean)}, std {string.Join(", ", given.Std)}) is not the one the options describe");
+        return given;
     }
 
     private static double L2(ReadOnlySpan<float> a, ReadOnlySpan<float> b)

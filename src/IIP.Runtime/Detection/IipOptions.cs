@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -63,6 +64,18 @@ public sealed record IipOptions
     /// <summary>The ONNX image-embedding model of <see cref="SimilarityKind.OnnxEmbedding"/> (required by it, not allowed otherwise).</summary>
     public string? EmbeddingModelPath { get; init; }
 
+    /// <summary>
+    /// Per-channel mean (R, G, B, on [0, 1] pixels) the onnx-embedding similarity subtracts before the model (see
+    /// <see cref="OnnxImageEmbedder"/>); null: ImageNet's, <see cref="OnnxImageEmbedder.ImageNetMean"/>. Only allowed with that similarity.
+    /// </summary>
+    public float[]? EmbeddingMean { get; init; }
+
+    /// <summary>
+    /// Per-channel standard deviation (R, G, B) the onnx-embedding similarity divides by after subtracting
+    /// <see cref="EmbeddingMean"/>; null: ImageNet's, <see cref="OnnxImageEmbedder.ImageNetStd"/>. Only allowed with that similarity.
+    /// </summary>
+    public float[]? EmbeddingStd { get; init; }
+
     /// <summary>lambda_e: weight of MTCNP in the score.</summary>
     public double LambdaE { get; init; } = 1.0;
 
@@ -96,6 +109,19 @@ public sealed record IipOptions
             throw new ArgumentException("the onnx-embedding similarity needs an embedding model path");
         if (Similarity != SimilarityKind.OnnxEmbedding && EmbeddingModelPath is not null)
             throw new ArgumentException($"an embedding model is only used by the onnx-embedding similarity, not by {Similarity}");
+        if (Similarity != SimilarityKind.OnnxEmbedding && (EmbeddingMean is not null || EmbeddingStd is not null))
+            throw new ArgumentException($"an embedding mean/std is only used by the onnx-embedding similarity, not by {Similarity}");
+        ValidateChannels("embedding mean", EmbeddingMean, positive: false);
+        ValidateChannels("embedding std", EmbeddingStd, positive: true);
+    }
+
+    /// <summary>null, or exactly 3 finite values (R, G, B), all positive when <paramref name="positive"/>.</summary>
+    private static void ValidateChannels(string name, float[]? values, bool positive)
+    {
+        if (values is null) return;
+        if (values.Length != 3) throw new ArgumentException($"{name} needs 3 values (R, G, B), got {values.Length}");
+        if (values.Any(v => !float.IsFinite(v))) throw new ArgumentException($"{name} values must be finite, got {ChannelText(values)}");
+        if (positive && values.Any(v => !(v > 0))) throw new ArgumentException($"{name} values must be positive, got {ChannelText(values)}");
     }
 
     /// <summary>The options the perturbation embedding depends on, hashed for its cache key.</summary>
@@ -105,17 +131,24 @@ public sealed record IipOptions
     public string ScoreKey() => Hash($"{PerturbationKey()};tI={InversionSteps};tP={MtcnpSteps};g={Guidance:R};sim={Similarity}{EmbeddingModelKey()};le={LambdaE:R};ld={LambdaD:R};se={ScaleE:R};sd={ScaleD:R};sign={DiscrepancySign}");
 
     /// <summary>
-    /// ";emb=full path|size|last write UTC ticks" of the embedding model ("missing" when absent), empty for the
-    /// other similarities so their keys are unchanged. Path, size and time rather than the file's SHA-256:
-    /// embedding models run to hundreds of MB and the key is computed per scan; a copied or touched file only
-    /// costs a rescore.
+    /// ";emb=full path|size|last write UTC ticks" of the embedding model ("missing" when absent), then
+    /// ";mean=R,G,B" and ";std=R,G,B" when the normalization is not ImageNet's; empty for the other similarities
+    /// so their keys are unchanged (as are the keys of ImageNet-normalized scans from before the mean/std options).
+    /// Path, size and time rather than the file's SHA-256: embedding models run to hundreds of MB and the key is
+    /// computed per scan; a copied or touched file only costs a rescore.
     /// </summary>
     private string EmbeddingModelKey()
     {
         if (Similarity != SimilarityKind.OnnxEmbedding || EmbeddingModelPath is null) return "";
         var file = new FileInfo(Path.GetFullPath(EmbeddingModelPath));
-        return file.Exists ? $";emb={file.FullName}|{file.Length}|{file.LastWriteTimeUtc.Ticks}" : $";emb={file.FullName}|missing";
+        string model = file.Exists ? $";emb={file.FullName}|{file.Length}|{file.LastWriteTimeUtc.Ticks}" : $";emb={file.FullName}|missing";
+        string mean = EmbeddingMean is { } m && !m.SequenceEqual(OnnxImageEmbedder.ImageNetMean) ? $";mean={ChannelText(m)}" : "";
+        string std = EmbeddingStd is { } s && !s.SequenceEqual(OnnxImageEmbedder.ImageNetStd) ? $";std={ChannelText(s)}" : "";
+        return model + mean + std;
     }
+
+    /// <summary>"R,G,B" with round-trip invariant formatting.</summary>
+    private static string ChannelText(float[] values) => string.Join(",", values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
 
     private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
 }

@@ -28,14 +28,18 @@ public sealed class IipSession
 
     private OnnxImageEmbedder? _embedder;
 
-    /// <summary>A detector; the onnx-embedding similarity's model is loaded once per session and path and shared.</summary>
-    public IipDetector CreateDetector(IipOptions? options = null)
+    /// <summary>
+    /// A detector with the session's perturbation embedding, or <paramref name="perturbationEmbedding"/> when given
+    /// (the ablation's un-optimized one); the onnx-embedding similarity's model is loaded once per session, path and
+    /// normalization and shared.
+    /// </summary>
+    public IipDetector CreateDetector(IipOptions? options = null, Tensor? perturbationEmbedding = null)
     {
         options ??= Options;
         if (options.Similarity == SimilarityKind.OnnxEmbedding && options.EmbeddingModelPath is { } path
-            && _embedder?.ModelPath != Path.GetFullPath(path))
-            _embedder = new OnnxImageEmbedder(path);
-        return new(Model, options, EmptyEmbedding, Perturbation.Embedding, options.Similarity == SimilarityKind.OnnxEmbedding ? _embedder : null);
+            && !(_embedder?.Matches(options) ?? false))
+            _embedder = new OnnxImageEmbedder(path, options.EmbeddingMean, options.EmbeddingStd);
+        return new(Model, options, EmptyEmbedding, perturbationEmbedding ?? Perturbation.Embedding, options.Similarity == SimilarityKind.OnnxEmbedding ? _embedder : null);
     }
 
     /// <summary>

@@ -12,7 +12,9 @@ namespace IIP.Runtime.Detection;
 /// 2. bilinear resize to H x W with half-pixel centers (PyTorch F.interpolate(mode="bilinear", align_corners=False,
 ///    antialias=False)); a dynamic H or W keeps the image's own size S (the diffusion model's native size);
 /// 3. per channel (p - mean[c]) / std[c], by default the ImageNet statistics SSCD, DINO and torchvision models
-///    expect (CLIP uses slightly different ones: pass them to the constructor).
+///    expect; CLIP image towers want their own (OpenAI CLIP: mean 0.48145466, 0.4578275, 0.40821073, std
+///    0.26862954, 0.26130258, 0.27577711): pass them to the constructor (<see cref="IipOptions.EmbeddingMean"/>,
+///    <see cref="IipOptions.EmbeddingStd"/>, `--embedding-mean`, `--embedding-std`).
 /// The session is created once per instance; ONNX Runtime's Run is thread-safe.
 /// </summary>
 public sealed class OnnxImageEmbedder : IDisposable
@@ -29,14 +31,17 @@ public sealed class OnnxImageEmbedder : IDisposable
     private readonly float[] _mean;
     private readonly float[] _std;
 
-    /// <summary>Loads <paramref name="modelPath"/>; throws naming the file when it is missing or not a usable image embedder.</summary>
-    public OnnxImageEmbedder(string modelPath, float[]? mean = null, float[]? std = null)
+    /// <summary>
+    /// Loads <paramref name="modelPath"/>; throws naming the file when it is missing or not a usable image embedder.
+    /// mean, std: per-channel normalization (R, G, B) on [0, 1] pixels; null: ImageNet's.
+    /// </summary>
+    public OnnxImageEmbedder(string modelPath, IReadOnlyList<float>? mean = null, IReadOnlyList<float>? std = null)
     {
         ModelPath = Path.GetFullPath(modelPath);
-        _mean = mean ?? ImageNetMean;
-        _std = std ?? ImageNetStd;
-        if (_mean.Length != 3 || _std.Length != 3 || _std.Any(s => !(s > 0)))
-            throw new ArgumentException("embedding normalization needs 3 means and 3 positive standard deviations");
+        _mean = (mean ?? ImageNetMean).ToArray();
+        _std = (std ?? ImageNetStd).ToArray();
+        if (_mean.Length != 3 || _std.Length != 3 || _mean.Any(m => !float.IsFinite(m)) || _std.Any(s => !(s > 0) || !float.IsFinite(s)))
+            throw new ArgumentException("embedding normalization needs 3 finite means and 3 finite positive standard deviations");
         if (!File.Exists(ModelPath)) throw new FileNotFoundException($"embedding model {ModelPath}: file not found", ModelPath);
         try
         {
@@ -62,6 +67,17 @@ public sealed class OnnxImageEmbedder : IDisposable
     }
 
     public string ModelPath { get; }
+
+    /// <summary>The per-channel mean (R, G, B) subtracted from [0, 1] pixels.</summary>
+    public IReadOnlyList<float> Mean => _mean;
+
+    /// <summary>The per-channel standard deviation (R, G, B) the centred pixels are divided by.</summary>
+    public IReadOnlyList<float> Std => _std;
+
+    /// <summary>Whether this embedder is the one <paramref name="options"/> describe: same model file and normalization.</summary>
+    public bool Matches(IipOptions options) =>
+        options.EmbeddingModelPath is { } path && ModelPath == Path.GetFullPath(path)
+        && _mean.SequenceEqual(options.EmbeddingMean ?? ImageNetMean) && _std.SequenceEqual(options.EmbeddingStd ?? ImageNetStd);
 
     /// <summary>The model's input height, or null when dynamic (the image keeps its own height).</summary>
     public int? InputHeight { get; }

@@ -45,4 +45,19 @@ public class AblateCommandTests
         Assert.Equal(0, rerun.ExitCode);
         Assert.Equal(20, ResultsReader.Read(Path.Combine(output, "ablation-components.jsonl")).Records.Count);  // 5 images x 4 configurations, once
     }
+
+    [Fact]
+    public void Similarity_and_embedding_options_are_the_scan_options()
+    {
+        string dir = TestPaths.NewTempDir("ablate-options");
+        string manifest = Path.Combine(TestPaths.Testbed, "labels.jsonl");
+        var noModel = CliRunner.Run("ablate", "--model", Path.Combine(TestPaths.Testbed, "model"), "--images", manifest, "--out", dir,
+            "--similarity", "onnx-embedding");
+        Assert.Equal(2, noModel.ExitCode);
+        Assert.Contains("--embedding-model", noModel.Stderr);
+        var stdWithoutEmbedding = CliRunner.Run("ablate", "--model", Path.Combine(TestPaths.Testbed, "model"), "--images", manifest, "--out", dir,
+            "--similarity", "pixel-ssim", "--embedding-std", "0.26862954,0.26130258,0.27577711");
+        Assert.Equal(2, stdWithoutEmbedding.ExitCode);
+        Assert.Contains("--embedding-std is only used with --similarity onnx-embedding", stdWithoutEmbedding.Stderr);
+    }
 }

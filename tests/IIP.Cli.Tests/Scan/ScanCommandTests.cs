@@ -140,6 +140,40 @@ public class ScanCommandTests
         Assert.Contains("absent.onnx: file not found", missing.Stderr);
     }
 
+    [Theory]
+    [InlineData("--embedding-mean", "0.5,0.5", "needs 3 comma-separated values")]
+    [InlineData("--embedding-mean", "0.5,0.5,0.5,0.5", "needs 3 comma-separated values")]
+    [InlineData("--embedding-mean", "0.5;0.5;0.5", "needs 3 comma-separated values")]
+    [InlineData("--embedding-mean", "0.5,red,0.5", "'red' is not a finite number")]
+    [InlineData("--embedding-mean", "0.5,NaN,0.5", "'NaN' is not a finite number")]
+    [InlineData("--embedding-std", "0.2,0,0.2", "0 must be positive")]
+    [InlineData("--embedding-std", "0.2,-0.1,0.2", "-0.1 must be positive")]
+    [InlineData("--embedding-std", "0,2,0,2,0,2", "needs 3 comma-separated values")]   // decimal commas
+    public void Bad_embedding_normalization_is_bad_input_naming_the_option(string option, string value, string problem)
+    {
+        string dir = TestPaths.NewTempDir("scan-onnx-norm");
+        string embedder = Path.Combine(dir, "mean.onnx");
+        File.WriteAllBytes(embedder, IIP.Runtime.Tests.Detection.TinyOnnxModel.MeanEmbedder(32, 32));
+        var result = Scan(Image("heldout"), Path.Combine(dir, "r.jsonl"), "--similarity", "onnx-embedding", "--embedding-model", embedder, option, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"{option} '{value}'", result.Stderr);
+        Assert.Contains(problem, result.Stderr);
+    }
+
+    [Theory]
+    [InlineData("--embedding-mean", "0.48145466,0.4578275,0.40821073")]
+    [InlineData("--embedding-std", "0.26862954,0.26130258,0.27577711")]
+    public void Embedding_normalization_without_onnx_embedding_is_bad_input(string option, string value)
+    {
+        string dir = TestPaths.NewTempDir("scan-onnx-norm");
+        foreach (var similarity in new[] { "latent-cosine", "pixel-ssim" })
+        {
+            var result = Scan(Image("heldout"), Path.Combine(dir, "r.jsonl"), "--similarity", similarity, option, value);
+            Assert.Equal(2, result.ExitCode);
+            Assert.Contains($"{option} is only used with --similarity onnx-embedding", result.Stderr);
+        }
+    }
+
     [Fact]
     public void Onnx_embedding_similarity_scans_with_a_hand_written_model()
     {
@@ -154,5 +188,15 @@ public class ScanCommandTests
         double similarity = record.Components["similarity"];
         Assert.True(similarity is > -1 and < 1, $"similarity {similarity}");
         Assert.Equal(1 - similarity, record.Components["discrepancy"], 15);
+
+        // CLIP's normalization reaches the embedder: another similarity, under another options key
+        string clipOutput = Path.Combine(dir, "results-clip.jsonl");
+        var clip = Scan(Manifest(dir, Image("heldout/000000.png")), clipOutput, "--method", "iip", "--similarity", "onnx-embedding", "--embedding-model", embedder,
+            "--embedding-mean", "0.48145466,0.4578275,0.40821073", "--embedding-std", "0.26862954, 0.26130258, 0.27577711");
+        Assert.True(clip.ExitCode == 0, clip.Stdout + clip.Stderr);
+        var clipRecord = ResultsReader.Read(clipOutput).Records.Single();
+        Assert.Null(clipRecord.Error);
+        Assert.NotEqual(record.Options, clipRecord.Options);
+        Assert.True(Math.Abs(clipRecord.Components["similarity"] - similarity) > 1e-6, $"ImageNet {similarity:R} vs CLIP {clipRecord.Components["similarity"]:R}");
     }
 }

@@ -65,6 +65,38 @@ public class OnnxImageEmbedderTests
         AssertEmbedding("64 -> 32x32", expected, embedder.Embed(image));
     }
 
+    [Fact]
+    public void Custom_mean_and_std_normalize_the_pixels_instead_of_imagenet()
+    {
+        // OpenAI CLIP's statistics (openai/CLIP clip.py _transform); 64 -> 32 averages 2x2 blocks as above
+        float[] clipMean = [0.48145466f, 0.4578275f, 0.40821073f], clipStd = [0.26862954f, 0.26130258f, 0.27577711f];
+        var image = BaselineTestData.Pattern(64);
+        using var clip = new OnnxImageEmbedder(WriteModel(MeanEmbedder(32, 32)), clipMean, clipStd);
+        using var imageNet = new OnnxImageEmbedder(WriteModel(MeanEmbedder(32, 32)));
+        Assert.Equal(clipMean, clip.Mean);
+        Assert.Equal(clipStd, clip.Std);
+        var expected = new double[3];
+        for (int c = 0; c < 3; c++)
+            expected[c] = (image.Data.Skip(c * 4096).Take(4096).Average(x => Math.Clamp((x + 1.0) / 2.0, 0, 1)) - clipMean[c]) / clipStd[c];
+        var embedding = clip.Embed(image);
+        AssertEmbedding("CLIP-normalized 64 -> 32x32", expected, embedding);
+        // the ImageNet embedding is a different vector: far beyond the 1e-6 tolerance above
+        var imageNetEmbedding = imageNet.Embed(image);
+        Assert.True(Enumerable.Range(0, 3).Max(c => Math.Abs(imageNetEmbedding[c] - embedding[c])) > 0.01,
+            $"CLIP {string.Join(", ", embedding)} vs ImageNet {string.Join(", ", imageNetEmbedding)}");
+    }
+
+    [Theory]
+    [InlineData(new[] { 0.5f, 0.5f }, new[] { 0.2f, 0.2f, 0.2f })]            // 2 means
+    [InlineData(new[] { 0.5f, float.NaN, 0.5f }, new[] { 0.2f, 0.2f, 0.2f })]   // NaN mean
+    [InlineData(new[] { 0.5f, 0.5f, 0.5f }, new[] { 0.2f, 0f, 0.2f })]          // std 0
+    [InlineData(new[] { 0.5f, 0.5f, 0.5f }, new[] { 0.2f, 0.2f, float.PositiveInfinity })]
+    public void Bad_normalization_is_an_argument_error(float[] mean, float[] std)
+    {
+        string model = WriteModel(MeanEmbedder(8, 8));
+        Assert.Contains("normalization", Assert.Throws<ArgumentException>(() => new OnnxImageEmbedder(model, mean, std)).Message);
+    }
+
     [Theory]
     [InlineData(24, 40)]   // non-integer ratios, non-square
     [InlineData(100, 7)]   // upscale one axis, downscale the other
@@ -138,6 +170,33 @@ public class OnnxImageEmbedderTests
         Assert.NotEqual(withA.ScoreKey(), new IipOptions().ScoreKey());
         Assert.Equal(withA.PerturbationKey(), new IipOptions().PerturbationKey());   // the embedder does not change c*
     }
+
+    [Fact]
+    public void Options_key_the_embedding_normalization_and_validate_it()
+    {
+        var imageNet = new IipOptions { Similarity = SimilarityKind.OnnxEmbedding, EmbeddingModelPath = WriteModel(MeanEmbedder(8, 8)) };
+        var clipMean = imageNet with { EmbeddingMean = [0.48145466f, 0.4578275f, 0.40821073f] };
+        var clipStd = imageNet with { EmbeddingStd = [0.26862954f, 0.26130258f, 0.27577711f] };
+        clipMean.Validate();
+        clipStd.Validate();
+        Assert.NotEqual(imageNet.ScoreKey(), clipMean.ScoreKey());
+        Assert.NotEqual(imageNet.ScoreKey(), clipStd.ScoreKey());
+        Assert.NotEqual(clipMean.ScoreKey(), clipStd.ScoreKey());
+        Assert.NotEqual(clipMean.ScoreKey(), (clipMean with { EmbeddingMean = [0.48145466f, 0.4578275f, 0.41f] }).ScoreKey());
+        // ImageNet's statistics written out are the default: same key as leaving them out (scans before these options)
+        Assert.Equal(imageNet.ScoreKey(), (imageNet with { EmbeddingMean = [0.485f, 0.456f, 0.406f], EmbeddingStd = [0.229f, 0.224f, 0.225f] }).ScoreKey());
+
+        void Rejected(IipOptions options, string expected) =>
+            Assert.Contains(expected, Assert.Throws<ArgumentException>(options.Validate).Message);
+        Rejected(imageNet with { EmbeddingMean = [0.5f, 0.5f] }, "embedding mean needs 3 values");
+        Rejected(imageNet with { EmbeddingMean = [0.5f, float.NaN, 0.5f] }, "embedding mean values must be finite");
+        Rejected(imageNet with { EmbeddingStd = [0.2f, 0.2f, 0.2f, 0.2f] }, "embedding std needs 3 values");
+        Rejected(imageNet with { EmbeddingStd = [0.2f, 0f, 0.2f] }, "embedding std values must be positive");
+        Rejected(imageNet with { EmbeddingStd = [0.2f, -0.1f, 0.2f] }, "embedding std values must be positive");
+        Rejected(imageNet with { EmbeddingStd = [0.2f, float.PositiveInfinity, 0.2f] }, "embedding std values must be finite");
+        Rejected(new IipOptions { EmbeddingMean = [0.5f, 0.5f, 0.5f] }, "only used by the onnx-embedding similarity");
+        Rejected(new IipOptions { Similarity = SimilarityKind.PixelSsim, EmbeddingStd = [0.2f, 0.2f, 0.2f] }, "only used by the onnx-embedding similarity");
+    }
 }
 
 /// <summary>IipDetector with the onnx-embedding similarity on the trained testbed model (fast options).</summary>
@@ -173,6 +232,37 @@ public class OnnxEmbeddingDetectorTests(TestbedModelFixture testbed)
         Assert.Equal(1 - score.Similarity, score.Discrepancy, 15);
         Assert.True(score.Similarity < 1 && score.Similarity > -1, $"similarity {score.Similarity}");
         Assert.True(double.IsFinite(score.Score));
+    }
+
+    [Fact]
+    public void Detector_and_session_embedders_use_the_options_normalization()
+    {
+        var model = testbed.Model;
+        var options = new IipOptions
+        {
+            InversionSteps = 4, MtcnpSteps = 2, PerturbationIterations = 0, PerturbationNoiseLatents = 1,
+            Similarity = SimilarityKind.OnnxEmbedding,
+            EmbeddingModelPath = OnnxImageEmbedderTests.WriteModel(TinyOnnxModel.MeanEmbedder(32, 32)),
+            EmbeddingMean = [0.48145466f, 0.4578275f, 0.40821073f],
+            EmbeddingStd = [0.26862954f, 0.26130258f, 0.27577711f],
+        };
+        var empty = model.Backend.ToHost(testbed.Empty);
+        var image = BaselineTestData.Pattern(model.NativeImageSize);
+        using var reference = new OnnxImageEmbedder(options.EmbeddingModelPath, options.EmbeddingMean, options.EmbeddingStd);
+
+        var detector = new IipDetector(model, options, empty, empty);
+        Assert.Equal(reference.Embed(image), detector.Embedder!.Embed(image));
+
+        var session = new IipSession(model, options, "0123456789abcdef0123456789abcdef", null, emptyEmbedding: empty);
+        Assert.Equal(reference.Embed(image), session.CreateDetector().Embedder!.Embed(image));
+        // another normalization on the same model file gets its own embedder, not the shared one
+        var imageNetDetector = session.CreateDetector(options with { EmbeddingMean = null, EmbeddingStd = null });
+        Assert.Equal(OnnxImageEmbedder.ImageNetMean, imageNetDetector.Embedder!.Mean);
+        Assert.NotEqual(reference.Embed(image), imageNetDetector.Embedder.Embed(image));
+
+        // an embedder passed in must be the one the options describe
+        var e = Assert.Throws<ArgumentException>(() => new IipDetector(model, options with { EmbeddingStd = null }, empty, empty, reference));
+        Assert.Contains("not the one the options describe", e.Message);
     }
 
     [Fact]

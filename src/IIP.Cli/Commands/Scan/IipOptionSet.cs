@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using IIP.Runtime.Detection;
 
 namespace IIP.Cli.Commands.Scan;
@@ -12,7 +13,9 @@ public sealed class IipOptionSet
     public Option<int> MtcnpSteps { get; } = new("--mtcnp-steps") { Description = $"t_P: regeneration steps whose TCNP is averaged into MTCNP", DefaultValueFactory = _ => Defaults.MtcnpSteps };
     public Option<float> Guidance { get; } = new("--guidance") { Description = $"classifier-free guidance of the perturbed regeneration", DefaultValueFactory = _ => Defaults.Guidance };
     public Option<SimilarityKind> Similarity { get; } = new("--similarity") { Description = "latent-cosine: cos(z0, regenerated latent); pixel-ssim: SSIM of the input and the decoded regeneration; onnx-embedding: cosine of --embedding-model's embeddings of the input and the decoded regeneration", DefaultValueFactory = _ => Defaults.Similarity, CustomParser = r => ParseEnum<SimilarityKind>(r.Tokens[0].Value) };
-    public Option<string?> EmbeddingModel { get; } = new("--embedding-model") { Description = "ONNX image-embedding model (SSCD, CLIP, DINO: one float input [1, 3, H, W], ImageNet mean/std on [0, 1] pixels) for --similarity onnx-embedding" };
+    public Option<string?> EmbeddingModel { get; } = new("--embedding-model") { Description = "ONNX image-embedding model (SSCD, CLIP, DINO: one float input [1, 3, H, W]; [0, 1] pixels normalized by --embedding-mean and --embedding-std) for --similarity onnx-embedding", HelpName = "PATH" };
+    public Option<string?> EmbeddingMean { get; } = new("--embedding-mean") { Description = "per-channel mean subtracted from the [0, 1] RGB pixels before --embedding-model, comma-separated (default: ImageNet's 0.485,0.456,0.406; OpenAI CLIP wants 0.48145466,0.4578275,0.40821073)", HelpName = "R,G,B" };
+    public Option<string?> EmbeddingStd { get; } = new("--embedding-std") { Description = "per-channel standard deviation the centred pixels are divided by before --embedding-model, comma-separated, positive (default: ImageNet's 0.229,0.224,0.225; OpenAI CLIP wants 0.26862954,0.26130258,0.27577711)", HelpName = "R,G,B" };
     public Option<PerturbationInit> PerturbationInit { get; } = new("--perturbation-init") { Description = "prompt: start from the embedding of --perturbation-prompt ; random: Gaussian rows", DefaultValueFactory = _ => Defaults.PerturbationInit, CustomParser = r => ParseEnum<PerturbationInit>(r.Tokens[0].Value) };
     public Option<string> PerturbationPrompt { get; } = new("--perturbation-prompt") { Description = $"the meaningless prompt the perturbation embedding starts from", DefaultValueFactory = _ => Defaults.PerturbationPrompt };
     public Option<double> LearningRate { get; } = new("--perturbation-lr") { Description = $"AdamW learning rate of the perturbation embedding", DefaultValueFactory = _ => Defaults.PerturbationLearningRate };
@@ -25,7 +28,7 @@ public sealed class IipOptionSet
     public Option<int> Sign { get; } = new("--discrepancy-sign") { Description = "+1: memorized images regenerate farther from the input; -1: closer (see docs/benchmarks.md for the evidence)", DefaultValueFactory = _ => Defaults.DiscrepancySign };
     public Option<string?> Reference { get; } = new("--reference") { Description = "images known not to be memorized (folder, list or manifest): the medians of their MTCNP and discrepancy become the scales" };
 
-    public IEnumerable<Option> All => [InversionSteps, MtcnpSteps, Guidance, Similarity, EmbeddingModel, PerturbationInit, PerturbationPrompt, LearningRate, Iterations, NoiseLatents, LambdaE, LambdaD, ScaleE, ScaleD, Sign, Reference];
+    public IEnumerable<Option> All => [InversionSteps, MtcnpSteps, Guidance, Similarity, EmbeddingModel, EmbeddingMean, EmbeddingStd, PerturbationInit, PerturbationPrompt, LearningRate, Iterations, NoiseLatents, LambdaE, LambdaD, ScaleE, ScaleD, Sign, Reference];
 
     public void AddTo(Command command)
     {
@@ -45,6 +48,8 @@ public sealed class IipOptionSet
             throw new ArgumentException("--embedding-model is only used with --similarity onnx-embedding");
         if (embeddingModel is not null && !File.Exists(embeddingModel))   // before the perturbation embedding is optimized
             throw new ArgumentException($"--embedding-model {Path.GetFullPath(embeddingModel)}: file not found");
+        var embeddingMean = ParseChannels(EmbeddingMean, parse.GetValue(EmbeddingMean), similarity, positive: false);
+        var embeddingStd = ParseChannels(EmbeddingStd, parse.GetValue(EmbeddingStd), similarity, positive: true);
         var options = new IipOptions
         {
             InversionSteps = parse.GetValue(InversionSteps),
@@ -52,6 +57,8 @@ public sealed class IipOptionSet
             Guidance = parse.GetValue(Guidance),
             Similarity = similarity,
             EmbeddingModelPath = embeddingModel,
+            EmbeddingMean = embeddingMean,
+            EmbeddingStd = embeddingStd,
             PerturbationInit = parse.GetValue(PerturbationInit),
             PerturbationPrompt = parse.GetValue(PerturbationPrompt)!,
             PerturbationLearningRate = parse.GetValue(LearningRate),
@@ -66,6 +73,26 @@ public sealed class IipOptionSet
         };
         options.Validate();
         return options;
+    }
+
+    /// <summary>"R,G,B" (invariant culture) -> 3 finite floats, positive when <paramref name="positive"/>; null when the option is absent.</summary>
+    private static float[]? ParseChannels(Option<string?> option, string? text, SimilarityKind similarity, bool positive)
+    {
+        if (text is null) return null;
+        if (similarity != SimilarityKind.OnnxEmbedding)
+            throw new ArgumentException($"{option.Name} is only used with --similarity onnx-embedding");
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length != 3)
+            throw new ArgumentException($"{option.Name} '{text}': needs 3 comma-separated values R,G,B, got {parts.Length}");
+        var values = new float[3];
+        for (int c = 0; c < 3; c++)
+        {
+            if (!float.TryParse(parts[c], NumberStyles.Float, CultureInfo.InvariantCulture, out values[c]) || !float.IsFinite(values[c]))
+                throw new ArgumentException($"{option.Name} '{text}': '{parts[c]}' is not a finite number");
+            if (positive && !(values[c] > 0))
+                throw new ArgumentException($"{option.Name} '{text}': {parts[c]} must be positive");
+        }
+        return values;
     }
 
     private static T ParseEnum<T>(string text) where T : struct, Enum
