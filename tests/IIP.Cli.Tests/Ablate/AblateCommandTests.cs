@@ -44,6 +44,14 @@ public class AblateCommandTests
             "--sweep-inversion-steps", "2", "4", "--sweep-mtcnp-steps", "1", "2");
         Assert.Equal(0, rerun.ExitCode);
         Assert.Equal(20, ResultsReader.Read(Path.Combine(output, "ablation-components.jsonl")).Records.Count);  // 5 images x 4 configurations, once
+
+        // records are reused by image and configuration tag, so other options in the same folder are refused, not mixed in
+        var otherOptions = CliRunner.Run("ablate", "--model", Path.Combine(TestPaths.Testbed, "model"), "--images", manifest, "--out", output,
+            "--inversion-steps", "4", "--mtcnp-steps", "2", "--perturbation-iterations", "1", "--perturbation-noise", "1",
+            "--sweep-inversion-steps", "2", "4", "--sweep-mtcnp-steps", "1", "2", "--similarity", "pixel-ssim");
+        Assert.Equal(2, otherOptions.ExitCode);
+        Assert.Contains("holds ablation results of another model or other options", otherOptions.Stderr);
+        Assert.Equal(20, ResultsReader.Read(Path.Combine(output, "ablation-components.jsonl")).Records.Count);
     }
 
     [Fact]

@@ -61,11 +61,13 @@ public static class AblateCommand
         var model = new StableDiffusion(checkpoint, DeviceOption.Select(device));
         int size = model.NativeImageSize;
         Directory.CreateDirectory(outDir);
-        var session = new IipSession(model, options, ModelFingerprint.Compute(modelPath), Path.Combine(outDir, ".iip-cache"), progress);
+        string fingerprint = ModelFingerprint.Compute(modelPath);
+        string componentsPath = Path.Combine(outDir, "ablation-components.jsonl");
+        RequireSameSettings(outDir, componentsPath, $"model {fingerprint}\noptions {options.ScoreKey()}\n");
+        var session = new IipSession(model, options, fingerprint, Path.Combine(outDir, ".iip-cache"), progress);
         var ablation = new IipAblation(session, plan);
         Console.Error.WriteLine($"ablation over {items.Count} images, configurations: {string.Join(", ", ablation.Configurations)}");
 
-        string componentsPath = Path.Combine(outDir, "ablation-components.jsonl");
         using (var writer = ResultsWriter.Open(componentsPath))
         {
             if (writer.RepairNote is { } note) Console.Error.WriteLine(note);
@@ -86,5 +88,24 @@ public static class AblateCommand
         var files = EvaluationOutput.Write(report, outDir);
         EvalCommand.Print(report, files);
         return CliErrors.Ok;
+    }
+
+    /// <summary>
+    /// Component records are reused by (image, configuration tag) alone, so a folder must hold one model and one set of
+    /// options: the first run writes their key to ablation-settings.txt, a rerun with other settings is refused.
+    /// </summary>
+    private static void RequireSameSettings(string outDir, string componentsPath, string settings)
+    {
+        string settingsPath = Path.Combine(outDir, "ablation-settings.txt");
+        if (File.Exists(settingsPath))
+        {
+            if (File.ReadAllText(settingsPath) != settings)
+                throw new ArgumentException($"{Path.GetFullPath(outDir)} holds ablation results of another model or other options " +
+                    $"(see {settingsPath}); use another --out, or delete {componentsPath} and {settingsPath} to recompute");
+            return;
+        }
+        if (File.Exists(componentsPath))
+            Console.Error.WriteLine($"warning: {componentsPath} has no {Path.GetFileName(settingsPath)} (an older run): its records are reused as they are");
+        File.WriteAllText(settingsPath, settings);
     }
 }
