@@ -19,6 +19,19 @@ public sealed class OpBenchmarks(TextWriter output, int warmup, int repeat)
     /// <summary>The measured peak of the FMA width the GEMM kernels use (measured once, on first need).</summary>
     public FmaPeak GemmPeak => _peak ??= MachinePeak.MeasureForGemm(secondsPerRound: 0.1, rounds: 7);
 
+    /// <summary>
+    /// Measures the peak again and keeps the higher figure. Model benchmarks measure it before the model loads (no
+    /// thread-pool workers spinning) and again after timing: a single measurement taken while the process's own idle
+    /// workers or another tenant held a core read half the machine's peak and gave shares above 100%.
+    /// </summary>
+    public FmaPeak MeasurePeakAgain()
+    {
+        var again = MachinePeak.MeasureForGemm(secondsPerRound: 0.1, rounds: 7);
+        var higher = _peak is { } earlier && earlier.GflopPerSecond >= again.GflopPerSecond ? earlier : again;
+        _peak = higher;
+        return higher;
+    }
+
     public void PrintMachine() => output.WriteLine("machine: " + MachinePeak.Describe());
 
     public void Peak()
@@ -96,6 +109,7 @@ public sealed class OpBenchmarks(TextWriter output, int warmup, int repeat)
     /// </summary>
     public void UNetOps(int batch, int height, int width, bool byShape = false)
     {
+        _ = GemmPeak;   // before any worker threads exist
         var unet = new UNetOpSequence(CpuBackend.Instance, batch, height, width, byShape);
         for (int i = 0; i < warmup; i++) unet.Forward();  // also creates the random inputs
         double best = double.MaxValue;
@@ -109,7 +123,7 @@ public sealed class OpBenchmarks(TextWriter output, int warmup, int repeat)
             if (seconds < best) { best = seconds; bestKinds = new(unet.ByKind); }
         }
         double flop = bestKinds.Values.Sum(k => k.Flop);
-        var peak = GemmPeak;
+        var peak = MeasurePeakAgain();
         output.WriteLine(string.Create(Inv, $"unet op sequence, batch {batch}, latent {height}x{width}: {flop / 1e9:F1} GFLOP of matrix products"));
         foreach (var (kind, (seconds, kindFlop, count)) in bestKinds.OrderByDescending(k => k.Value.Seconds))
         {
