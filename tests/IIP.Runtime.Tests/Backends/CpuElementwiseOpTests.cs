@@ -114,20 +114,23 @@ public sealed class CpuElementwiseOpTests
         });
     }
 
-    [Fact]
-    public void ConcatChannels()
+    [Theory]
+    [InlineData(3, 2, 4, 5)]      // small: on the calling thread
+    [InlineData(320, 640, 16, 16)] // an up-block skip join: the parts copied on both cores
+    public void ConcatChannels(int ca, int cb, int height, int width)
     {
-        var a = TestArrays.Tensor(9, -1, 1, 2, 3, 4, 5);
-        var b = TestArrays.Tensor(10, -1, 1, 2, 2, 4, 5);
+        var a = TestArrays.Tensor(9, -1, 1, 2, ca, height, width);
+        var b = TestArrays.Tensor(10, -1, 1, 2, cb, height, width);
         var y = Be.ConcatChannels(a, b);
-        Assert.Equal(new[] { 2, 5, 4, 5 }, y.Shape);
+        Assert.Equal(new[] { 2, ca + cb, height, width }, y.Shape);
         var expected = new float[y.Length];
+        int sa = ca * height * width, sb = cb * height * width;
         for (int n = 0; n < 2; n++)
         {
-            Array.Copy(a.Data, n * 60, expected, n * 100, 60);
-            Array.Copy(b.Data, n * 40, expected, n * 100 + 60, 40);
+            Array.Copy(a.Data, n * sa, expected, n * (sa + sb), sa);
+            Array.Copy(b.Data, n * sb, expected, n * (sa + sb) + sa, sb);
         }
-        NumericAssert.Equal("ConcatChannels [2,3,4,5] + [2,2,4,5]", y.Data, expected);
+        NumericAssert.Equal($"ConcatChannels [2,{ca},{height},{width}] + [2,{cb},{height},{width}]", y.Data, expected);
     }
 
     [Fact]
@@ -144,20 +147,23 @@ public sealed class CpuElementwiseOpTests
         NumericAssert.Equal("UpsampleNearest2x [2,3,5,7]", y.Data, expected);
     }
 
-    [Fact]
-    public void ChannelsToTokensAndBack()
+    [Theory]
+    [InlineData(33, 37, 1)]   // crosses the 32-wide tiles and the 8 x 8 register blocks in both directions
+    [InlineData(320, 16, 16)] // SD-sized, threaded, whole blocks
+    [InlineData(13, 6, 5)]    // fewer than 8 rows in a tile: element by element only
+    public void ChannelsToTokensAndBack(int channels, int height, int width)
     {
-        // 33 x 37 crosses the 32-wide transpose tiles in both directions.
-        var x = TestArrays.Tensor(12, -1, 1, 2, 33, 37, 1);
+        int tokensPerImage = height * width;
+        var x = TestArrays.Tensor(12, -1, 1, 2, channels, height, width);
         var tokens = Be.ChannelsToTokens(x);
-        Assert.Equal(new[] { 2, 37, 33 }, tokens.Shape);
+        Assert.Equal(new[] { 2, tokensPerImage, channels }, tokens.Shape);
         var expected = new float[x.Length];
         for (int n = 0; n < 2; n++)
-            for (int c = 0; c < 33; c++)
-                for (int t = 0; t < 37; t++)
-                    expected[(n * 37 + t) * 33 + c] = x.Data[(n * 33 + c) * 37 + t];
-        NumericAssert.Equal("ChannelsToTokens [2,33,37,1]", tokens.Data, expected);
-        var back = Be.TokensToChannels(tokens, 37, 1);
+            for (int c = 0; c < channels; c++)
+                for (int t = 0; t < tokensPerImage; t++)
+                    expected[(n * tokensPerImage + t) * channels + c] = x.Data[(n * channels + c) * tokensPerImage + t];
+        NumericAssert.Equal($"ChannelsToTokens [2,{channels},{height},{width}]", tokens.Data, expected);
+        var back = Be.TokensToChannels(tokens, height, width);
         NumericAssert.Equal("TokensToChannels round trip", back.Data, x.Data);
     }
 
