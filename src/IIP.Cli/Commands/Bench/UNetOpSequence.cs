@@ -10,9 +10,9 @@ namespace IIP.Cli.Commands.Bench;
 /// 2 ResNet blocks per level, one transformer per ResNet in the three cross-attention levels, 8 heads, context
 /// 77 x 768), run on the backend with random tensors of the right shapes. It is not the model (no weights file,
 /// no skip values carried): it times exactly the ops and shapes a forward runs, so the backend's share of peak
-/// on the real workload can be measured before the model code exists. Time and FLOP are kept per op kind.
+/// on the real workload can be measured before the model code exists. Time and FLOP are kept per op kind
+/// (with <c>byShape</c>, per op kind and output shape).
 /// </summary>
-/// With <c>byShape</c>, times are kept per op kind and output shape instead.
 public sealed class UNetOpSequence(IBackend be, int batch, int height, int width, bool byShape = false)
 {
     private readonly Dictionary<string, Tensor> _inputs = [];
