@@ -60,9 +60,11 @@ public sealed unsafe partial class CpuBackend
         public int D => C / Heads;
         public int Dv => Cv / Heads;
         public int KeyRowsPadded => RoundUp(Tk, Kernels.MR);
-        public int ValueRowsPadded => RoundUp(Dv, Kernels.MR);
+        /// <summary>Rows per value panel: the kernel family's ValueMR when it divides the head size (no padded rows), else MR.</summary>
+        public int ValueWidth => Dv % Kernels.ValueMR == 0 ? Kernels.ValueMR : Kernels.MR;
+        public int ValueRowsPadded => RoundUp(Dv, ValueWidth);
         public long KeyPanelFloats => (long)KeyRowsPadded * D;      // K_h as MR-row panels, depth d
-        public long ValuePanelFloats => (long)ValueRowsPadded * Tk; // V_h^T as MR-row panels, depth Tk
+        public long ValuePanelFloats => (long)ValueRowsPadded * Tk; // V_h^T as ValueWidth-row panels, depth Tk
         public long PackedFloats => (long)Batch * Heads * (KeyPanelFloats + ValuePanelFloats);
 
         /// <summary>Query panels (NR queries each) per work item: they share every key chunk read from L3.</summary>
@@ -90,7 +92,7 @@ public sealed unsafe partial class CpuBackend
                 .Pack(0, plan.Tk, 0, plan.D, mr, PackedKey(pair));
             // A operand of Y^T: element (i, t) = v[b, t, h dv + i]
             new StridedPanels(v + (long)b * plan.Tk * plan.Cv + h * plan.Dv, plan.Cv, depthContiguous: false)
-                .Pack(0, plan.Dv, 0, plan.Tk, mr, PackedValue(pair));
+                .Pack(0, plan.Dv, 0, plan.Tk, plan.ValueWidth, PackedValue(pair));
         }
 
         /// <summary>Work item: QueryPanels blocks of NR queries of one (batch, head), sharing each key chunk.</summary>
@@ -180,9 +182,11 @@ public sealed unsafe partial class CpuBackend
             }
             for (int r = 0; r < nr; r++) max[r] = newMax[r];
             // Y^T (+)= V_chunk^T P^T
-            float* vp = PackedValue(pair) + (long)k0 * mr;
-            for (int i = 0; i < plan.Dv; i += mr)
-                ks.Full(count, vp + (long)i * plan.Tk, scores, output + (long)i * nr, nr, 1f, first ? 0f : 1f);
+            int vw = plan.ValueWidth;
+            var valueKernel = vw == mr ? ks.Full : ks.ValueKernel;
+            float* vp = PackedValue(pair) + (long)k0 * vw;
+            for (int i = 0; i < plan.Dv; i += vw)
+                valueKernel(count, vp + (long)i * plan.Tk, scores, output + (long)i * nr, nr, 1f, first ? 0f : 1f);
         }
     }
 }

@@ -26,6 +26,14 @@ internal sealed unsafe class GemmKernelSet
     /// <summary>The MR x NR/2 kernel over the first half of each packed B row.</summary>
     public required delegate*<int, float*, float*, float*, int, float, float, void> Half { get; init; }
 
+    /// <summary>
+    /// Rows of the attention's value panels (V^T) when the value head size is a multiple of it, with
+    /// <see cref="ValueKernel"/> (ValueMR x NR); otherwise the attention uses MR and <see cref="Full"/>.
+    /// </summary>
+    public required int ValueMR { get; init; }
+
+    public required delegate*<int, float*, float*, float*, int, float, float, void> ValueKernel { get; init; }
+
     public override string ToString() => Name;
 
     // A panel 12 x 384 x 4 bytes = 18 KiB (L1, 48 KiB on dev-cpu); B panels of one item 384 x 256 x 4 = 384 KiB
@@ -37,21 +45,21 @@ internal sealed unsafe class GemmKernelSet
     {
         Name = "avx512 12x32", VectorBits = 512, MR = GemmKernelsAvx512.MR, NR = GemmKernelsAvx512.NR,
         KC = 384, RowBlock = 4096, NC = 4096, ItemColumns = 256, IsSupported = X86.Avx512F.IsSupported,
-        Full = &GemmKernelsAvx512.Full, Half = &GemmKernelsAvx512.Half,
+        Full = &GemmKernelsAvx512.Full, Half = &GemmKernelsAvx512.Half, ValueMR = 8, ValueKernel = &GemmKernelsAvx512.Rows8,
     };
 
     public static readonly GemmKernelSet Avx2 = new()
     {
         Name = "avx2-fma 6x16", VectorBits = 256, MR = GemmKernelsAvx2.MR, NR = GemmKernelsAvx2.NR,
         KC = 256, RowBlock = 4096, NC = 4096, ItemColumns = 512, IsSupported = X86.Fma.IsSupported && X86.Avx2.IsSupported,
-        Full = &GemmKernelsAvx2.Full, Half = &GemmKernelsAvx2.Half,
+        Full = &GemmKernelsAvx2.Full, Half = &GemmKernelsAvx2.Half, ValueMR = GemmKernelsAvx2.MR, ValueKernel = &GemmKernelsAvx2.Full,
     };
 
     public static readonly GemmKernelSet Scalar = new()
     {
         Name = "scalar 4x8", VectorBits = 0, MR = GemmKernelsScalar.MR, NR = GemmKernelsScalar.NR,
         KC = 256, RowBlock = 1024, NC = 1024, ItemColumns = 256, IsSupported = true,
-        Full = &GemmKernelsScalar.Full, Half = &GemmKernelsScalar.Half,
+        Full = &GemmKernelsScalar.Full, Half = &GemmKernelsScalar.Half, ValueMR = GemmKernelsScalar.MR, ValueKernel = &GemmKernelsScalar.Full,
     };
 
     public static IReadOnlyList<GemmKernelSet> All { get; } = [Avx512, Avx2, Scalar];
