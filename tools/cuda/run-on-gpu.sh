@@ -4,13 +4,17 @@
 #
 #   here:   tools/cuda/run-on-gpu.sh prepare
 #           builds the PTX (tools/cuda/build-ptx.sh) and publishes a self-contained, trimmed linux-x64 build of
-#           tools/gpu-check to build/gpu-check (about 40 MB; build/ is git-ignored, so it travels only when carried)
+#           tools/gpu-check to build/gpu-check (about 24 MB; build/ is git-ignored, so it travels only when carried)
+#           and copies the tiny-sd golden case (fp16 single file, references, tokenizer: 36 MB) to build/golden
 #   there:  tools/cuda/run-on-gpu.sh check [--filter TEXT] [--reps N]
 #           runs build/gpu-check/iip-gpu-check; the log goes to stdout and to $OUT/gpu-check.txt when $OUT is set
+#           tools/cuda/run-on-gpu.sh golden [--tolerance-scale S]
+#           the golden cases end to end on the GPU (log: $OUT/gpu-golden.txt)
 #
 # With the device tool (one short call; the machine's start counts against the session's device time):
-#   run(command="bash tools/cuda/run-on-gpu.sh check --reps 10", carry=["build/gpu-check"], timeout_s=540)
-# Exit codes of check: 0 all cases passed, 1 a case failed, 2 no usable GPU.
+#   run(command="bash tools/cuda/run-on-gpu.sh check --reps 10; bash tools/cuda/run-on-gpu.sh golden",
+#       carry=["build/gpu-check", "build/golden"], timeout_s=540)
+# Exit codes: 0 all cases passed, 1 a case failed, 2 no usable GPU.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out_dir="$root/build/gpu-check"
@@ -25,9 +29,31 @@ case "${1:-}" in
     # similarity, Skia/HarfBuzz for ROC plots; 39 MB) and the debugger's: the device tool carries 64 MiB at most.
     rm -f "$out_dir"/libonnxruntime*.so "$out_dir"/libSkiaSharp.so "$out_dir"/libHarfBuzzSharp.so \
       "$out_dir"/libmscordbi.so "$out_dir"/libmscordaccore.so
-    size_mib=$(du -sm "$out_dir" | cut -f1)
-    [ "$size_mib" -lt 60 ] || { echo "run-on-gpu: build/gpu-check is $size_mib MiB; the device tool carries 64 MiB at most" >&2; exit 1; }
-    echo "run-on-gpu: $size_mib MiB in build/gpu-check; carry build/gpu-check and run: tools/cuda/run-on-gpu.sh check"
+    golden_src="$root/../shared/golden/tiny-sd"
+    rm -rf "$root/build/golden"
+    if [ -d "$golden_src" ]; then
+      mkdir -p "$root/build/golden/tokenizer"
+      cp "$golden_src/model-ldm-fp16.safetensors" "$golden_src/golden.safetensors" "$golden_src/golden.json" "$root/build/golden/"
+      cp "$golden_src/model/tokenizer/"* "$root/build/golden/tokenizer/"
+    else
+      echo "run-on-gpu: $golden_src not found: no build/golden, the golden command will not run there" >&2
+    fi
+    total_mib=$(du -scm "$out_dir" "$root/build/golden" 2>/dev/null | tail -1 | cut -f1)
+    [ "$total_mib" -lt 63 ] || { echo "run-on-gpu: build/gpu-check + build/golden are $total_mib MiB; the device tool carries 64 MiB at most" >&2; exit 1; }
+    echo "run-on-gpu: $total_mib MiB in build/gpu-check and build/golden; carry both and run: tools/cuda/run-on-gpu.sh check; tools/cuda/run-on-gpu.sh golden"
+    ;;
+  golden)
+    shift
+    [ -x "$out_dir/iip-gpu-check" ] && [ -f "$root/build/golden/golden.safetensors" ] || { echo "run-on-gpu: carry build/gpu-check and build/golden (run 'prepare' where .NET is)" >&2; exit 1; }
+    [ -d /usr/local/nvidia/lib64 ] && export LD_LIBRARY_PATH="/usr/local/nvidia/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    log="${OUT:-/tmp}/gpu-golden.txt"
+    set +e
+    "$out_dir/iip-gpu-check" --golden "$root/build/golden/model-ldm-fp16.safetensors" "$root/build/golden/golden.safetensors" \
+      --tokenizer "$root/build/golden/tokenizer" "$@" 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    set -e
+    echo "run-on-gpu: golden exit $status; log $log"
+    exit "$status"
     ;;
   check)
     shift
@@ -44,7 +70,7 @@ case "${1:-}" in
     exit "$status"
     ;;
   *)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
     exit 64
     ;;
 esac

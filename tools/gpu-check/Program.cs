@@ -1,25 +1,40 @@
 using System.Diagnostics;
 using System.Globalization;
+using IIP.GpuCheck;
 using IIP.Runtime.Backends.Cuda;
 using IIP.Runtime.Tests.Cuda.Conformance;
 
 // iip-gpu-check [--filter TEXT] [--reps N]
 // Runs every CUDA conformance case (CUDA op vs the CPU reference at SD v1.4 shapes) and prints one row per case:
 // the worst error against its bound and the mean GPU time of the op over N timed repetitions (0: no timing).
+// iip-gpu-check --golden MODEL GOLDEN [--tokenizer DIR] [--tolerance-scale S] [--device cuda|cpu]
+// Runs the golden cases (shared/golden/README.md) end to end on the device, as `iip golden` does on the CPU, with every
+// non-exact tolerance multiplied by S (fp16 storage needs more than the fp32 bounds; the first GPU run measures it).
+// --device cpu runs the same on the CPU backend (to check the runner where there is no GPU).
 // Exit code: 0 all passed, 1 a case failed, 2 no usable GPU, 64 bad arguments.
-string? filter = null;
+const string Usage = "usage: iip-gpu-check [--filter TEXT] [--reps N] | iip-gpu-check --golden MODEL GOLDEN [--tokenizer DIR] [--tolerance-scale S] [--device cuda|cpu]";
+string? filter = null, goldenModel = null, goldenFile = null, tokenizer = null, device = "cuda";
 int reps = 10;
+double toleranceScale = 1;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "--filter" when i + 1 < args.Length: filter = args[++i]; break;
         case "--reps" when i + 1 < args.Length && int.TryParse(args[i + 1], out int r) && r >= 0: reps = r; i++; break;
+        case "--golden" when i + 2 < args.Length: goldenModel = args[++i]; goldenFile = args[++i]; break;
+        case "--tokenizer" when i + 1 < args.Length: tokenizer = args[++i]; break;
+        case "--tolerance-scale" when i + 1 < args.Length && double.TryParse(args[i + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out double scale) && scale > 0:
+            toleranceScale = scale; i++; break;
+        case "--device" when i + 1 < args.Length && args[i + 1] is "cuda" or "cpu": device = args[++i]; break;
         default:
-            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'; usage: iip-gpu-check [--filter TEXT] [--reps N]");
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'; {Usage}");
             return 64;
     }
 }
+
+if (goldenModel is not null)
+    return GoldenOnDevice.Run(goldenModel, goldenFile!, tokenizer, toleranceScale, device);
 
 using var gpu = CudaBackend.TryCreate(out string reason);
 if (gpu is null)

@@ -112,9 +112,19 @@ public sealed class ClipTokenizer
     {
         try
         {
+            // Read through JsonDocument rather than JsonSerializer: no reflection, so trimmed builds (the GPU runner) load it too.
             using var stream = File.OpenRead(path);
-            return JsonSerializer.Deserialize<Dictionary<string, int>>(stream)
-                ?? throw new TokenizerLoadException($"tokenizer file {path} holds null instead of a token -> id object");
+            using var doc = JsonDocument.Parse(stream);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new TokenizerLoadException($"tokenizer file {path} holds {doc.RootElement.ValueKind} instead of a token -> id object");
+            var vocab = new Dictionary<string, int>();
+            foreach (var entry in doc.RootElement.EnumerateObject())
+            {
+                if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id))
+                    throw new TokenizerLoadException($"tokenizer file {path}: token '{entry.Name}' maps to {entry.Value.GetRawText()}, not an integer id");
+                vocab[entry.Name] = id;
+            }
+            return vocab;
         }
         catch (JsonException e)
         {

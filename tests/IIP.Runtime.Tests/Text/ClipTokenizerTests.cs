@@ -192,6 +192,14 @@ public sealed class ClipTokenizerTests
             var e = Assert.Throws<TokenizerLoadException>(() => ClipTokenizer.FromDirectory(dir));
             Assert.Contains("vocab.json", e.Message);
 
+            File.WriteAllText(Path.Combine(dir, "vocab.json"), "[1, 2]");
+            e = Assert.Throws<TokenizerLoadException>(() => ClipTokenizer.FromDirectory(dir));
+            Assert.Contains("holds Array instead of a token -> id object", e.Message);
+
+            File.WriteAllText(Path.Combine(dir, "vocab.json"), "{\"i\": 0, \"n\": \"one\"}");
+            e = Assert.Throws<TokenizerLoadException>(() => ClipTokenizer.FromDirectory(dir));
+            Assert.Contains("token 'n' maps to \"one\", not an integer id", e.Message);
+
             File.WriteAllText(Path.Combine(dir, "vocab.json"), "{\"i\": 0, \"n\": 1, \"in\": 2}");
             e = Assert.Throws<TokenizerLoadException>(() => ClipTokenizer.FromDirectory(dir));
             Assert.Contains("<|startoftext|>", e.Message);

@@ -1,0 +1,47 @@
+using System.Globalization;
+using IIP.Runtime.Backends;
+using IIP.Runtime.Backends.Cpu;
+using IIP.Runtime.Backends.Cuda;
+using IIP.Runtime.Golden;
+using IIP.Runtime.Pipelines;
+using IIP.Runtime.Weights;
+
+namespace IIP.GpuCheck;
+
+/// <summary>
+/// `iip-gpu-check --golden`: the golden cases end to end on one backend, printed as `iip golden` prints them (the runner
+/// is published without the CLI, which with its plotting and ONNX libraries would not fit the device tool's carry).
+/// </summary>
+internal static class GoldenOnDevice
+{
+    public static int Run(string modelPath, string goldenPath, string? tokenizer, double toleranceScale, string device)
+    {
+        string reason = "";
+        using var gpu = device == "cuda" ? CudaBackend.TryCreate(out reason) : null;
+        if (device == "cuda" && gpu is null)
+        {
+            Console.Error.WriteLine($"no usable GPU: {reason}");
+            return 2;
+        }
+        IBackend backend = gpu is not null ? gpu : CpuBackend.Instance;
+        string tensorsPath = goldenPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? Path.ChangeExtension(goldenPath, ".safetensors") : goldenPath;
+        using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizer);
+        using var references = SafetensorsFile.Open(tensorsPath);
+        var model = new StableDiffusion(checkpoint, backend);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"golden: model {modelPath} ({checkpoint.Layout}), references {tensorsPath}, backend {backend.Name}{(gpu is null ? "" : $" ({gpu.Device})")}, tolerance scale {toleranceScale:G}"));
+        int pass = 0, fail = 0, notRun = 0;
+        foreach (var result in new GoldenRunner(model, references, Path.ChangeExtension(tensorsPath, ".json"), toleranceScale: toleranceScale).Run())
+        {
+            Console.WriteLine(result.Format());
+            switch (result.Status)
+            {
+                case GoldenStatus.Pass: pass++; break;
+                case GoldenStatus.Fail: fail++; break;
+                default: notRun++; break;
+            }
+        }
+        Console.WriteLine($"{pass} passed, {fail} failed, {notRun} not run");
+        return fail > 0 ? 1 : 0;
+    }
+}
