@@ -19,6 +19,19 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out_dir="$root/build/gpu-check"
 
+# run_runner LOG ARGS...: runs iip-gpu-check with ARGS on the GPU machine, its output to stdout and to LOG; exits with its status.
+run_runner() {
+  local log="$1"; shift
+  # the driver library of the GPU machines' image lives here when it is not on the loader's path
+  [ -d /usr/local/nvidia/lib64 ] && export LD_LIBRARY_PATH="/usr/local/nvidia/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  set +e
+  "$out_dir/iip-gpu-check" "$@" 2>&1 | tee "$log"
+  local status=${PIPESTATUS[0]}
+  set -e
+  echo "run-on-gpu: exit $status; log $log"
+  exit "$status"
+}
+
 case "${1:-}" in
   prepare)
     "$root/tools/cuda/build-ptx.sh"
@@ -45,29 +58,14 @@ case "${1:-}" in
   golden)
     shift
     [ -x "$out_dir/iip-gpu-check" ] && [ -f "$root/build/golden/golden.safetensors" ] || { echo "run-on-gpu: carry build/gpu-check and build/golden (run 'prepare' where .NET is)" >&2; exit 1; }
-    [ -d /usr/local/nvidia/lib64 ] && export LD_LIBRARY_PATH="/usr/local/nvidia/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    log="${OUT:-/tmp}/gpu-golden.txt"
-    set +e
-    "$out_dir/iip-gpu-check" --golden "$root/build/golden/model-ldm-fp16.safetensors" "$root/build/golden/golden.safetensors" \
-      --tokenizer "$root/build/golden/tokenizer" "$@" 2>&1 | tee "$log"
-    status=${PIPESTATUS[0]}
-    set -e
-    echo "run-on-gpu: golden exit $status; log $log"
-    exit "$status"
+    run_runner "${OUT:-/tmp}/gpu-golden.txt" --golden "$root/build/golden/model-ldm-fp16.safetensors" \
+      "$root/build/golden/golden.safetensors" --tokenizer "$root/build/golden/tokenizer" "$@"
     ;;
   check)
     shift
     [ -x "$out_dir/iip-gpu-check" ] || { echo "run-on-gpu: $out_dir/iip-gpu-check is missing: run 'prepare' where .NET is, and carry build/gpu-check" >&2; exit 1; }
-    # the driver library of the GPU machines' image lives here when it is not on the loader's path
-    [ -d /usr/local/nvidia/lib64 ] && export LD_LIBRARY_PATH="/usr/local/nvidia/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-    log="${OUT:-/tmp}/gpu-check.txt"
-    set +e
-    "$out_dir/iip-gpu-check" "$@" 2>&1 | tee "$log"
-    status=${PIPESTATUS[0]}
-    set -e
-    echo "run-on-gpu: exit $status; log $log"
-    exit "$status"
+    run_runner "${OUT:-/tmp}/gpu-check.txt" "$@"
     ;;
   *)
     sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'

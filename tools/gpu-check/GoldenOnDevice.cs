@@ -30,18 +30,8 @@ internal static class GoldenOnDevice
         var model = new StableDiffusion(checkpoint, backend);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"golden: model {modelPath} ({checkpoint.Layout}), references {tensorsPath}, backend {backend.Name}{(gpu is null ? "" : $" ({gpu.Device})")}, tolerance scale {toleranceScale:G}"));
-        int pass = 0, fail = 0, notRun = 0;
-        foreach (var result in new GoldenRunner(model, references, Path.ChangeExtension(tensorsPath, ".json"), toleranceScale: toleranceScale).Run())
-        {
-            Console.WriteLine(result.Format());
-            switch (result.Status)
-            {
-                case GoldenStatus.Pass: pass++; break;
-                case GoldenStatus.Fail: fail++; break;
-                default: notRun++; break;
-            }
-        }
-        Console.WriteLine($"{pass} passed, {fail} failed, {notRun} not run");
-        return fail > 0 ? 1 : 0;
+        int failed = new GoldenRunner(model, references, Path.ChangeExtension(tensorsPath, ".json"), toleranceScale: toleranceScale)
+            .RunAndReport(Console.Out);
+        return failed > 0 ? 1 : 0;
     }
 }

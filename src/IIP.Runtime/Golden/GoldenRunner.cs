@@ -18,6 +18,27 @@ namespace IIP.Runtime.Golden;
 public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, string? goldenJsonPath, IReadOnlyList<string>? onlyPrefixes = null,
     double toleranceScale = 1)
 {
+    /// <summary>
+    /// Runs the cases, writing one <see cref="GoldenResult.Format"/> line per case as it finishes and then the
+    /// "N passed, N failed, N not run" summary; returns the number of failed cases.
+    /// </summary>
+    public int RunAndReport(TextWriter output)
+    {
+        int pass = 0, fail = 0, notRun = 0;
+        foreach (var result in Run())
+        {
+            output.WriteLine(result.Format());
+            switch (result.Status)
+            {
+                case GoldenStatus.Pass: pass++; break;
+                case GoldenStatus.Fail: fail++; break;
+                default: notRun++; break;
+            }
+        }
+        output.WriteLine($"{pass} passed, {fail} failed, {notRun} not run");
+        return fail;
+    }
+
     public IEnumerable<GoldenResult> Run()
     {
         var ctx = new GoldenContext(model, golden);

@@ -34,18 +34,7 @@ public static class GoldenCommand
         using var references = SafetensorsFile.Open(tensorsPath);
         var model = new StableDiffusion(checkpoint, DeviceOption.Select(device));
         Console.WriteLine($"model {modelPath} ({checkpoint.Layout}), golden {tensorsPath}, backend {model.Backend.Name}");
-        int pass = 0, fail = 0, notRun = 0;
-        foreach (var result in new GoldenRunner(model, references, jsonPath, only).Run())
-        {
-            Console.WriteLine(result.Format());
-            switch (result.Status)
-            {
-                case GoldenStatus.Pass: pass++; break;
-                case GoldenStatus.Fail: fail++; break;
-                default: notRun++; break;
-            }
-        }
-        Console.WriteLine($"{pass} passed, {fail} failed, {notRun} not run");
-        return fail > 0 ? CliErrors.Failed : CliErrors.Ok;
+        int failed = new GoldenRunner(model, references, jsonPath, only).RunAndReport(Console.Out);
+        return failed > 0 ? CliErrors.Failed : CliErrors.Ok;
     }
 }
