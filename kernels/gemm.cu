@@ -11,6 +11,10 @@
 // Block tile 128 x 128 x 32, 8 warps of 64 x 32; shared tiles are stored [row][k] (k contiguous, 8 halves of
 // padding per row so the fragment loads hit 32 distinct banks); the next k tile is fetched into registers while
 // the current one is multiplied (two shared buffers, one barrier per k tile).
+// Split K (fp16-output kernels): when a product has too few output tiles to fill the GPU (the 8x8 and 16x16 UNet
+// levels: 20-40 tiles for 132 SMs, K up to 23040), the host launches `splits` blocks per tile, each summing one
+// contiguous range of k tiles into fp32 partials [batch][split][M][N]; splitk_reduce_f16 then adds them in split
+// order (deterministic), adds the bias and rounds to fp16 once.
 #include "common.cuh"
 
 using namespace iip;
@@ -206,8 +210,9 @@ struct Col2im {
 };
 
 // acc[i][j] is the 16 x 8 fragment at warp rows wm + 16 i, warp columns wn + 8 j.
+// Multiplies k tiles [kt_begin, kt_end) (tiles of BK; the loaders zero-fill k >= their k_total).
 template <class LoadA, class LoadB>
-__device__ void gemm_mainloop(const LoadA& la, const LoadB& lb, int m0, int n0, int k_total, float (&acc)[4][4][4]) {
+__device__ void gemm_mainloop(const LoadA& la, const LoadB& lb, int m0, int n0, int kt_begin, int kt_end, float (&acc)[4][4][4]) {
     __shared__ __align__(16) __half smem[4 * TILE];  // A buffers 0, 1 then B buffers 0, 1: 40 KiB
     __half* const as_base = smem;
     __half* const bs_base = smem + 2 * TILE;
@@ -220,16 +225,16 @@ __device__ void gemm_mainloop(const LoadA& la, const LoadB& lb, int m0, int n0, 
 #pragma unroll
             for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
 
-    const int tiles = (k_total + BK - 1) / BK;
+    if (kt_begin >= kt_end) return;
     Regs ra, rb;
-    la.load(m0, 0, ra);
-    lb.load(n0, 0, rb);
+    la.load(m0, kt_begin * BK, ra);
+    lb.load(n0, kt_begin * BK, rb);
     la.store(ra, as_base);
     lb.store(rb, bs_base);
     __syncthreads();
-    for (int kt = 0; kt < tiles; ++kt) {
-        const int cur = kt & 1;
-        if (kt + 1 < tiles) {
+    for (int kt = kt_begin; kt < kt_end; ++kt) {
+        const int cur = (kt - kt_begin) & 1;
+        if (kt + 1 < kt_end) {
             la.load(m0, (kt + 1) * BK, ra);
             lb.load(n0, (kt + 1) * BK, rb);
         }
@@ -257,7 +262,7 @@ __device__ void gemm_mainloop(const LoadA& la, const LoadB& lb, int m0, int n0, 
 #pragma unroll
                 for (int j = 0; j < 4; ++j) mma_m16n8k16(acc[i][j], a[i], b[j][0], b[j][1]);
         }
-        if (kt + 1 < tiles) {
+        if (kt + 1 < kt_end) {
             la.store(ra, as_base + (cur ^ 1) * TILE);
             lb.store(rb, bs_base + (cur ^ 1) * TILE);
         }
@@ -308,78 +313,113 @@ __device__ void gemm_epilogue(const float (&acc)[4][4][4], OutT* c, int ldc, int
             }
 }
 
+// One output tile: blockIdx.x/y pick its columns/rows. With splits > 1, split `split` of item `item` sums its range
+// of k tiles into partial + (item * splits + split) M N (fp32, [M][N], alpha applied, no bias) instead of writing C.
 template <class LoadA, class LoadB, typename OutT>
 __device__ void gemm_tile(const LoadA& la, const LoadB& lb, OutT* c, int ldc, int m_total, int n_total, int k_total, float alpha,
-                          const __half* bias, int bias_mode, bool pair_ok) {
+                          const __half* bias, int bias_mode, bool pair_ok, int splits = 1, int item = 0, int split = 0,
+                          float* partial = nullptr) {
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    const int tiles = (k_total + BK - 1) / BK, per_split = (tiles + splits - 1) / splits;
+    const int kt_begin = split * per_split, kt_end = min(tiles, kt_begin + per_split);
     float acc[4][4][4];
-    gemm_mainloop(la, lb, m0, n0, k_total, acc);
-    gemm_epilogue(acc, c, ldc, m_total, n_total, m0, n0, alpha, bias, bias_mode, pair_ok);
+    gemm_mainloop(la, lb, m0, n0, kt_begin, kt_end, acc);
+    if (splits == 1) {
+        gemm_epilogue(acc, c, ldc, m_total, n_total, m0, n0, alpha, bias, bias_mode, pair_ok);
+    } else {
+        float* part = partial + ((long long)item * splits + split) * m_total * n_total;
+        gemm_epilogue(acc, part, n_total, m_total, n_total, m0, n0, alpha, nullptr, BIAS_NONE, (n_total & 1) == 0);
+    }
 }
 
 }  // namespace
 
-// Grid (ceil(N / 128), ceil(M / 128), batch), block 256. bias [N] (bias_mode 1) or [M] (bias_mode 2) or null.
+// Grid (ceil(N / 128), ceil(M / 128), batch x splits), block 256. bias [N] (bias_mode 1) or [M] (bias_mode 2) or null.
+// splits > 1 (fp16 output only): partial holds batch x splits x M x N floats; then splitk_reduce_f16 writes C.
 #define IIP_GEMM_PARAMS                                                                                                   \
     const __half *a, const __half *b, OUT_T *c, const __half *bias, int m, int n, int k, int lda, int ldb, int ldc,     \
-        long long stride_a, long long stride_b, long long stride_c, float alpha, int bias_mode, int flags
-#define IIP_GEMM_BATCH    \
-    a += blockIdx.z * stride_a; \
-    b += blockIdx.z * stride_b; \
-    c += blockIdx.z * stride_c
+        long long stride_a, long long stride_b, long long stride_c, float alpha, int bias_mode, int flags, int splits,   \
+        float *partial
+#define IIP_GEMM_BATCH                                                  \
+    const int item = blockIdx.z / splits, split = blockIdx.z % splits; \
+    a += item * stride_a;                                               \
+    b += item * stride_b;                                               \
+    c += item * stride_c
 
 #define OUT_T __half
 extern "C" __global__ void __launch_bounds__(THREADS) gemm_nt_f16(IIP_GEMM_PARAMS) {
     IIP_GEMM_BATCH;
     gemm_tile(KContig{a, m, k, lda, (flags & A_VEC) != 0}, KContig{b, n, k, ldb, (flags & B_VEC) != 0}, c, ldc, m, n, k, alpha, bias,
-              bias_mode, (flags & C_PAIR) != 0);
+              bias_mode, (flags & C_PAIR) != 0, splits, item, split, partial);
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS) gemm_nn_f16(IIP_GEMM_PARAMS) {
     IIP_GEMM_BATCH;
     gemm_tile(KContig{a, m, k, lda, (flags & A_VEC) != 0}, RowContig{b, n, k, ldb, (flags & B_VEC) != 0}, c, ldc, m, n, k, alpha, bias,
-              bias_mode, (flags & C_PAIR) != 0);
+              bias_mode, (flags & C_PAIR) != 0, splits, item, split, partial);
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS) gemm_tn_f16(IIP_GEMM_PARAMS) {
     IIP_GEMM_BATCH;
     gemm_tile(RowContig{a, m, k, lda, (flags & A_VEC) != 0}, RowContig{b, n, k, ldb, (flags & B_VEC) != 0}, c, ldc, m, n, k, alpha,
-              bias, bias_mode, (flags & C_PAIR) != 0);
+              bias, bias_mode, (flags & C_PAIR) != 0, splits, item, split, partial);
 }
 #undef OUT_T
 
-// fp32 output (attention scores and their gradient, which the softmax kernels read at full precision).
+// fp32 output (attention scores and their gradient, which the softmax kernels read at full precision); the host uses splits 1.
 #define OUT_T float
 extern "C" __global__ void __launch_bounds__(THREADS) gemm_nt_f16_f32(IIP_GEMM_PARAMS) {
     IIP_GEMM_BATCH;
     gemm_tile(KContig{a, m, k, lda, (flags & A_VEC) != 0}, KContig{b, n, k, ldb, (flags & B_VEC) != 0}, c, ldc, m, n, k, alpha, bias,
-              bias_mode, (flags & C_PAIR) != 0);
+              bias_mode, (flags & C_PAIR) != 0, splits, item, split, partial);
 }
 #undef OUT_T
 
 // Forward convolution as implicit GEMM per image: y [O, Ho Wo] = w [O, C KH KW] im2col(x) [C KH KW, Ho Wo] + bias [O].
-// x [N, C, H, W], w [O, C, KH, KW], bias [O] or null -> y [N, O, Ho, Wo]; grid (ceil(Ho Wo / 128), ceil(O / 128), N).
+// x [N, C, H, W], w [O, C, KH, KW], bias [O] or null -> y [N, O, Ho, Wo]; grid (ceil(Ho Wo / 128), ceil(O / 128), N x splits).
 // flags: A_VEC when C KH KW % 8 == 0 and w is 16-byte aligned; C_PAIR when Ho Wo is even and y 4-byte aligned.
+// splits > 1: partial [N][splits][O][Ho Wo] floats, then splitk_reduce_f16 (bias per row) writes y.
 extern "C" __global__ void __launch_bounds__(THREADS) conv2d_f16(const __half* x, const __half* w, const __half* bias, __half* y, int C,
                                                                  int H, int W, int O, int KH, int KW, int stride, int pad_t, int pad_l,
-                                                                 int Ho, int Wo, int flags) {
+                                                                 int Ho, int Wo, int flags, int splits, float* partial) {
     const ConvShape s{C, H, W, O, KH, KW, stride, pad_t, pad_l, Ho, Wo};
     const int pixels = Ho * Wo, k_total = C * KH * KW;
-    x += (long long)blockIdx.z * C * H * W;
-    y += (long long)blockIdx.z * O * pixels;
+    const int item = blockIdx.z / splits, split = blockIdx.z % splits;
+    x += (long long)item * C * H * W;
+    y += (long long)item * O * pixels;
     gemm_tile(KContig{w, O, k_total, k_total, (flags & A_VEC) != 0}, Im2col{x, s}, y, pixels, O, pixels, k_total, 1.0f, bias,
-              bias != nullptr ? BIAS_PER_ROW : BIAS_NONE, (flags & C_PAIR) != 0);
+              bias != nullptr ? BIAS_PER_ROW : BIAS_NONE, (flags & C_PAIR) != 0, splits, item, split, partial);
 }
 
 // Input gradient of the convolution as implicit GEMM per image: dx [C, H W] = W^T [C, O KH KW] col2im(dy) [O KH KW, H W].
-// dy [N, O, Ho, Wo], w [O, C, KH, KW] -> dx [N, C, H, W]; grid (ceil(H W / 128), ceil(C / 128), N).
+// dy [N, O, Ho, Wo], w [O, C, KH, KW] -> dx [N, C, H, W]; grid (ceil(H W / 128), ceil(C / 128), N x splits).
+// splits > 1: partial [N][splits][C][H W] floats, then splitk_reduce_f16 writes dx.
 extern "C" __global__ void __launch_bounds__(THREADS) conv2d_backward_input_f16(const __half* dy, const __half* w, __half* dx, int C,
                                                                                 int H, int W, int O, int KH, int KW, int stride,
-                                                                                int pad_t, int pad_l, int Ho, int Wo, int flags) {
+                                                                                int pad_t, int pad_l, int Ho, int Wo, int flags, int splits,
+                                                                                float* partial) {
     const ConvShape s{C, H, W, O, KH, KW, stride, pad_t, pad_l, Ho, Wo};
     const int pixels = H * W;
-    dy += (long long)blockIdx.z * O * Ho * Wo;
-    dx += (long long)blockIdx.z * C * pixels;
+    const int item = blockIdx.z / splits, split = blockIdx.z % splits;
+    dy += (long long)item * O * Ho * Wo;
+    dx += (long long)item * C * pixels;
     gemm_tile(ConvWeightTransposed{w, s}, Col2im{dy, s}, dx, pixels, C, pixels, O * KH * KW, 1.0f, nullptr, BIAS_NONE,
-              (flags & C_PAIR) != 0);
+              (flags & C_PAIR) != 0, splits, item, split, partial);
+}
+
+// The second pass of split K: c[item, row, col] = fp16(sum over s in order of partial[item][s][row][col] + bias), bias per
+// column (bias_mode 1), per row (2) or none. c of item z starts at c + z stride_c, rows ldc apart. One thread per element.
+extern "C" __global__ void splitk_reduce_f16(const float* partial, __half* c, const __half* bias, int m, int n, int ldc,
+                                             long long stride_c, int splits, int items, int bias_mode) {
+    const long long per_item = (long long)m * n, total = per_item * items;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+        const long long item = e / per_item, rc = e - item * per_item;
+        const int row = (int)(rc / n), col = (int)(rc - (long long)row * n);
+        const float* p = partial + item * splits * per_item + rc;
+        float sum = 0.0f;
+        for (int s = 0; s < splits; ++s) sum += p[s * per_item];
+        if (bias_mode == BIAS_PER_COLUMN) sum += f32(bias[col]);
+        else if (bias_mode == BIAS_PER_ROW) sum += f32(bias[row]);
+        c[item * stride_c + (long long)row * ldc + col] = __float2half_rn(sum);
+    }
 }

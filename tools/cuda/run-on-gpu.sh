@@ -10,10 +10,12 @@
 #           runs build/gpu-check/iip-gpu-check; the log goes to stdout and to $OUT/gpu-check.txt when $OUT is set
 #           tools/cuda/run-on-gpu.sh golden [--tolerance-scale S]
 #           the golden cases end to end on the GPU (log: $OUT/gpu-golden.txt)
+#           tools/cuda/run-on-gpu.sh bench [--latent HxW] [--reps N]
+#           full-size speed on a synthesized SD v1.4, written there first (log: $OUT/gpu-bench.txt)
 #
 # With the device tool (one short call; the machine's start counts against the session's device time):
-#   run(command="bash tools/cuda/run-on-gpu.sh check --reps 10; bash tools/cuda/run-on-gpu.sh golden",
-#       carry=["build/gpu-check", "build/golden"], timeout_s=540)
+#   run(command="bash tools/cuda/run-on-gpu.sh all", carry=["build/gpu-check", "build/golden"], timeout_s=540)
+# where `all` runs check --reps 10, golden and bench, each under a time limit, and exits non-zero if any failed.
 # Exit codes: 0 all cases passed, 1 a case failed, 2 no usable GPU.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -61,6 +63,20 @@ case "${1:-}" in
     run_runner "${OUT:-/tmp}/gpu-golden.txt" --golden "$root/build/golden/model-ldm-fp16.safetensors" \
       "$root/build/golden/golden.safetensors" --tokenizer "$root/build/golden/tokenizer" "$@"
     ;;
+  bench)
+    shift
+    [ -x "$out_dir/iip-gpu-check" ] || { echo "run-on-gpu: $out_dir/iip-gpu-check is missing: run 'prepare' where .NET is, and carry build/gpu-check" >&2; exit 1; }
+    run_runner "${OUT:-/tmp}/gpu-bench.txt" --bench "$@"
+    ;;
+  all)
+    # one device call: each part bounded so that a hang leaves time for the others; ${IIP_GPU_LIMITS:-} overrides "check golden bench" seconds
+    read -r check_s golden_s bench_s <<<"${IIP_GPU_LIMITS:-200 60 200}"
+    failed=0
+    timeout "$check_s" bash "$0" check --reps 10 || { echo "run-on-gpu: check exit $?"; failed=1; }
+    timeout "$golden_s" bash "$0" golden || { echo "run-on-gpu: golden exit $?"; failed=1; }
+    timeout "$bench_s" bash "$0" bench --reps 10 || { echo "run-on-gpu: bench exit $?"; failed=1; }
+    exit "$failed"
+    ;;
   check)
     shift
     [ -x "$out_dir/iip-gpu-check" ] || { echo "run-on-gpu: $out_dir/iip-gpu-check is missing: run 'prepare' where .NET is, and carry build/gpu-check" >&2; exit 1; }
@@ -68,7 +84,7 @@ case "${1:-}" in
     run_runner "${OUT:-/tmp}/gpu-check.txt" "$@"
     ;;
   *)
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
     exit 64
     ;;
 esac

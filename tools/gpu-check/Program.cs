@@ -11,10 +11,15 @@ using IIP.Runtime.Tests.Cuda.Conformance;
 // Runs the golden cases (shared/golden/README.md) end to end on the device, as `iip golden` does on the CPU, with every
 // non-exact tolerance multiplied by S (fp16 storage needs more than the fp32 bounds; the first GPU run measures it).
 // --device cpu runs the same on the CPU backend (to check the runner where there is no GPU).
+// iip-gpu-check --bench [--model DIR] [--latent HxW] [--reps N]
+// Full-size speed (ModelBenchOnDevice): load, UNet batch 1 and 2 eager and as a CUDA graph, VAE, text encoder, IIP
+// images/s; without --model on a synthesized SD v1.4 written to a temp folder.
 // Exit code: 0 all passed, 1 a case failed, 2 no usable GPU, 64 bad arguments.
-const string Usage = "usage: iip-gpu-check [--filter TEXT] [--reps N] | iip-gpu-check --golden MODEL GOLDEN [--tokenizer DIR] [--tolerance-scale S] [--device cuda|cpu]";
-string? filter = null, goldenModel = null, goldenFile = null, tokenizer = null, device = "cuda";
-int reps = 10;
+const string Usage = "usage: iip-gpu-check [--filter TEXT] [--reps N] | iip-gpu-check --golden MODEL GOLDEN [--tokenizer DIR] [--tolerance-scale S] [--device cuda|cpu]"
+                   + " | iip-gpu-check --bench [--model DIR] [--latent HxW] [--reps N]";
+string? filter = null, goldenModel = null, goldenFile = null, tokenizer = null, device = "cuda", benchModel = null;
+int reps = 10, latentHeight = 64, latentWidth = 64;
+bool bench = false;
 double toleranceScale = 1;
 for (int i = 0; i < args.Length; i++)
 {
@@ -23,6 +28,9 @@ for (int i = 0; i < args.Length; i++)
         case "--filter" when i + 1 < args.Length: filter = args[++i]; break;
         case "--reps" when i + 1 < args.Length && int.TryParse(args[i + 1], out int r) && r >= 0: reps = r; i++; break;
         case "--golden" when i + 2 < args.Length: goldenModel = args[++i]; goldenFile = args[++i]; break;
+        case "--bench": bench = true; break;
+        case "--model" when i + 1 < args.Length: benchModel = args[++i]; break;
+        case "--latent" when i + 1 < args.Length && TryParseLatent(args[i + 1], out latentHeight, out latentWidth): i++; break;
         case "--tokenizer" when i + 1 < args.Length: tokenizer = args[++i]; break;
         case "--tolerance-scale" when i + 1 < args.Length && double.TryParse(args[i + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out double scale) && scale > 0:
             toleranceScale = scale; i++; break;
@@ -33,6 +41,8 @@ for (int i = 0; i < args.Length; i++)
     }
 }
 
+if (bench)
+    return ModelBenchOnDevice.Run(benchModel, latentHeight, latentWidth, Math.Max(1, reps));
 if (goldenModel is not null)
     return GoldenOnDevice.Run(goldenModel, goldenFile!, tokenizer, toleranceScale, device);
 
@@ -59,7 +69,7 @@ foreach (var c in cases)
     catch (Exception e)
     {
         failed++;
-        Console.WriteLine($"{"ERROR",-6} {c.Name} [{c.Kernel}]: {e.GetType().Name}: {e.Message}");
+        Console.WriteLine($"{"ERROR",-6} {c.Name} [{c.Kernel}]: {e}");
         continue;
     }
     var worst = result.Comparisons.MaxBy(x => x.Bound > 0 ? Math.Abs(x.Actual - x.Expected) / x.Bound : Math.Abs(x.Actual - x.Expected) > 0 ? double.PositiveInfinity : 0)!;
@@ -76,3 +86,12 @@ foreach (var c in cases)
 }
 Console.WriteLine($"{cases.Count - failed} of {cases.Count} cases passed in {total.Elapsed.TotalSeconds:F1} s");
 return failed == 0 ? 0 : 1;
+
+// "64x64" -> (64, 64); multiples of 8 (the SD v1 UNet halves the latent three times)
+static bool TryParseLatent(string text, out int height, out int width)
+{
+    height = width = 0;
+    var parts = text.Split('x');
+    return parts.Length == 2 && int.TryParse(parts[0], out height) && int.TryParse(parts[1], out width)
+        && height > 0 && width > 0 && height % 8 == 0 && width % 8 == 0;
+}

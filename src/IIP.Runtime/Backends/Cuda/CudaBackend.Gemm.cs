@@ -9,7 +9,10 @@ namespace IIP.Runtime.Backends.Cuda;
 /// </summary>
 public sealed partial class CudaBackend
 {
-    private const int GemmTile = 128, GemmThreads = 256;
+    private const int GemmTile = 128, GemmTileK = 32, GemmThreads = 256;
+
+    // Split K: each split sums at least this many k tiles (256 of K), and a product is split at most this many ways.
+    private const int MinSplitKTiles = 8, MaxSplits = 16;
 
     // kernels/gemm.cu flag bits
     private const int AVector = 1, BVector = 2, CPair = 4;
@@ -36,12 +39,42 @@ public sealed partial class CudaBackend
             _ => throw new NotSupportedException($"GEMM {layout} with fp32 output"),
         };
         int outBytes = floatOutput ? 4 : 2;
+        int splits = floatOutput ? 1 : SplitCount((long)Blocks(n, GemmTile) * Blocks(m, GemmTile) * batch, Blocks(k, GemmTileK), Device.MultiprocessorCount);
         // 16-byte vector loads need every row start (and batch start) aligned: leading dimension and stride multiples of 8.
         int flags = (lda % 8 == 0 && strideA % 8 == 0 && Aligned(a, 16) ? AVector : 0)
             | (ldb % 8 == 0 && strideB % 8 == 0 && Aligned(b, 16) ? BVector : 0)
             | (ldc % 2 == 0 && strideC % 2 == 0 && Aligned(c, 2 * outBytes) ? CPair : 0);
-        var grid = new Dim3((uint)Blocks(n, GemmTile), (uint)Blocks(m, GemmTile), (uint)batch);
-        kernel.Launch(grid, GemmThreads, 0, Stream, a, b, c, bias, m, n, k, lda, ldb, ldc, strideA, strideB, strideC, alpha, biasMode, flags);
+        var (partial, owner) = splits > 1 ? Scratch((long)batch * splits * m * n * sizeof(float)) : (DevicePointer.Null, null);
+        var grid = new Dim3((uint)Blocks(n, GemmTile), (uint)Blocks(m, GemmTile), (uint)(batch * splits));
+        kernel.Launch(grid, GemmThreads, 0, Stream, a, b, c, bias, m, n, k, lda, ldb, ldc, strideA, strideB, strideC, alpha, biasMode, flags,
+            splits, partial);
+        if (splits > 1) ReduceSplits(partial, c, bias, biasMode, m, n, ldc, strideC, splits, batch);
+        GC.KeepAlive(owner);
+    }
+
+    /// <summary>
+    /// How many ways to split K (kernels/gemm.cu) for a product of <paramref name="tiles"/> 128 x 128 output tiles (all
+    /// batch items) and <paramref name="kTiles"/> k tiles of 32: enough blocks for two per SM (two 256-thread blocks of
+    /// 40 KiB shared memory and at most 128 registers fit on one), at least <see cref="MinSplitKTiles"/> k tiles per split
+    /// so the fp32 partials stay cheap next to the products, at most <see cref="MaxSplits"/>; no split without k tiles.
+    /// </summary>
+    internal static int SplitCount(long tiles, int kTiles, int multiprocessors)
+    {
+        long target = 2L * multiprocessors;
+        if (tiles >= target) return 1;
+        int splits = (int)Math.Min(Math.Min((target + tiles - 1) / tiles, kTiles / MinSplitKTiles), MaxSplits);
+        if (splits <= 1) return 1;
+        int perSplit = (kTiles + splits - 1) / splits;
+        return (kTiles + perSplit - 1) / perSplit;
+    }
+
+    // C of item z at c + z strideC = fp16(sum of the splits' fp32 partials [batch][splits][M][N] + bias).
+    private void ReduceSplits(DevicePointer partial, DevicePointer c, DevicePointer bias, int biasMode, int m, int n, int ldc, long strideC,
+        int splits, int batch)
+    {
+        long total = (long)m * n * batch;
+        var grid = new Dim3((uint)Math.Min(Blocks(total, GemmThreads), 65535), 1, 1);
+        _kernels.SplitKReduce.Launch(grid, GemmThreads, 0, Stream, partial, c, bias, m, n, ldc, strideC, splits, batch, biasMode);
     }
 
     public void Linear(Tensor x, Tensor w, Tensor? b, Tensor y)
@@ -82,9 +115,13 @@ public sealed partial class CudaBackend
         if (n == 0) return;
         int ckk = c * kh * kw;
         int flags = (ckk % 8 == 0 && Aligned(Ptr(w), 16) ? AVector : 0) | (pixels % 2 == 0 && Aligned(Ptr(y), 4) ? CPair : 0);
-        var grid = new Dim3((uint)Blocks(pixels, GemmTile), (uint)Blocks(o, GemmTile), (uint)n);
+        int splits = SplitCount((long)Blocks(pixels, GemmTile) * Blocks(o, GemmTile) * n, Blocks(ckk, GemmTileK), Device.MultiprocessorCount);
+        var (partial, owner) = splits > 1 ? Scratch((long)n * splits * o * pixels * sizeof(float)) : (DevicePointer.Null, null);
+        var grid = new Dim3((uint)Blocks(pixels, GemmTile), (uint)Blocks(o, GemmTile), (uint)(n * splits));
         _kernels.Conv2d.Launch(grid, GemmThreads, 0, Stream, Ptr(x), Ptr(w), PtrOrNull(b), Ptr(y),
-            c, h, wd, o, kh, kw, stride, pad.Top, pad.Left, ho, wo, flags);
+            c, h, wd, o, kh, kw, stride, pad.Top, pad.Left, ho, wo, flags, splits, partial);
+        if (splits > 1) ReduceSplits(partial, Ptr(y), PtrOrNull(b), b is null ? BiasNone : BiasPerRow, o, pixels, pixels, (long)o * pixels, splits, n);
+        GC.KeepAlive(owner);
     }
 
     public void Conv2dBackwardInput(Tensor dy, Tensor w, int stride, Padding2d pad, Tensor dx)
@@ -105,8 +142,12 @@ public sealed partial class CudaBackend
         }
         if (n == 0) return;
         int flags = pixels % 2 == 0 && Aligned(Ptr(dx), 4) ? CPair : 0;
-        var grid = new Dim3((uint)Blocks(pixels, GemmTile), (uint)Blocks(c, GemmTile), (uint)n);
+        int splits = SplitCount((long)Blocks(pixels, GemmTile) * Blocks(c, GemmTile) * n, Blocks((long)o * kh * kw, GemmTileK), Device.MultiprocessorCount);
+        var (partial, owner) = splits > 1 ? Scratch((long)n * splits * c * pixels * sizeof(float)) : (DevicePointer.Null, null);
+        var grid = new Dim3((uint)Blocks(pixels, GemmTile), (uint)Blocks(c, GemmTile), (uint)(n * splits));
         _kernels.Conv2dBackwardInput.Launch(grid, GemmThreads, 0, Stream, Ptr(dy), Ptr(w), Ptr(dx),
-            c, h, wd, o, kh, kw, stride, pad.Top, pad.Left, ho, wo, flags);
+            c, h, wd, o, kh, kw, stride, pad.Top, pad.Left, ho, wo, flags, splits, partial);
+        if (splits > 1) ReduceSplits(partial, Ptr(dx), DevicePointer.Null, BiasNone, c, pixels, pixels, (long)c * pixels, splits, n);
+        GC.KeepAlive(owner);
     }
 }

@@ -57,10 +57,32 @@ public sealed class UNet2DConditionModel
         int n = sample.Shape[0];
         if (timesteps.Length != n || context.Shape[0] != n)
             throw new ArgumentException($"UNet: batch {n} needs {n} timesteps and contexts, got {timesteps.Length} and {context.Shape[0]}");
+        return Forward(sample, TimestepFeatures(timesteps), context, tape, scope);
+    }
+
+    /// <summary>The sinusoidal timestep features [N, C0] on the backend (uploaded: outside a graph capture).</summary>
+    public Tensor TimestepFeatures(ReadOnlySpan<float> timesteps) =>
+        _be.FromHost(Timesteps.Embed(timesteps, TimeLinear1.InFeatures, Config.FlipSinToCos, Config.FreqShift));
+
+    /// <summary>
+    /// The forward pass from timestep features made by <see cref="TimestepFeatures"/> (no host transfer inside, so a
+    /// CUDA graph can record it: refill the features and the sample between replays).
+    /// </summary>
+    public Tensor Forward(Tensor sample, Tensor timestepFeatures, Tensor context)
+    {
+        using var range = IIP.Native.Nvtx.Range("unet");
+        using var scope = _be.OpenScope();
+        return Forward(sample, timestepFeatures, context, null, scope);
+    }
+
+    private Tensor Forward(Tensor sample, Tensor tFeatures, Tensor context, GradientTape? tape, ActivationScope scope)
+    {
+        int n = sample.Shape[0];
+        if (tFeatures.Shape[0] != n || context.Shape[0] != n)
+            throw new ArgumentException($"UNet: batch {n} needs {n} timestep features and contexts, got {tFeatures.Shape[0]} and {context.Shape[0]}");
         if (sample.Shape[2] % DownsampleFactor != 0 || sample.Shape[3] % DownsampleFactor != 0)
             throw new ArgumentException($"UNet: latent {sample.Shape[2]}x{sample.Shape[3]} must be a multiple of {DownsampleFactor} on each side");
 
-        var tFeatures = _be.FromHost(Timesteps.Embed(timesteps, TimeLinear1.InFeatures, Config.FlipSinToCos, Config.FreqShift)); // [N, C0]
         var temb = TimeLinear2.Forward(_be.Silu(TimeLinear1.Forward(tFeatures)));          // [N, 4 C0]
         var siluTemb = _be.Silu(temb);                                                      // every resnet applies SiLU to temb first
 

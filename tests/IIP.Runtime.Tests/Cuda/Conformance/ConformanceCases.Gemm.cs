@@ -17,6 +17,7 @@ internal static partial class ConformanceCases
                      (8192, 320, 320, true, "to_out at 64x64, 2 images"), (2048, 640, 5120, true, "GEGLU proj at 32x32"),
                      (154, 768, 320, false, "cross-attention to_k, 77 tokens x 2"), (2, 320, 1280, true, "time embedding"),
                      (77, 100, 37, true, "odd sizes, K not a multiple of 8"),
+                     (50, 1000, 37, true, "one output tile: split K, odd N"),
                  })
         {
             int seed = m + k + n;
@@ -55,6 +56,8 @@ internal static partial class ConformanceCases
         yield return ([2, 640, 32, 32], [320, 640, 1, 1], 1, default, "1x1 shortcut");
         yield return ([1, 128, 64, 64], [128, 128, 3, 3], 2, new Padding2d(0, 0, 1, 1), "VAE encoder downsample, pad right/bottom");
         yield return ([1, 3, 17, 19], [5, 3, 3, 3], 1, Padding2d.Same(1), "odd sizes, K = 27");
+        yield return ([1, 300, 5, 7], [33, 300, 3, 3], 1, Padding2d.Same(1), "one output tile: split K, odd sizes");
+        yield return ([2, 1280, 8, 8], [640, 1280, 1, 1], 1, default, "1x1 at 8x8: split K");
     }
 
     private static IEnumerable<ConformanceCase> Attention()

@@ -19,8 +19,13 @@ internal sealed record ConformanceCase(string Name, string Kernel, Func<CudaBack
 /// </summary>
 internal static partial class ConformanceCases
 {
-    public static IReadOnlyList<ConformanceCase> All { get; } = [.. Elementwise(), .. Layout(), .. Norms(), .. Gemm(), .. Attention(),
-        .. Backward(), .. Sampling()];
+    // Built on first use, not in a static initializer: the case lists read static tolerances declared further down
+    // and in the other partial files, which an initializer placed here would see as null (the static field
+    // initializers of a partial class run in file and declaration order).
+    private static readonly Lazy<IReadOnlyList<ConformanceCase>> Cases = new(() => [.. Elementwise(), .. Layout(), .. Norms(), .. Gemm(),
+        .. Attention(), .. Backward(), .. Sampling()]);
+
+    public static IReadOnlyList<ConformanceCase> All => Cases.Value;
 
     public static ConformanceCase ByName(string name) =>
         All.FirstOrDefault(c => c.Name == name) ?? throw new ArgumentException($"no conformance case named '{name}'");
@@ -34,8 +39,10 @@ internal static partial class ConformanceCases
 
     /// <summary>A case with one output: run the CPU reference, then the GPU op on the uploaded inputs, compare.</summary>
     private static ConformanceCase Single(string name, string kernel, Tolerance tol, double flops, Func<Tensor[]> inputs,
-        Func<Tensor[], Tensor> cpu, Func<CudaBackend, Tensor[], Tensor> gpu) =>
-        new(name, kernel, (backend, options) =>
+        Func<Tensor[], Tensor> cpu, Func<CudaBackend, Tensor[], Tensor> gpu)
+    {
+        ArgumentNullException.ThrowIfNull(tol);  // a tolerance read before its static initializer ran (see Cases)
+        return new(name, kernel, (backend, options) =>
         {
             var host = inputs();
             var expected = cpu(host);
@@ -45,6 +52,7 @@ internal static partial class ConformanceCases
             var comparison = ConformanceHarness.Compare("y", expected, backend.ToHost(result!), tol);
             return new CaseResult(name, kernel, tol, [comparison], ms, flops);
         });
+    }
 
     private static IEnumerable<ConformanceCase> Elementwise()
     {

@@ -3,7 +3,7 @@ using System.Globalization;
 using IIP.Runtime.Backends;
 using IIP.Runtime.Tensors;
 
-namespace IIP.Cli.Commands.Bench;
+namespace IIP.Runtime.Diagnostics;
 
 /// <summary>
 /// The op sequence of one SD v1.4 UNet forward (diffusers UNet2DConditionModel: block channels 320/640/1280/1280,
@@ -11,9 +11,10 @@ namespace IIP.Cli.Commands.Bench;
 /// 77 x 768), run on the backend with random tensors of the right shapes. It is not the model (no weights file,
 /// no skip values carried): it times exactly the ops and shapes a forward runs, so the backend's share of peak
 /// on the real workload can be measured before the model code exists. Time and FLOP are kept per op kind
-/// (with <c>byShape</c>, per op kind and output shape).
+/// (with <c>byShape</c>, per op kind and output shape). For a backend that queues work asynchronously (CUDA), pass its
+/// <c>synchronize</c>: each op is then timed from an idle device to its completion.
 /// </summary>
-public sealed class UNetOpSequence(IBackend be, int batch, int height, int width, bool byShape = false)
+public sealed class UNetOpSequence(IBackend be, int batch, int height, int width, bool byShape = false, Action? synchronize = null)
 {
     private readonly Dictionary<string, Tensor> _inputs = [];
     private readonly Dictionary<string, (double Seconds, double Flop, int Count)> _byKind = [];
@@ -130,8 +131,10 @@ public sealed class UNetOpSequence(IBackend be, int batch, int height, int width
     {
         // Each output is dead after the op, as most are in the model: the scope returns it to the activation pool.
         using var scope = be.OpenScope();
+        synchronize?.Invoke();
         var sw = Stopwatch.StartNew();
         var y = op();
+        synchronize?.Invoke();
         double seconds = sw.Elapsed.TotalSeconds;
         if (byShape) kind += $" -> [{y.ShapeText}]";
         var (s, f, n) = _byKind.GetValueOrDefault(kind);
