@@ -108,4 +108,15 @@ __device__ __forceinline__ __half unpack(const uint4& v, int j) {
 // 32-bit load of two adjacent halves from shared memory (the address must be 4-byte aligned).
 __device__ __forceinline__ uint32_t load_pair(const __half* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
+// ldmatrix .x4 .trans: four 8 x 8 fp16 matrices from shared memory, transposed. Lane i gives the address of row i % 8
+// of matrix i / 8 (16 contiguous bytes, 16-byte aligned); register q of every lane receives matrix q, lane (g, t) =
+// (lane / 4, lane % 4) holding elements [row 2t][column g] (low half) and [row 2t + 1][column g] (high half): for rows
+// indexed by k, the layout of an mma.m16n8k16 operand fragment.
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const __half* p) {
+    const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(p));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+}
+
 }  // namespace iip

@@ -8,9 +8,11 @@
 //   nt: A [M, K] (k contiguous), B [N, K] (k contiguous)   -- y = x W^T (Linear), S = Q K^T
 //   nn: A [M, K],               B [K, N] (n contiguous)   -- dx = dy W, 1x1 conv y = W x, Y = P V
 //   tn: A [K, M] (m contiguous), B [K, N]                  -- 1x1 conv dx = W^T dy, dV = P^T dY, dK = dS^T Q
-// Block tile 128 x 128 x 32, 8 warps of 64 x 32; shared tiles are stored [row][k] (k contiguous, 8 halves of
-// padding per row so the fragment loads hit 32 distinct banks); the next k tile is fetched into registers while
-// the current one is multiplied (two shared buffers, one barrier per k tile).
+// Block tile 128 x 128 x 32, 8 warps of 64 x 32; the next k tile is fetched into registers while the current one is
+// multiplied (two shared buffers, one barrier per k tile). Shared tiles keep the operand's contiguous direction:
+// [row][k] (k contiguous, 8 halves of padding per row so the 32-bit fragment loads hit 32 distinct banks) for operands
+// stored k-contiguous, [k][row] (rows contiguous, padded to 136 so each ldmatrix phase hits 32 distinct banks) for
+// the others, whose fragments are read with ldmatrix.trans. Both are written with 16-byte stores.
 // Split K (fp16-output kernels): when a product has too few output tiles to fill the GPU (the 8x8 and 16x16 UNet
 // levels: 20-40 tiles for 132 SMs, K up to 23040), the host launches `splits` blocks per tile, each summing one
 // contiguous range of k tiles into fp32 partials [batch][split][M][N]; splitk_reduce_f16 then adds them in split
@@ -21,8 +23,8 @@ using namespace iip;
 
 namespace {
 
-constexpr int BM = 128, BN = 128, BK = 32, LDS = BK + 8, THREADS = 256;
-constexpr int TILE = 128 * LDS;  // halves in one [128][LDS] shared tile
+constexpr int BM = 128, BN = 128, BK = 32, LDS = BK + 8, LDK = 128 + 8, THREADS = 256;
+constexpr int TILE = 128 * LDS;  // halves in one [128][LDS] shared tile (a [BK][LDK] tile, 4352 halves, fits too)
 
 // Flags from the host: which operands allow 16-byte vector loads and 2-element stores.
 constexpr int A_VEC = 1, B_VEC = 2, C_PAIR = 4;
@@ -32,9 +34,9 @@ struct Regs {
     uint4 v[2];
 };
 
-// Chunk layouts. "k chunks": chunk c covers tile row c / 4, k offsets (c % 4) * 8 .. + 7.
+// Chunk layouts. "k chunks": chunk c covers tile row c / 4, k offsets (c % 4) * 8 .. + 7, stored into a [row][k] tile.
 // "row chunks": chunk c covers k offset c / 16, tile rows (c % 16) * 8 .. + 7 (consecutive rows at one k, for
-// operands whose rows are contiguous in memory), stored transposed into the [row][k] tile.
+// operands whose rows are contiguous in memory), stored into a [k][row] tile.
 __device__ __forceinline__ void store_k_chunks(const Regs& r, __half* tile) {
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
@@ -46,14 +48,14 @@ __device__ __forceinline__ void store_k_chunks(const Regs& r, __half* tile) {
 __device__ __forceinline__ void store_row_chunks(const Regs& r, __half* tile) {
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-        const int c = threadIdx.x + i * THREADS, k = c >> 4, row = (c & 15) * 8;
-#pragma unroll
-        for (int j = 0; j < 8; ++j) tile[(row + j) * LDS + k] = unpack(r.v[i], j);
+        const int c = threadIdx.x + i * THREADS;
+        *reinterpret_cast<uint4*>(tile + (c >> 4) * LDK + (c & 15) * 8) = r.v[i];
     }
 }
 
 // Element (row, k) at p[row * ld + k]: A of nt/nn, B of nt.
 struct KContig {
+    static constexpr bool k_major = false;
     const __half* p;
     int rows, k_total, ld;
     bool vec;
@@ -79,6 +81,7 @@ struct KContig {
 
 // Element (row, k) at p[k * ld + row]: A of tn, B of nn/tn.
 struct RowContig {
+    static constexpr bool k_major = true;
     const __half* p;
     int rows, k_total, ld;
     bool vec;
@@ -111,6 +114,7 @@ struct ConvShape {
 // Implicit im2col, B of the forward convolution: element (p, k) with p = oy Wo + ox an output pixel and
 // k = (c KH + ky) KW + kx reads x[c, oy s - pad_t + ky, ox s - pad_l + kx], zero outside the image.
 struct Im2col {
+    static constexpr bool k_major = true;
     const __half* x;
     ConvShape s;
 
@@ -124,14 +128,25 @@ struct Im2col {
                 const int ci = k / (s.KH * s.KW), rem = k - ci * s.KH * s.KW, ky = rem / s.KW, kx = rem - ky * s.KW;
                 const __half* plane = x + (long long)ci * s.H * s.W;
                 int oy = p / s.Wo, ox = p - oy * s.Wo;
+                if ((s.Wo & 7) == 0) {
+                    // the 8 pixels lie in one output row (every SD latent width): one input row, columns stride apart
+                    const int iy = oy * s.stride - s.pad_t + ky, ix0 = ox * s.stride - s.pad_l + kx;
+                    const bool row_inside = p < pixels && iy >= 0 && iy < s.H;
 #pragma unroll
-                for (int j = 0; j < 8; ++j) {
-                    const int iy = oy * s.stride - s.pad_t + ky, ix = ox * s.stride - s.pad_l + kx;
-                    const bool inside = p + j < pixels && iy >= 0 && iy < s.H && ix >= 0 && ix < s.W;
-                    h[j] = inside ? plane[iy * s.W + ix] : __float2half_rn(0.0f);
-                    if (++ox == s.Wo) {
-                        ox = 0;
-                        ++oy;
+                    for (int j = 0; j < 8; ++j) {
+                        const int ix = ix0 + j * s.stride;
+                        h[j] = row_inside && ix >= 0 && ix < s.W ? plane[iy * s.W + ix] : __float2half_rn(0.0f);
+                    }
+                } else {
+#pragma unroll
+                    for (int j = 0; j < 8; ++j) {
+                        const int iy = oy * s.stride - s.pad_t + ky, ix = ox * s.stride - s.pad_l + kx;
+                        const bool inside = p + j < pixels && iy >= 0 && iy < s.H && ix >= 0 && ix < s.W;
+                        h[j] = inside ? plane[iy * s.W + ix] : __float2half_rn(0.0f);
+                        if (++ox == s.Wo) {
+                            ox = 0;
+                            ++oy;
+                        }
                     }
                 }
             } else {
@@ -147,6 +162,7 @@ struct Im2col {
 
 // A of the input gradient: element (c, k) with k = (o KH + ky) KW + kx reads w[o, c, ky, kx] (W^T as a [C, O KH KW] matrix).
 struct ConvWeightTransposed {
+    static constexpr bool k_major = false;
     const __half* w;
     ConvShape s;
 
@@ -173,6 +189,7 @@ struct ConvWeightTransposed {
 // that divides exactly and lands inside [0, Ho) (likewise ox); otherwise the term is zero. Summing over k gives
 // dx[c, iy, ix] = sum_{o, ky, kx} w[o, c, ky, kx] dy[o, oy, ox], the transposed convolution.
 struct Col2im {
+    static constexpr bool k_major = true;
     const __half* dy;
     ConvShape s;
 
@@ -243,19 +260,38 @@ __device__ void gemm_mainloop(const LoadA& la, const LoadB& lb, int m0, int n0, 
 #pragma unroll
         for (int ks = 0; ks < BK; ks += 16) {
             uint32_t a[4][4], b[4][2];
+            const int q = lane >> 3, r8 = lane & 7;  // ldmatrix: this lane addresses row r8 of matrix q
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
-                const __half* pa = as + (wm + i * 16 + g) * LDS + ks + 2 * t;
-                a[i][0] = load_pair(pa);
-                a[i][1] = load_pair(pa + 8 * LDS);
-                a[i][2] = load_pair(pa + 8);
-                a[i][3] = load_pair(pa + 8 * LDS + 8);
+                if constexpr (LoadA::k_major) {
+                    // matrices (m 0-7, k 0-7), (m 8-15, k 0-7), (m 0-7, k 8-15), (m 8-15, k 8-15) = a0..a3
+                    ldmatrix_x4_trans(a[i], as + (ks + (q >> 1) * 8 + r8) * LDK + wm + i * 16 + (q & 1) * 8);
+                } else {
+                    const __half* pa = as + (wm + i * 16 + g) * LDS + ks + 2 * t;
+                    a[i][0] = load_pair(pa);
+                    a[i][1] = load_pair(pa + 8 * LDS);
+                    a[i][2] = load_pair(pa + 8);
+                    a[i][3] = load_pair(pa + 8 * LDS + 8);
+                }
             }
 #pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                const __half* pb = bs + (wn + j * 8 + g) * LDS + ks + 2 * t;
-                b[j][0] = load_pair(pb);
-                b[j][1] = load_pair(pb + 8);
+            for (int j = 0; j < 4; j += 2) {
+                if constexpr (LoadB::k_major) {
+                    // matrices (k 0-7, n block j), (k 8-15, block j), (k 0-7, block j + 1), (k 8-15, block j + 1)
+                    uint32_t r[4];
+                    ldmatrix_x4_trans(r, bs + (ks + (q & 1) * 8 + r8) * LDK + wn + (j + (q >> 1)) * 8);
+                    b[j][0] = r[0];
+                    b[j][1] = r[1];
+                    b[j + 1][0] = r[2];
+                    b[j + 1][1] = r[3];
+                } else {
+#pragma unroll
+                    for (int jj = j; jj < j + 2; ++jj) {
+                        const __half* pb = bs + (wn + jj * 8 + g) * LDS + ks + 2 * t;
+                        b[jj][0] = load_pair(pb);
+                        b[jj][1] = load_pair(pb + 8);
+                    }
+                }
             }
 #pragma unroll
             for (int i = 0; i < 4; ++i)
@@ -347,19 +383,19 @@ __device__ void gemm_tile(const LoadA& la, const LoadB& lb, OutT* c, int ldc, in
     c += item * stride_c
 
 #define OUT_T __half
-extern "C" __global__ void __launch_bounds__(THREADS) gemm_nt_f16(IIP_GEMM_PARAMS) {
+extern "C" __global__ void __launch_bounds__(THREADS, 2) gemm_nt_f16(IIP_GEMM_PARAMS) {
     IIP_GEMM_BATCH;
     gemm_tile(KContig{a, m, k, lda, (flags & A_VEC) != 0}, KContig{b, n, k, ldb, (flags & B_VEC) != 0}, c, ldc, m, n, k, alpha, bias,
               bias_mode, (flags & C_PAIR) != 0, splits, item, split, partial);
 }
 
-extern "C" __global__ void __launch_bounds__(THREADS) gemm_nn_f16(IIP_GEMM_PARAMS) {
+extern "C" __global__ void __launch_bounds__(THREADS, 2) gemm_nn_f16(IIP_GEMM_PARAMS) {
     IIP_GEMM_BATCH;
     gemm_tile(KContig{a, m, k, lda, (flags & A_VEC) != 0}, RowContig{b, n, k, ldb, (flags & B_VEC) != 0}, c, ldc, m, n, k, alpha, bias,
               bias_mode, (flags & C_PAIR) != 0, splits, item, split, partial);
 }
 
-extern "C" __global__ void __launch_bounds__(THREADS) gemm_tn_f16(IIP_GEMM_PARAMS) {
+extern "C" __global__ void __launch_bounds__(THREADS, 2) gemm_tn_f16(IIP_GEMM_PARAMS) {
     IIP_GEMM_BATCH;
     gemm_tile(RowContig{a, m, k, lda, (flags & A_VEC) != 0}, RowContig{b, n, k, ldb, (flags & B_VEC) != 0}, c, ldc, m, n, k, alpha,
               bias, bias_mode, (flags & C_PAIR) != 0, splits, item, split, partial);
@@ -368,7 +404,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) gemm_tn_f16(IIP_GEMM_PARAM
 
 // fp32 output (attention scores and their gradient, which the softmax kernels read at full precision); the host uses splits 1.
 #define OUT_T float
-extern "C" __global__ void __launch_bounds__(THREADS) gemm_nt_f16_f32(IIP_GEMM_PARAMS) {
+extern "C" __global__ void __launch_bounds__(THREADS, 2) gemm_nt_f16_f32(IIP_GEMM_PARAMS) {
     IIP_GEMM_BATCH;
     gemm_tile(KContig{a, m, k, lda, (flags & A_VEC) != 0}, KContig{b, n, k, ldb, (flags & B_VEC) != 0}, c, ldc, m, n, k, alpha, bias,
               bias_mode, (flags & C_PAIR) != 0, splits, item, split, partial);
@@ -379,7 +415,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) gemm_nt_f16_f32(IIP_GEMM_P
 // x [N, C, H, W], w [O, C, KH, KW], bias [O] or null -> y [N, O, Ho, Wo]; grid (ceil(Ho Wo / 128), ceil(O / 128), N x splits).
 // flags: A_VEC when C KH KW % 8 == 0 and w is 16-byte aligned; C_PAIR when Ho Wo is even and y 4-byte aligned.
 // splits > 1: partial [N][splits][O][Ho Wo] floats, then splitk_reduce_f16 (bias per row) writes y.
-extern "C" __global__ void __launch_bounds__(THREADS) conv2d_f16(const __half* x, const __half* w, const __half* bias, __half* y, int C,
+extern "C" __global__ void __launch_bounds__(THREADS, 2) conv2d_f16(const __half* x, const __half* w, const __half* bias, __half* y, int C,
                                                                  int H, int W, int O, int KH, int KW, int stride, int pad_t, int pad_l,
                                                                  int Ho, int Wo, int flags, int splits, float* partial) {
     const ConvShape s{C, H, W, O, KH, KW, stride, pad_t, pad_l, Ho, Wo};
@@ -394,7 +430,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) conv2d_f16(const __half* x
 // Input gradient of the convolution as implicit GEMM per image: dx [C, H W] = W^T [C, O KH KW] col2im(dy) [O KH KW, H W].
 // dy [N, O, Ho, Wo], w [O, C, KH, KW] -> dx [N, C, H, W]; grid (ceil(H W / 128), ceil(C / 128), N x splits).
 // splits > 1: partial [N][splits][C][H W] floats, then splitk_reduce_f16 writes dx.
-extern "C" __global__ void __launch_bounds__(THREADS) conv2d_backward_input_f16(const __half* dy, const __half* w, __half* dx, int C,
+extern "C" __global__ void __launch_bounds__(THREADS, 2) conv2d_backward_input_f16(const __half* dy, const __half* w, __half* dx, int C,
                                                                                 int H, int W, int O, int KH, int KW, int stride,
                                                                                 int pad_t, int pad_l, int Ho, int Wo, int flags, int splits,
                                                                                 float* partial) {

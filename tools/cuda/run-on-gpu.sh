@@ -8,8 +8,8 @@
 #           and copies the tiny-sd golden case (fp16 single file, references, tokenizer: 36 MB) to build/golden
 #   there:  tools/cuda/run-on-gpu.sh check [--filter TEXT] [--reps N]
 #           runs build/gpu-check/iip-gpu-check; the log goes to stdout and to $OUT/gpu-check.txt when $OUT is set
-#           tools/cuda/run-on-gpu.sh golden [--tolerance-scale S]
-#           the golden cases end to end on the GPU (log: $OUT/gpu-golden.txt)
+#           tools/cuda/run-on-gpu.sh golden
+#           the golden cases end to end on the GPU, judged by the fp16-storage bounds (log: $OUT/gpu-golden.txt)
 #           tools/cuda/run-on-gpu.sh bench [--latent HxW] [--reps N]
 #           full-size speed on a synthesized SD v1.4, written there first (log: $OUT/gpu-bench.txt)
 #

@@ -2,6 +2,7 @@ using System.Globalization;
 using IIP.Runtime.Backends;
 using IIP.Runtime.Backends.Cpu;
 using IIP.Runtime.Backends.Cuda;
+using IIP.Runtime.Diagnostics;
 using IIP.Runtime.Golden;
 using IIP.Runtime.Pipelines;
 using IIP.Runtime.Weights;
@@ -11,10 +12,12 @@ namespace IIP.GpuCheck;
 /// <summary>
 /// `iip-gpu-check --golden`: the golden cases end to end on one backend, printed as `iip golden` prints them (the runner
 /// is published without the CLI, which with its plotting and ONNX libraries would not fit the device tool's carry).
+/// cuda: the CUDA backend, judged by the fp16-storage bounds; cpu: the fp32 CPU backend and the README's bounds;
+/// cpu-fp16: the CPU with fp16 storage emulated (<see cref="Fp16StorageBackend"/>), judged by the fp16 bounds.
 /// </summary>
 internal static class GoldenOnDevice
 {
-    public static int Run(string modelPath, string goldenPath, string? tokenizer, double toleranceScale, string device)
+    public static int Run(string modelPath, string goldenPath, string? tokenizer, string device)
     {
         string reason = "";
         using var gpu = device == "cuda" ? CudaBackend.TryCreate(out reason) : null;
@@ -23,14 +26,15 @@ internal static class GoldenOnDevice
             Console.Error.WriteLine($"no usable GPU: {reason}");
             return 2;
         }
-        IBackend backend = gpu is not null ? gpu : CpuBackend.Instance;
+        IBackend backend = gpu is not null ? gpu : device == "cpu-fp16" ? new Fp16StorageBackend(CpuBackend.Instance) : CpuBackend.Instance;
         string tensorsPath = goldenPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? Path.ChangeExtension(goldenPath, ".safetensors") : goldenPath;
         using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizer);
         using var references = SafetensorsFile.Open(tensorsPath);
         var model = new StableDiffusion(checkpoint, backend);
+        var precision = device == "cpu" ? GoldenPrecision.Fp32 : GoldenPrecision.Fp16Storage;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"golden: model {modelPath} ({checkpoint.Layout}), references {tensorsPath}, backend {backend.Name}{(gpu is null ? "" : $" ({gpu.Device})")}, tolerance scale {toleranceScale:G}"));
-        int failed = new GoldenRunner(model, references, Path.ChangeExtension(tensorsPath, ".json"), toleranceScale: toleranceScale)
+            $"golden: model {modelPath} ({checkpoint.Layout}), references {tensorsPath}, backend {backend.Name}{(gpu is null ? "" : $" ({gpu.Device})")}, {precision} bounds"));
+        int failed = new GoldenRunner(model, references, Path.ChangeExtension(tensorsPath, ".json"), precision: precision)
             .RunAndReport(Console.Out);
         return failed > 0 ? 1 : 0;
     }

@@ -16,7 +16,7 @@ namespace IIP.GpuCheck;
 /// writes the synthesized SD v1.4 checkpoint (`weight-convert synth --arch sd-v1.4 --seed 0`, the same bytes) to a temp
 /// folder, since real weights cannot travel to the GPU machine. Prints, one line each: loading the checkpoint onto the
 /// GPU; the UNet forward at batch 1 and 2 (the guidance step), eager and replayed from a CUDA graph; VAE encode and
-/// decode; the text encoder; and IIP images per second (IIP.md defaults: 20 inversion + 30 guided steps) on random
+/// decode; the text encoder; and IIP images per second (IIP.md defaults: 20 inversion + 20 guided steps) on random
 /// images. Times are wall clock around the work and a stream synchronization: best and median of N runs after warm-up.
 /// TFLOP/s counts matrix-product FLOPs only (<see cref="FlopCountingBackend"/>).
 /// </summary>
@@ -124,7 +124,8 @@ internal static class ModelBenchOnDevice
             var iip = Stopwatch.StartNew();
             for (int i = 0; i < images; i++) detector.Score(hostImage);
             double perImage = iip.Elapsed.TotalSeconds / images;
-            Print($"iip {height * f}x{width * f} ({options.InversionSteps} inversion + {options.GridSteps - options.InversionSteps} guided steps, latent cosine): " +
+            // IIP.md: t_I unconditional inversion steps up the grid, then the same t_I timesteps back down with guidance
+            Print($"iip {height * f}x{width * f} ({options.InversionSteps} inversion steps at batch 1 + {options.InversionSteps} guided steps at batch 2, latent cosine): " +
                   $"{perImage:F3} s/image = {1 / perImage:F2} images/s over {images} images");
         });
         return failures == 0 ? 0 : 1;

@@ -7,20 +7,19 @@ using IIP.Runtime.Tests.Cuda.Conformance;
 // iip-gpu-check [--filter TEXT] [--reps N]
 // Runs every CUDA conformance case (CUDA op vs the CPU reference at SD v1.4 shapes) and prints one row per case:
 // the worst error against its bound and the mean GPU time of the op over N timed repetitions (0: no timing).
-// iip-gpu-check --golden MODEL GOLDEN [--tokenizer DIR] [--tolerance-scale S] [--device cuda|cpu]
-// Runs the golden cases (shared/golden/README.md) end to end on the device, as `iip golden` does on the CPU, with every
-// non-exact tolerance multiplied by S (fp16 storage needs more than the fp32 bounds; the first GPU run measures it).
-// --device cpu runs the same on the CPU backend (to check the runner where there is no GPU).
+// iip-gpu-check --golden MODEL GOLDEN [--tokenizer DIR] [--device cuda|cpu|cpu-fp16]
+// Runs the golden cases (shared/golden/README.md) end to end on the device, as `iip golden` does on the CPU, judged by
+// the fp16-storage bounds (GoldenFp16Tolerances). --device cpu runs them on the CPU backend with the fp32 bounds (to
+// check the runner where there is no GPU); cpu-fp16 on the CPU with fp16 storage emulated, with the fp16 bounds.
 // iip-gpu-check --bench [--model DIR] [--latent HxW] [--reps N]
 // Full-size speed (ModelBenchOnDevice): load, UNet batch 1 and 2 eager and as a CUDA graph, VAE, text encoder, IIP
 // images/s; without --model on a synthesized SD v1.4 written to a temp folder.
 // Exit code: 0 all passed, 1 a case failed, 2 no usable GPU, 64 bad arguments.
-const string Usage = "usage: iip-gpu-check [--filter TEXT] [--reps N] | iip-gpu-check --golden MODEL GOLDEN [--tokenizer DIR] [--tolerance-scale S] [--device cuda|cpu]"
+const string Usage = "usage: iip-gpu-check [--filter TEXT] [--reps N] | iip-gpu-check --golden MODEL GOLDEN [--tokenizer DIR] [--device cuda|cpu|cpu-fp16]"
                    + " | iip-gpu-check --bench [--model DIR] [--latent HxW] [--reps N]";
 string? filter = null, goldenModel = null, goldenFile = null, tokenizer = null, device = "cuda", benchModel = null;
 int reps = 10, latentHeight = 64, latentWidth = 64;
 bool bench = false;
-double toleranceScale = 1;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -32,9 +31,7 @@ for (int i = 0; i < args.Length; i++)
         case "--model" when i + 1 < args.Length: benchModel = args[++i]; break;
         case "--latent" when i + 1 < args.Length && TryParseLatent(args[i + 1], out latentHeight, out latentWidth): i++; break;
         case "--tokenizer" when i + 1 < args.Length: tokenizer = args[++i]; break;
-        case "--tolerance-scale" when i + 1 < args.Length && double.TryParse(args[i + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out double scale) && scale > 0:
-            toleranceScale = scale; i++; break;
-        case "--device" when i + 1 < args.Length && args[i + 1] is "cuda" or "cpu": device = args[++i]; break;
+        case "--device" when i + 1 < args.Length && args[i + 1] is "cuda" or "cpu" or "cpu-fp16": device = args[++i]; break;
         default:
             Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'; {Usage}");
             return 64;
@@ -44,7 +41,7 @@ for (int i = 0; i < args.Length; i++)
 if (bench)
     return ModelBenchOnDevice.Run(benchModel, latentHeight, latentWidth, Math.Max(1, reps));
 if (goldenModel is not null)
-    return GoldenOnDevice.Run(goldenModel, goldenFile!, tokenizer, toleranceScale, device);
+    return GoldenOnDevice.Run(goldenModel, goldenFile!, tokenizer, device);
 
 using var gpu = CudaBackend.TryCreate(out string reason);
 if (gpu is null)

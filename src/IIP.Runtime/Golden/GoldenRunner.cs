@@ -12,11 +12,11 @@ namespace IIP.Runtime.Golden;
 /// Recomputes the cases of a golden file (shared/golden/README.md defines names and meanings) with a loaded
 /// model and compares them with the stored references. Cases whose reference tensors are absent are skipped;
 /// cases this engine cannot compute are reported NOT RUN with the reason, never as passed.
-/// <paramref name="toleranceScale"/> multiplies every non-exact tolerance: 1 for the fp32 CPU backend (the README's
-/// bounds); a backend that stores fp16 (CUDA) states its own, larger scale where it runs the cases.
+/// <paramref name="precision"/> picks the bounds: the README's for fp32 storage (the CPU backend), or
+/// <see cref="GoldenFp16Tolerances"/> for fp16 storage (the CUDA backend).
 /// </summary>
 public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, string? goldenJsonPath, IReadOnlyList<string>? onlyPrefixes = null,
-    double toleranceScale = 1)
+    GoldenPrecision precision = GoldenPrecision.Fp32)
 {
     /// <summary>
     /// Runs the cases, writing one <see cref="GoldenResult.Format"/> line per case as it finishes and then the
@@ -119,10 +119,8 @@ public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, st
 
     private GoldenResult Compare(string name, Tensor actual, GoldenTolerance tol) => Compare(name, model.Backend.ToHost(actual).Data, tol);
 
-    private GoldenResult Compare(string name, float[] actual, GoldenTolerance tol) => GoldenResult.Compare(name, actual, Ref(name).Data, Scaled(tol));
-
-    private GoldenTolerance Scaled(GoldenTolerance tol) =>
-        toleranceScale == 1 || tol.Metric == GoldenMetric.Exact ? tol : tol with { Rel = tol.Rel * toleranceScale, Abs = tol.Abs * toleranceScale };
+    private GoldenResult Compare(string name, float[] actual, GoldenTolerance tol) =>
+        GoldenResult.Compare(name, actual, Ref(name).Data, precision == GoldenPrecision.Fp16Storage ? GoldenFp16Tolerances.For(name, tol) : tol);
 
     private GoldenResult Tokenizer(string jsonPath)
     {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using IIP.Runtime.Backends.Cuda;
 using IIP.Runtime.Golden;
 using IIP.Runtime.Pipelines;
 using IIP.Runtime.Weights;
@@ -17,7 +18,8 @@ public static class GoldenCommand
         var device = DeviceOption.Create();
         var command = new Command("golden",
             "Recompute the golden cases (shared/golden/README.md) for a model and compare: one line per case with the max absolute error, " +
-            "the relative error, the tolerance and PASS/FAIL; cases this build cannot compute are listed NOT RUN. Exit code 1 if any case fails.")
+            "the relative error, the tolerance and PASS/FAIL; cases this build cannot compute are listed NOT RUN. Exit code 1 if any case fails. " +
+            "On --device cuda (fp16 storage) the cases are judged by the fp16 bounds measured for it (GoldenFp16Tolerances).")
         {
             model, golden, tokenizer, only, device,
         };
@@ -33,8 +35,10 @@ public static class GoldenCommand
         using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizerDir);
         using var references = SafetensorsFile.Open(tensorsPath);
         var model = new StableDiffusion(checkpoint, DeviceOption.Select(device));
-        Console.WriteLine($"model {modelPath} ({checkpoint.Layout}), golden {tensorsPath}, backend {model.Backend.Name}");
-        int failed = new GoldenRunner(model, references, jsonPath, only).RunAndReport(Console.Out);
+        // the CUDA backend stores fp16: its bounds are GoldenFp16Tolerances', the CPU's the README's fp32 ones
+        var precision = model.Backend is CudaBackend ? GoldenPrecision.Fp16Storage : GoldenPrecision.Fp32;
+        Console.WriteLine($"model {modelPath} ({checkpoint.Layout}), golden {tensorsPath}, backend {model.Backend.Name}, {precision} bounds");
+        int failed = new GoldenRunner(model, references, jsonPath, only, precision).RunAndReport(Console.Out);
         return failed > 0 ? CliErrors.Failed : CliErrors.Ok;
     }
 }
