@@ -117,6 +117,15 @@ internal static class ModelBenchOnDevice
             var options = new IipOptions();
             var empty = gpu.FromHost(noise.Sample(1, 77, checkpoint.Unet.CrossAttentionDim));
             var perturbation = gpu.FromHost(noise.Sample(1, 77, checkpoint.Unet.CrossAttentionDim));
+            // the pipeline's loops replay CUDA graphs (CudaUNetGraphs): three inversion steps against the eager forward
+            var z0 = gpu.ToHost(latent);
+            var replayed = model.Invert(z0, 3, options.GridSteps, empty)[^1];
+            var eager = z0.Clone();
+            int ratio = model.Scheduler.StepRatio(options.GridSteps);
+            foreach (int t in model.Scheduler.Timesteps(options.GridSteps).Reverse().Take(3))
+                model.Scheduler.InvertStep(eager.Data, gpu.ToHost(unet.Forward(gpu.FromHost(eager), t, empty)).Data, t, ratio, eager.Data);
+            Print($"inversion, 3 steps: graph-replayed pipeline vs eager forwards max |diff| {MaxAbsDiff(replayed, eager):G3} (expected 0)");
+
             var detector = new IipDetector(model, options, empty, perturbation);
             var hostImage = gpu.ToHost(image);
             detector.Score(hostImage);

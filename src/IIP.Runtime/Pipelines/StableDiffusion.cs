@@ -1,4 +1,5 @@
 using IIP.Runtime.Backends;
+using IIP.Runtime.Backends.Cuda;
 using IIP.Runtime.Models;
 using IIP.Runtime.Models.Clip;
 using IIP.Runtime.Models.Unet;
@@ -31,7 +32,12 @@ public sealed class StableDiffusion
         Unet = new UNet2DConditionModel(checkpoint.UnetWeights, checkpoint.Unet, backend);
         Vae = new AutoencoderKL(checkpoint.VaeWeights, checkpoint.Vae, backend);
         Scheduler = new DdimScheduler(checkpoint.Scheduler);
+        _unetGraphs = backend is CudaBackend cuda && Environment.GetEnvironmentVariable("IIP_CUDA_GRAPHS") != "0"
+            ? new CudaUNetGraphs(cuda, Unet) : null;
     }
+
+    // the loops' UNet forwards as replayed CUDA graphs on the CUDA backend (IIP_CUDA_GRAPHS=0: eager); null elsewhere
+    private readonly CudaUNetGraphs? _unetGraphs;
 
     /// <summary>The model's native image side: VAE factor x UNet sample_size (512 for SD v1).</summary>
     public int NativeImageSize => Vae.DownsampleFactor * Unet.Config.SampleSize;
@@ -62,11 +68,17 @@ public sealed class StableDiffusion
     /// eps = eps_u + g (eps_c - eps_u); TCNP = ||eps_c - eps_u||_2 over the whole latent (Wen et al. 2024).
     /// x [1, C, h, w], uncond and cond [1, S, D] -> eps [1, C, h, w] (host).
     /// </summary>
-    public Tensor GuidedNoise(Tensor x, int t, Tensor uncond, Tensor cond, float guidance, out double tcnp)
+    public Tensor GuidedNoise(Tensor x, int t, Tensor uncond, Tensor cond, float guidance, out double tcnp) =>
+        GuidedNoise(x, t, GuidanceContext(uncond, cond), guidance, out tcnp);
+
+    // [uncond; cond] [2, S, D] on the backend, made once per sampling loop
+    private Tensor GuidanceContext(Tensor uncond, Tensor cond) => Backend.FromHost(Tensor.ConcatBatch(Backend.ToHost(uncond), Backend.ToHost(cond)));
+
+    // GuidedNoise with the context pair [2, S, D] already on the backend
+    private Tensor GuidedNoise(Tensor x, int t, Tensor contextPair, float guidance, out double tcnp)
     {
         var batch = Tensor.ConcatBatch(Backend.ToHost(x), Backend.ToHost(x));
-        var context = Tensor.ConcatBatch(Backend.ToHost(uncond), Backend.ToHost(cond));
-        var eps = Backend.ToHost(Unet.Forward(Backend.FromHost(batch), t, Backend.FromHost(context))); // [2, C, h, w]
+        var eps = PredictNoise(batch, [t, t], contextPair);                                         // [2, C, h, w]
         int n = (int)x.Length;
         var result = new Tensor(x.Shape);
         double sq = 0;
@@ -89,9 +101,10 @@ public sealed class StableDiffusion
         List<double>? tcnp = null, IProgress<int>? progress = null)
     {
         var x = Backend.ToHost(latent).Clone();
+        var contextPair = GuidanceContext(uncond, cond);
         for (int i = 0; i < timesteps.Count; i++)
         {
-            var eps = GuidedNoise(x, timesteps[i], uncond, cond, guidance, out double norm);
+            var eps = GuidedNoise(x, timesteps[i], contextPair, guidance, out double norm);
             tcnp?.Add(norm);
             Scheduler.Step(x.Data, eps.Data, timesteps[i], ratio, x.Data);
             progress?.Report(i + 1);
@@ -112,10 +125,18 @@ public sealed class StableDiffusion
         var ctx = Backend.FromHost(Backend.ToHost(context));
         foreach (int t in ascending)
         {
-            var eps = Backend.ToHost(Unet.Forward(Backend.FromHost(x), t, ctx));
+            var eps = PredictNoise(x, [t], ctx);
             Scheduler.InvertStep(x.Data, eps.Data, t, ratio, x.Data);
             latents.Add(x.Clone());
         }
         return latents;
     }
+
+    /// <summary>
+    /// eps (host) = UNet(x, t, context) for a host latent x [N, C, h, w], one timestep per item and a context on the
+    /// backend: on the CUDA backend replayed from a recorded graph (<see cref="CudaUNetGraphs"/>, the same values as the
+    /// plain forward), elsewhere the plain forward.
+    /// </summary>
+    private Tensor PredictNoise(Tensor x, float[] timesteps, Tensor context) =>
+        Backend.ToHost(_unetGraphs is { } graphs ? graphs.Forward(x, timesteps, context) : Unet.Forward(Backend.FromHost(x), timesteps, context));
 }

@@ -61,8 +61,11 @@ public sealed class UNet2DConditionModel
     }
 
     /// <summary>The sinusoidal timestep features [N, C0] on the backend (uploaded: outside a graph capture).</summary>
-    public Tensor TimestepFeatures(ReadOnlySpan<float> timesteps) =>
-        _be.FromHost(Timesteps.Embed(timesteps, TimeLinear1.InFeatures, Config.FlipSinToCos, Config.FreqShift));
+    public Tensor TimestepFeatures(ReadOnlySpan<float> timesteps) => _be.FromHost(TimestepFeaturesOnHost(timesteps));
+
+    /// <summary>The sinusoidal timestep features [N, C0] as a host tensor (to refill a captured graph's input).</summary>
+    public Tensor TimestepFeaturesOnHost(ReadOnlySpan<float> timesteps) =>
+        Timesteps.Embed(timesteps, TimeLinear1.InFeatures, Config.FlipSinToCos, Config.FreqShift);
 
     /// <summary>
     /// The forward pass from timestep features made by <see cref="TimestepFeatures"/> (no host transfer inside, so a
