@@ -6,7 +6,7 @@ namespace IIP.Runtime.Models;
 
 /// <summary>
 /// The weights of one module: a view of an <see cref="IWeightSource"/> under a name prefix, with tensors
-/// moved to the backend as they are read. <c>Sub("down_blocks.0")</c> descends one module, so a
+/// moved to the backend as they are read (or taken as they are from a source of <see cref="IResidentWeights"/> on it). <c>Sub("down_blocks.0")</c> descends one module, so a
 /// weight name in a checkpoint leads to the class that reads it.
 /// </summary>
 public sealed class ModuleWeights
@@ -37,6 +37,8 @@ public sealed class ModuleWeights
             string full = _prefix + name;
             if (!_source.Names.Contains(full))
                 throw new WeightException($"{_source.Origin}: missing tensor '{full}'");
+            if (_source is IResidentWeights resident && ReferenceEquals(resident.Backend, Backend))
+                return resident.Resident(full).AsConstant();
             return Backend.FromHost(_source.Load(full)).AsConstant();
         }
     }

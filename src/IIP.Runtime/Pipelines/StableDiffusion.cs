@@ -28,13 +28,17 @@ public sealed class StableDiffusion
     {
         Backend = backend;
         Tokenizer = checkpoint.TokenizerDirectory is { } dir ? ClipTokenizer.FromDirectory(dir) : null;
-        TextEncoder = new ClipTextModel(checkpoint.TextEncoderWeights, checkpoint.TextEncoder, backend);
-        Unet = new UNet2DConditionModel(checkpoint.UnetWeights, checkpoint.Unet, backend);
-        Vae = new AutoencoderKL(checkpoint.VaeWeights, checkpoint.Vae, backend);
+        TextEncoder = new ClipTextModel(OnBackend(checkpoint.TextEncoderWeights, backend), checkpoint.TextEncoder, backend);
+        Unet = new UNet2DConditionModel(OnBackend(checkpoint.UnetWeights, backend), checkpoint.Unet, backend);
+        Vae = new AutoencoderKL(OnBackend(checkpoint.VaeWeights, backend), checkpoint.Vae, backend);
         Scheduler = new DdimScheduler(checkpoint.Scheduler);
         _unetGraphs = backend is CudaBackend cuda && Environment.GetEnvironmentVariable("IIP_CUDA_GRAPHS") != "0"
             ? new CudaUNetGraphs(cuda, Unet) : null;
     }
+
+    // a part's weights: on the CUDA backend uploaded in one pass (fp16, one allocation); elsewhere read tensor by tensor
+    private static IWeightSource OnBackend(IWeightSource weights, IBackend backend) =>
+        backend is CudaBackend cuda ? cuda.UploadWeights(weights) : weights;
 
     // the loops' UNet forwards as replayed CUDA graphs on the CUDA backend (IIP_CUDA_GRAPHS=0: eager); null elsewhere
     private readonly CudaUNetGraphs? _unetGraphs;
