@@ -34,7 +34,7 @@ public class CudaUNetGraphsTests
     }
 
     [CudaFact]
-    public void ANewContextRecordsAgain()
+    public void EachCallReadsItsOwnContext()
     {
         using var checkpoint = StableDiffusionCheckpoint.Open(TestPaths.TinySdDiffusers);
         var model = new StableDiffusion(checkpoint, Gpu);
@@ -43,7 +43,7 @@ public class CudaUNetGraphsTests
         var b = Gpu.FromHost(new GaussianNoise(7).Sample(1, 77, checkpoint.Unet.CrossAttentionDim));
 
         var withA = model.Invert(z0, 1, 50, a)[1];
-        var withB = model.Invert(z0, 1, 50, b)[1];   // a graph replayed with a's context would give withA again
+        var withB = model.Invert(z0, 1, 50, b)[1];   // the graph recorded with a replays with b copied in
         var eagerB = z0.Clone();
         int t = model.Scheduler.Timesteps(50)[^1];
         model.Scheduler.InvertStep(eagerB.Data, Gpu.ToHost(model.Unet.Forward(Gpu.FromHost(z0), t, b)).Data, t, model.Scheduler.StepRatio(50), eagerB.Data);

@@ -122,6 +122,16 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
         Stream.CopyToDevice<Half>(half, storage.Pointer);  // pageable source: staged before the call returns
     }
 
+    /// <summary>Copies device tensor <paramref name="source"/> into <paramref name="destination"/> (same element count), in stream order.</summary>
+    public void CopyOnDevice(Tensor source, Tensor destination)
+    {
+        var from = Storage(source, nameof(CopyOnDevice));
+        var to = Storage(destination, nameof(CopyOnDevice));
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"{nameof(CopyOnDevice)}: [{source.ShapeText}] and [{destination.ShapeText}] differ in size");
+        Stream.CopyDeviceToDevice(from.Pointer, to.Pointer, source.Length * CudaStorage.ElementBytes);
+    }
+
     /// <summary>Downloads and widens to fp32; waits for the work queued before it.</summary>
     public Tensor ToHost(Tensor tensor)
     {
