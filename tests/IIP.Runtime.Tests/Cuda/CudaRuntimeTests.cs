@@ -61,6 +61,25 @@ public class CudaRuntimeTests
     private static void AllocateAndDrop(int elements) => Gpu.Allocate(elements);
 
     [CudaFact]
+    public void AClosedScopeReturnsItsOutputsAtOnceAndKeepsWhatWasKept()
+    {
+        // with no collection in between, a second scope of the same allocations is served from the blocks the first
+        // returned on closing; the kept tensor keeps its block and its values
+        var host = ConformanceHarness.Normal(11, 1f, 1 << 20);
+        Tensor kept;
+        using (var scope = Gpu.OpenScope())
+        {
+            for (int i = 0; i < 4; i++) Gpu.Allocate(1 << 21);
+            kept = scope.Keep(Gpu.Scale(Gpu.FromHost(host), 2f));
+        }
+        long reserved = Gpu.PoolMemory.Reserved;
+        using (Gpu.OpenScope())
+            for (int i = 0; i < 4; i++) Gpu.Allocate(1 << 21);
+        Assert.Equal(reserved, Gpu.PoolMemory.Reserved);
+        Assert.Equal(host.Data.Select(v => (float)(Half)(2 * (float)(Half)v)), Gpu.ToHost(kept).Data);
+    }
+
+    [CudaFact]
     public void GraphReplayRecomputesFromTheInputsCopiedIn()
     {
         // record y = silu(x) + x once; replay with two different inputs copied into the captured x

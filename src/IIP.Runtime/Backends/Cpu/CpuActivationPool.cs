@@ -16,21 +16,21 @@ internal sealed class CpuActivationPool
 
     private readonly Dictionary<int, Stack<float[]>> _idle = new();
     private readonly Lock _lock = new();
+    private readonly ScopedOwnership<float[]> _scopes;
     private long _idleBytes;
 
-    [ThreadStatic] private static Scope? t_current;
+    public CpuActivationPool() => _scopes = new(tensor => tensor.IsHost ? tensor.Data : null, Return);
 
     /// <summary>Bytes held idle now.</summary>
     public long IdleBytes { get { lock (_lock) return _idleBytes; } }
 
     /// <summary>Opens a scope on the calling thread, nested in the one open there.</summary>
-    public ActivationScope Open() => t_current = new Scope(this, t_current);
+    public ActivationScope Open() => _scopes.Open();
 
     /// <summary>An array of exactly <paramref name="length"/> elements, uninitialised; tracked by the thread's open scope.</summary>
     public float[] Rent(int length)
     {
-        var scope = t_current;
-        if (scope is null || scope.Pool != this) return GC.AllocateUninitializedArray<float>(length);
+        if (!_scopes.IsOpen) return GC.AllocateUninitializedArray<float>(length);   // no scope: the caller owns it for good
         float[]? array = null;
         lock (_lock)
         {
@@ -38,7 +38,7 @@ internal sealed class CpuActivationPool
                 _idleBytes -= 4L * length;
         }
         array ??= GC.AllocateUninitializedArray<float>(length);
-        scope.Owned.Add(array);
+        _scopes.Track(array);
         return array;
     }
 
@@ -52,39 +52,5 @@ internal sealed class CpuActivationPool
                 stack.Push(array);
                 _idleBytes += 4L * array.Length;
             }
-    }
-
-    private sealed class Scope(CpuActivationPool pool, Scope? parent) : ActivationScope
-    {
-        public CpuActivationPool Pool => pool;
-        public List<float[]> Owned { get; } = [];
-        private bool _closed;
-
-        public override Tensor Keep(Tensor tensor)
-        {
-            if (_closed) throw new InvalidOperationException("ActivationScope.Keep after the scope was closed");
-            if (!tensor.IsHost) return tensor;
-            var data = tensor.Data;
-            // Search from the end: the kept tensor is usually the last one allocated.
-            for (int i = Owned.Count - 1; i >= 0; i--)
-                if (ReferenceEquals(Owned[i], data))
-                {
-                    Owned.RemoveAt(i);
-                    parent?.Owned.Add(data);
-                    break;
-                }
-            return tensor;
-        }
-
-        public override void Dispose()
-        {
-            if (_closed) return;
-            if (t_current != this)
-                throw new InvalidOperationException("ActivationScope closed out of order (or on another thread): close the innermost scope first");
-            _closed = true;
-            t_current = parent;
-            pool.Return(Owned);
-            Owned.Clear();
-        }
     }
 }

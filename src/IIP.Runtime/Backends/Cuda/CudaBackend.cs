@@ -21,6 +21,9 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
 {
     private readonly CudaKernelSet _kernels;
     private readonly CudaMemoryPool _pool;
+    private readonly ScopedOwnership<CudaPooledBuffer> _scopes = new(
+        tensor => tensor.Device is CudaStorage { Owner: CudaPooledBuffer buffer } ? buffer : null,
+        buffers => buffers.ForEach(b => b.Dispose()));   // back to the pool; reuse is stream-ordered (one stream)
     private CudaArena? _arena;
     private bool _capturing;
 
@@ -76,13 +79,24 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
 
     // ---- memory and transfers ----
 
-    public Tensor Allocate(params int[] shape) => Tensor.OnDevice(shape, NewStorage(Tensor.ElementCount(shape)));
+    /// <summary>An uninitialised tensor; inside an <see cref="OpenScope"/> scope it is returned to the pool when the scope closes
+    /// unless kept.</summary>
+    public Tensor Allocate(params int[] shape) => Tensor.OnDevice(shape, NewStorage(Tensor.ElementCount(shape), scoped: true));
 
-    private CudaStorage NewStorage(long elements)
+    /// <summary>
+    /// A scope whose op outputs (<see cref="Allocate"/>) go back to the memory pool when it closes, unless kept
+    /// (<see cref="ActivationScope"/>), instead of when the garbage collector finalizes them: an eager SD v1.4 forward
+    /// otherwise finds the pool empty and calls cuMemAlloc for most of its ~700 outputs. Uploads (<see cref="FromHost"/>:
+    /// inputs, weights) are never scoped. Inside <see cref="UseArena"/> (graph capture) nothing is scoped.
+    /// </summary>
+    public ActivationScope OpenScope() => _scopes.Open();
+
+    private CudaStorage NewStorage(long elements, bool scoped)
     {
         long bytes = Math.Max(1, elements) * CudaStorage.ElementBytes;
         if (_arena is { } arena) return new CudaStorage(this, arena.Allocate(bytes), elements, arena);
         var buffer = _pool.Rent(bytes);
+        if (scoped) _scopes.Track(buffer);
         return new CudaStorage(this, buffer.Pointer, elements, buffer);
     }
 
@@ -104,7 +118,7 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
             Storage(host, nameof(FromHost));  // already on this backend: the same tensor, as the CPU backend does
             return host;
         }
-        var device = Allocate(host.Shape);
+        var device = Tensor.OnDevice(host.Shape, NewStorage(host.Length, scoped: false));
         CopyFromHost(host, device);
         return device;
     }
