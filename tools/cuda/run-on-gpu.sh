@@ -15,7 +15,8 @@
 #
 # With the device tool (one short call; the machine's start counts against the session's device time):
 #   run(command="bash tools/cuda/run-on-gpu.sh all", carry=["build/gpu-check", "build/golden"], timeout_s=540)
-# where `all` runs check --reps 10, golden and bench, each under a time limit, and exits non-zero if any failed.
+# where `all` runs check --reps 10, golden and bench, each under a time limit, then check and bench again with
+# IIP_CUBLAS=1 (IIP_GPU_CUBLAS=0 skips those), and exits non-zero if any failed.
 # The tracked data/testbed (39 MiB) would push the call over the tool's 64 MiB: move it out of the tree for the call
 # (mv data/testbed /tmp/) and back after it.
 # Exit codes: 0 all cases passed, 1 a case failed, 2 no usable GPU.
@@ -28,6 +29,12 @@ run_runner() {
   local log="$1"; shift
   # the driver library of the GPU machines' image lives here when it is not on the loader's path
   [ -d /usr/local/nvidia/lib64 ] && export LD_LIBRARY_PATH="/usr/local/nvidia/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # optional cuBLAS (used with IIP_CUBLAS=1): the image carries it in the nvidia-cublas Python wheel
+  if [ -z "${IIP_CUBLAS_DIR:-}" ]; then
+    local blas_dir
+    blas_dir=$(python3 -c 'import nvidia.cublas, os; print(os.path.join(list(nvidia.cublas.__path__)[0], "lib"))' 2>/dev/null) \
+      && [ -d "$blas_dir" ] && export IIP_CUBLAS_DIR="$blas_dir"
+  fi
   set +e
   "$out_dir/iip-gpu-check" "$@" 2>&1 | tee "$log"
   local status=${PIPESTATUS[0]}
@@ -68,7 +75,7 @@ case "${1:-}" in
   bench)
     shift
     [ -x "$out_dir/iip-gpu-check" ] || { echo "run-on-gpu: $out_dir/iip-gpu-check is missing: run 'prepare' where .NET is, and carry build/gpu-check" >&2; exit 1; }
-    run_runner "${OUT:-/tmp}/gpu-bench.txt" --bench "$@"
+    run_runner "${OUT:-/tmp}/gpu-bench${IIP_GPU_LOG_SUFFIX:-}.txt" --bench "$@"
     ;;
   all)
     # one device call: each part bounded so that a hang leaves time for the others; ${IIP_GPU_LIMITS:-} overrides "check golden bench" seconds
@@ -77,13 +84,18 @@ case "${1:-}" in
     timeout "$check_s" bash "$0" check --reps 10 || { echo "run-on-gpu: check exit $?"; failed=1; }
     timeout "$golden_s" bash "$0" golden || { echo "run-on-gpu: golden exit $?"; failed=1; }
     timeout "$bench_s" bash "$0" bench --reps 10 || { echo "run-on-gpu: bench exit $?"; failed=1; }
+    if [ "${IIP_GPU_CUBLAS:-1}" = 1 ]; then
+      # the same with linear layers and 1x1 convolutions on cuBLAS (opt-in until checked here); logs *-cublas.txt
+      IIP_CUBLAS=1 IIP_GPU_LOG_SUFFIX=-cublas timeout "$check_s" bash "$0" check --reps 10 || { echo "run-on-gpu: check (cuBLAS) exit $?"; failed=1; }
+      IIP_CUBLAS=1 IIP_GPU_LOG_SUFFIX=-cublas timeout "$bench_s" bash "$0" bench --reps 10 || { echo "run-on-gpu: bench (cuBLAS) exit $?"; failed=1; }
+    fi
     exit "$failed"
     ;;
   check)
     shift
     [ -x "$out_dir/iip-gpu-check" ] || { echo "run-on-gpu: $out_dir/iip-gpu-check is missing: run 'prepare' where .NET is, and carry build/gpu-check" >&2; exit 1; }
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-    run_runner "${OUT:-/tmp}/gpu-check.txt" "$@"
+    run_runner "${OUT:-/tmp}/gpu-check${IIP_GPU_LOG_SUFFIX:-}.txt" "$@"
     ;;
   *)
     sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'

@@ -30,6 +30,11 @@ public sealed partial class CudaBackend
         int biasMode = BiasNone, bool floatOutput = false)
     {
         if (m == 0 || n == 0 || batch == 0) return;
+        if (_blas is { } blas)
+        {
+            BlasGemm(blas, layout, m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC, batch, alpha, bias, biasMode, floatOutput);
+            return;
+        }
         var kernel = (layout, floatOutput) switch
         {
             (GemmLayout.NT, false) => _kernels.GemmNT,
@@ -49,6 +54,34 @@ public sealed partial class CudaBackend
         kernel.Launch(grid, GemmThreads, 0, Stream, a, b, c, bias, m, n, k, lda, ldb, ldc, strideA, strideB, strideC, alpha, biasMode, flags,
             splits, partial);
         if (splits > 1) ReduceSplits(partial, c, bias, biasMode, m, n, ldc, strideC, splits, batch);
+        GC.KeepAlive(owner);
+    }
+
+    /// <summary>
+    /// <see cref="Gemm"/> on cuBLAS. Row-major C [M, N] = op(A) op(B) is column-major C^T [N, M] = op(B)^T op(A)^T, so B
+    /// goes first: NT -> (T, N), NN -> (N, N), TN -> (N, T). Without bias cuBLAS writes C (fp32 accumulation, one
+    /// rounding); with one, the fp32 product goes to scratch and splitk_reduce_f16 (one split) adds the bias and rounds
+    /// once, as the engine's own GEMM does.
+    /// </summary>
+    private void BlasGemm(CudaBlas blas, GemmLayout layout, int m, int n, int k, DevicePointer a, int lda, long strideA, DevicePointer b,
+        int ldb, long strideB, DevicePointer c, int ldc, long strideC, int batch, float alpha, DevicePointer bias, int biasMode, bool floatOutput)
+    {
+        var (first, second) = layout switch
+        {
+            GemmLayout.NT => (CudaBlas.Operation.Transpose, CudaBlas.Operation.None),
+            GemmLayout.NN => (CudaBlas.Operation.None, CudaBlas.Operation.None),
+            _ => (CudaBlas.Operation.None, CudaBlas.Operation.Transpose),
+        };
+        if (biasMode == BiasNone || floatOutput)
+        {
+            if (biasMode != BiasNone) throw new NotSupportedException("GEMM with fp32 output and a bias");
+            blas.Gemm(first, second, n, m, k, alpha, b, ldb, strideB, a, lda, strideA, 0f, c,
+                floatOutput ? CudaBlas.DataType.Float32 : CudaBlas.DataType.Float16, ldc, strideC, batch);
+            return;
+        }
+        var (partial, owner) = Scratch((long)batch * m * n * sizeof(float));
+        blas.Gemm(first, second, n, m, k, alpha, b, ldb, strideB, a, lda, strideA, 0f, partial, CudaBlas.DataType.Float32, n, (long)m * n, batch);
+        ReduceSplits(partial, c, bias, biasMode, m, n, ldc, strideC, 1, batch);
         GC.KeepAlive(owner);
     }
 

@@ -34,6 +34,14 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
 
     public string Name => $"cuda:{Device.Ordinal}";
 
+    /// <summary>
+    /// Whether linear layers and 1x1 convolutions run on cuBLAS (opt-in with IIP_CUBLAS=1 while it is being checked on GPUs;
+    /// convolutions and attention always run on the engine's kernels), and why not when asked for and absent.
+    /// </summary>
+    public string BlasStatus { get; } = "cuBLAS off (IIP_CUBLAS=1 uses it when libcublas.so.13 or .12 loads)";
+
+    private readonly CudaBlas? _blas;
+
     /// <summary>The SM architecture of the PTX in use (90 or 80).</summary>
     public int KernelArchitecture => _kernels.Architecture;
 
@@ -45,6 +53,11 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
             _kernels = new CudaKernelSet(device);
             Stream = new CudaStream(device);
             _pool = new CudaMemoryPool(device);
+            if (Environment.GetEnvironmentVariable("IIP_CUBLAS") == "1")
+            {
+                _blas = CudaBlas.TryCreate(device, Stream, out string reason);
+                BlasStatus = _blas is null ? $"cuBLAS requested (IIP_CUBLAS=1) but not used: {reason}" : $"cuBLAS: {_blas.Library}";
+            }
         }
         catch
         {
@@ -270,6 +283,7 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
 
     public void Dispose()
     {
+        _blas?.Dispose();
         _pool.Dispose();
         Stream.Dispose();
         _kernels.Dispose();

@@ -1,0 +1,38 @@
+using IIP.Native;
+using IIP.Runtime.Backends;
+using IIP.Runtime.Backends.Cpu;
+using IIP.Runtime.Backends.Cuda;
+using IIP.Runtime.Tests.Cuda.Conformance;
+
+namespace IIP.Runtime.Tests.Cuda;
+
+/// <summary>
+/// The optional cuBLAS binding (IIP.Native.CudaBlas): where the library loads, its GEMM in the row-major-to-column-major
+/// mapping CudaBackend uses agrees with the CPU reference; where it does not, the reason names what was probed. Needs a GPU.
+/// </summary>
+public class CudaBlasTests
+{
+    private static CudaBackend Gpu => CudaTestBackend.Instance;
+
+    [CudaFact]
+    public void ProbeLoadsCublasOrSaysWhatItLookedFor()
+    {
+        using var blas = CudaBlas.TryCreate(Gpu.Device, Gpu.Stream, out string reason);
+        if (blas is null)
+        {
+            Assert.Contains("libcublas.so.13", reason);
+            return;
+        }
+        // y [77, 37] = x [77, 100] w [37, 100]^T, as Linear maps it: column-major y^T = w x^T -> (T, N), m = 37, n = 77
+        var x = ConformanceHarness.Normal(1, 1f, 77, 100);
+        var w = ConformanceHarness.Normal(2, 0.1f, 37, 100);
+        var (dx, dw, dy) = (Gpu.FromHost(x), Gpu.FromHost(w), Gpu.Allocate(77, 37));
+        blas.Gemm(CudaBlas.Operation.Transpose, CudaBlas.Operation.None, 37, 77, 100, 1f, Storage(dw), 100, 0, Storage(dx), 100, 0, 0f,
+            Storage(dy), CudaBlas.DataType.Float16, 37, 0, 1);
+        var expected = CpuBackend.Instance.Linear(Gpu.ToHost(dx), Gpu.ToHost(dw), null);
+        var comparison = ConformanceHarness.Compare("y", expected, Gpu.ToHost(dy), new Tolerance(1e-3, 1e-3, "fp16 rounding of an fp32 dot product"));
+        Assert.True(comparison.Passed, comparison.Describe());
+    }
+
+    private static DevicePointer Storage(IIP.Runtime.Tensors.Tensor t) => ((CudaStorage)t.Device!).Pointer;
+}
