@@ -96,6 +96,9 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
     /// unless kept.</summary>
     public Tensor Allocate(params int[] shape) => Tensor.OnDevice(shape, NewStorage(Tensor.ElementCount(shape), scoped: true));
 
+    /// <summary>An uninitialised tensor that no open scope takes back (buffers that outlive the calling code, e.g. a graph's inputs).</summary>
+    public Tensor AllocateUnscoped(params int[] shape) => Tensor.OnDevice(shape, NewStorage(Tensor.ElementCount(shape), scoped: false));
+
     /// <summary>
     /// A scope whose op outputs (<see cref="Allocate"/>) go back to the memory pool when it closes, unless kept
     /// (<see cref="ActivationScope"/>), instead of when the garbage collector finalizes them: an eager SD v1.4 forward
@@ -131,7 +134,7 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
             Storage(host, nameof(FromHost));  // already on this backend: the same tensor, as the CPU backend does
             return host;
         }
-        var device = Tensor.OnDevice(host.Shape, NewStorage(host.Length, scoped: false));
+        var device = AllocateUnscoped(host.Shape);
         CopyFromHost(host, device);
         return device;
     }

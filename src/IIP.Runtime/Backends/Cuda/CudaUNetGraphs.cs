@@ -34,7 +34,7 @@ public sealed class CudaUNetGraphs(CudaBackend gpu, UNet2DConditionModel unet) :
         {
             var input = gpu.FromHost(sample);
             var features = unet.TimestepFeatures(timesteps);
-            var contextInput = gpu.Allocate(context.Shape);
+            var contextInput = gpu.AllocateUnscoped(context.Shape);   // the graph reads it on every replay
             gpu.CopyOnDevice(context, contextInput);
             Tensor? eps = null;
             var graph = gpu.Capture(() => eps = unet.Forward(input, features, contextInput));
