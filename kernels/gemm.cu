@@ -443,6 +443,22 @@ extern "C" __global__ void __launch_bounds__(THREADS, 2) conv2d_backward_input_f
               (flags & C_PAIR) != 0, splits, item, split, partial);
 }
 
+// Explicit im2col for the cuBLAS path of a convolution (CudaBackend.Conv2d with IIP_CUBLAS=1): x [N, C, H, W] ->
+// col [N, C KH KW, Ho Wo] with col[n][(c KH + ky) KW + kx][oy Wo + ox] = x[n, c, oy s - pad_t + ky, ox s - pad_l + kx]
+// (0 outside the image), the B operand of y[n] [O, Ho Wo] = w [O, C KH KW] col[n]. One thread per col element, grid-stride.
+extern "C" __global__ void im2col_f16(const __half* x, __half* col, int N, int C, int H, int W, int KH, int KW, int stride, int pad_t,
+                                      int pad_l, int Ho, int Wo) {
+    const long long pixels = (long long)Ho * Wo, per_image = (long long)C * KH * KW * pixels, total = per_image * N;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+        const long long n = e / per_image, r = e - n * per_image;
+        const int row = (int)(r / pixels), p = (int)(r - (long long)row * pixels);
+        const int c = row / (KH * KW), rem = row - c * KH * KW, ky = rem / KW, kx = rem - ky * KW;
+        const int oy = p / Wo, ox = p - oy * Wo;
+        const int iy = oy * stride - pad_t + ky, ix = ox * stride - pad_l + kx;
+        col[e] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? x[((n * C + c) * H + iy) * (long long)W + ix] : __float2half_rn(0.0f);
+    }
+}
+
 // The second pass of split K: c[item, row, col] = fp16(sum over s in order of partial[item][s][row][col] + bias), bias per
 // column (bias_mode 1), per row (2) or none. c of item z starts at c + z stride_c, rows ldc apart. One thread per element.
 extern "C" __global__ void splitk_reduce_f16(const float* partial, __half* c, const __half* bias, int m, int n, int ldc,

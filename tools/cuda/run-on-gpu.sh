@@ -85,7 +85,7 @@ case "${1:-}" in
     timeout "$golden_s" bash "$0" golden || { echo "run-on-gpu: golden exit $?"; failed=1; }
     timeout "$bench_s" bash "$0" bench --reps 10 || { echo "run-on-gpu: bench exit $?"; failed=1; }
     if [ "${IIP_GPU_CUBLAS:-1}" = 1 ]; then
-      # the same with linear layers and 1x1 convolutions on cuBLAS (opt-in until checked here); logs *-cublas.txt
+      # the same with linear layers and convolutions on cuBLAS (opt-in until checked here); logs *-cublas.txt
       IIP_CUBLAS=1 IIP_GPU_LOG_SUFFIX=-cublas timeout "$check_s" bash "$0" check --reps 10 || { echo "run-on-gpu: check (cuBLAS) exit $?"; failed=1; }
       IIP_CUBLAS=1 IIP_GPU_LOG_SUFFIX=-cublas timeout "$bench_s" bash "$0" bench --reps 10 || { echo "run-on-gpu: bench (cuBLAS) exit $?"; failed=1; }
     fi

@@ -11,6 +11,10 @@ public sealed partial class CudaBackend
 {
     private const int GemmTile = 128, GemmTileK = 32, GemmThreads = 256;
 
+    // cuBLAS convolutions materialize im2col up to this size (SD v1.4's UNet at 64x64, batch 2: at most 141 MB); larger
+    // ones (the VAE at full resolution) stay on the implicit-GEMM kernel.
+    private const long Im2colBudgetBytes = 512L << 20;
+
     // Split K: each split sums at least this many k tiles (256 of K), and a product is split at most this many ways.
     private const int MinSplitKTiles = 8, MaxSplits = 16;
 
@@ -147,6 +151,18 @@ public sealed partial class CudaBackend
         }
         if (n == 0) return;
         int ckk = c * kh * kw;
+        if (_blas is { } blas && 2L * n * ckk * pixels <= Im2colBudgetBytes)
+        {
+            // explicit im2col, then per image y [O, HoWo] = w [O, C KH KW] col [C KH KW, HoWo] + b on cuBLAS
+            long colElements = (long)n * ckk * pixels;
+            var (col, colOwner) = Scratch(colElements * CudaStorage.ElementBytes);
+            var im2colGrid = new Dim3((uint)Math.Min(Blocks(colElements, GemmThreads), 65535), 1, 1);
+            _kernels.Im2col.Launch(im2colGrid, GemmThreads, 0, Stream, Ptr(x), col, n, c, h, wd, kh, kw, stride, pad.Top, pad.Left, ho, wo);
+            BlasGemm(blas, GemmLayout.NN, o, pixels, ckk, Ptr(w), ckk, 0, col, pixels, (long)ckk * pixels, Ptr(y), pixels, (long)o * pixels, n, 1f,
+                PtrOrNull(b), b is null ? BiasNone : BiasPerRow, floatOutput: false);
+            GC.KeepAlive(colOwner);
+            return;
+        }
         int flags = (ckk % 8 == 0 && Aligned(Ptr(w), 16) ? AVector : 0) | (pixels % 2 == 0 && Aligned(Ptr(y), 4) ? CPair : 0);
         int splits = SplitCount((long)Blocks(pixels, GemmTile) * Blocks(o, GemmTile) * n, Blocks(ckk, GemmTileK), Device.MultiprocessorCount);
         var (partial, owner) = splits > 1 ? Scratch((long)n * splits * o * pixels * sizeof(float)) : (DevicePointer.Null, null);

@@ -35,8 +35,9 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
     public string Name => $"cuda:{Device.Ordinal}";
 
     /// <summary>
-    /// Whether linear layers and 1x1 convolutions run on cuBLAS (opt-in with IIP_CUBLAS=1 while it is being checked on GPUs;
-    /// convolutions and attention always run on the engine's kernels), and why not when asked for and absent.
+    /// Whether linear layers and convolutions run on cuBLAS (opt-in with IIP_CUBLAS=1 while it is being checked on GPUs;
+    /// convolutions through an explicit im2col up to 512 MiB; input gradients and fused attention always run on the engine's
+    /// kernels), and why not when asked for and absent.
     /// </summary>
     public string BlasStatus { get; } = "cuBLAS off (IIP_CUBLAS=1 uses it when libcublas.so.13 or .12 loads)";
 

@@ -23,7 +23,7 @@ internal sealed class CudaKernelSet : IDisposable
         ["ddim"] = ["ddim_transfer_f16", "guided_ddim_step_f16"],
         ["elementwise"] = ["add_f16", "add_channel_bias_f16", "axpby_f16", "silu_f16", "quick_gelu_f16", "gelu_f16", "geglu_f16",
             "silu_backward_f16", "geglu_backward_f16"],
-        ["gemm"] = ["gemm_nt_f16", "gemm_nn_f16", "gemm_tn_f16", "gemm_nt_f16_f32", "conv2d_f16", "conv2d_backward_input_f16", "splitk_reduce_f16"],
+        ["gemm"] = ["gemm_nt_f16", "gemm_nn_f16", "gemm_tn_f16", "gemm_nt_f16_f32", "conv2d_f16", "conv2d_backward_input_f16", "splitk_reduce_f16", "im2col_f16"],
         ["groupnorm"] = ["group_norm_f16", "group_norm_backward_f16"],
         ["guidance"] = ["guidance_combine_f16", "sum_partials_f32"],
         ["layernorm"] = ["layer_norm_f16", "layer_norm_backward_f16"],
@@ -69,6 +69,7 @@ internal sealed class CudaKernelSet : IDisposable
     public CudaKernel Conv2d { get; }
     public CudaKernel Conv2dBackwardInput { get; }
     public CudaKernel SplitKReduce { get; }
+    public CudaKernel Im2col { get; }
     // attention.cu (by padded head size), softmax.cu
     public IReadOnlyDictionary<int, CudaKernel> Attention { get; }
     public CudaKernel SoftmaxRows { get; }
@@ -121,6 +122,7 @@ internal sealed class CudaKernelSet : IDisposable
         Conv2d = Get(m, "gemm", "conv2d_f16");
         Conv2dBackwardInput = Get(m, "gemm", "conv2d_backward_input_f16");
         SplitKReduce = Get(m, "gemm", "splitk_reduce_f16");
+        Im2col = Get(m, "gemm", "im2col_f16");
         SoftmaxRows = Get(m, "softmax", "softmax_rows_f32_f16");
         SoftmaxBackwardRows = Get(m, "softmax", "softmax_backward_rows_f32_f16");
         DdimTransfer = Get(m, "ddim", "ddim_transfer_f16");
