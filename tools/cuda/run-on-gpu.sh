@@ -15,8 +15,8 @@
 #
 # With the device tool (one short call; the machine's start counts against the session's device time):
 #   run(command="bash tools/cuda/run-on-gpu.sh all", carry=["build/gpu-check", "build/golden"], timeout_s=540)
-# where `all` runs check --reps 10, golden and bench, each under a time limit, then check and bench again with
-# IIP_CUBLAS=1 (IIP_GPU_CUBLAS=0 skips those), and exits non-zero if any failed.
+# where `all` runs check --reps 10, golden and bench, each under a time limit, then all three again with IIP_CUBLAS=1
+# (IIP_GPU_CUBLAS=0 skips those; their logs end in -cublas), and exits non-zero if any failed.
 # The tracked data/testbed (39 MiB) would push the call over the tool's 64 MiB: move it out of the tree for the call
 # (mv data/testbed /tmp/) and back after it.
 # Exit codes: 0 all cases passed, 1 a case failed, 2 no usable GPU.
@@ -69,7 +69,7 @@ case "${1:-}" in
   golden)
     shift
     [ -x "$out_dir/iip-gpu-check" ] && [ -f "$root/build/golden/golden.safetensors" ] || { echo "run-on-gpu: carry build/gpu-check and build/golden (run 'prepare' where .NET is)" >&2; exit 1; }
-    run_runner "${OUT:-/tmp}/gpu-golden.txt" --golden "$root/build/golden/model-ldm-fp16.safetensors" \
+    run_runner "${OUT:-/tmp}/gpu-golden${IIP_GPU_LOG_SUFFIX:-}.txt" --golden "$root/build/golden/model-ldm-fp16.safetensors" \
       "$root/build/golden/golden.safetensors" --tokenizer "$root/build/golden/tokenizer" "$@"
     ;;
   bench)
@@ -87,6 +87,7 @@ case "${1:-}" in
     if [ "${IIP_GPU_CUBLAS:-1}" = 1 ]; then
       # the same with linear layers and convolutions on cuBLAS (opt-in until checked here); logs *-cublas.txt
       IIP_CUBLAS=1 IIP_GPU_LOG_SUFFIX=-cublas timeout "$check_s" bash "$0" check --reps 10 || { echo "run-on-gpu: check (cuBLAS) exit $?"; failed=1; }
+      IIP_CUBLAS=1 IIP_GPU_LOG_SUFFIX=-cublas timeout "$golden_s" bash "$0" golden || { echo "run-on-gpu: golden (cuBLAS) exit $?"; failed=1; }
       IIP_CUBLAS=1 IIP_GPU_LOG_SUFFIX=-cublas timeout "$bench_s" bash "$0" bench --reps 10 || { echo "run-on-gpu: bench (cuBLAS) exit $?"; failed=1; }
     fi
     exit "$failed"
