@@ -92,8 +92,9 @@ public sealed partial class CudaBackend
     /// <summary>
     /// How many ways to split K (kernels/gemm.cu) for a product of <paramref name="tiles"/> 128 x 128 output tiles (all
     /// batch items) and <paramref name="kTiles"/> k tiles of 32: enough blocks for two per SM (the kernels are built with
-    /// __launch_bounds__(256, 2): two blocks of 40 KiB shared memory and at most 128 registers a thread fit on one), at least <see cref="MinSplitKTiles"/> k tiles per split
-    /// so the fp32 partials stay cheap next to the products, at most <see cref="MaxSplits"/>; no split without k tiles.
+    /// __launch_bounds__(256, 2): two blocks of 40 KiB shared memory and at most 128 registers a thread fit on one), at
+    /// least <see cref="MinSplitKTiles"/> k tiles per split so the fp32 partials stay cheap next to the products, at most
+    /// <see cref="MaxSplits"/>; no split without k tiles.
     /// </summary>
     internal static int SplitCount(long tiles, int kTiles, int multiprocessors)
     {
