@@ -133,9 +133,15 @@ internal static class ModelBenchOnDevice
             var iip = Stopwatch.StartNew();
             for (int i = 0; i < images; i++) detector.Score(hostImage);
             double perImage = iip.Elapsed.TotalSeconds / images;
+            // `iip scan --batch 4`: four images inverted and regenerated together (UNet batch 4 and 8)
+            var four = Enumerable.Repeat(hostImage, 4).ToList();
+            detector.ScoreBatch(four);
+            var batched = Stopwatch.StartNew();
+            detector.ScoreBatch(four);
+            double perImageBatched = batched.Elapsed.TotalSeconds / 4;
             // IIP.md: t_I unconditional inversion steps up the grid, then the same t_I timesteps back down with guidance
             Print($"iip {height * f}x{width * f} ({options.InversionSteps} inversion steps at batch 1 + {options.InversionSteps} guided steps at batch 2, latent cosine): " +
-                  $"{perImage:F3} s/image = {1 / perImage:F2} images/s over {images} images");
+                  $"{perImage:F3} s/image = {1 / perImage:F2} images/s over {images} images; batch 4: {perImageBatched:F3} s/image = {1 / perImageBatched:F2} images/s");
         });
         return failures == 0 ? 0 : 1;
 

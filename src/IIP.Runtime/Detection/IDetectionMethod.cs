@@ -27,3 +27,13 @@ public interface IDetectionMethod
     /// <summary>Scores one image: one result per entry of <see cref="Methods"/>.</summary>
     IReadOnlyList<MethodResult> Score(ScanInput input);
 }
+
+/// <summary>
+/// A method that can score several images in one pass (batched model calls, for throughput on a GPU); each image's
+/// results are its <see cref="IDetectionMethod.Score"/> up to the floating-point order of batched products.
+/// </summary>
+public interface IBatchDetectionMethod : IDetectionMethod
+{
+    /// <summary>Scores the images together: one list of results (one per entry of Methods) per input, in order.</summary>
+    IReadOnlyList<IReadOnlyList<MethodResult>> ScoreBatch(IReadOnlyList<ScanInput> inputs);
+}

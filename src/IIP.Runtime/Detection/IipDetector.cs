@@ -45,6 +45,36 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
         double[] tcnp;
         using (IIP.Native.Nvtx.Range("iip regeneration"))
             regenerated = Regenerate(inverted, out tcnp);
+        return Combine(image, z0, regenerated, tcnp);
+    }
+
+    /// <summary>
+    /// <see cref="Score"/> for several images at once: their latents are inverted and regenerated as one batch (one UNet
+    /// call of batch N per inversion step and 2N per regeneration step, which keeps a GPU busier). Each result is the
+    /// image's <see cref="Score"/> up to the floating-point order of batched products.
+    /// </summary>
+    public IReadOnlyList<IipScore> ScoreBatch(IReadOnlyList<Tensor> images)
+    {
+        if (images.Count <= 1) return images.Select(Score).ToList();
+        var o = Options;
+        var z0 = images.Select(image => model.Backend.ToHost(model.EncodeImage(image))).ToArray();   // N x [1, C, h, w]
+        Tensor inverted;
+        using (IIP.Native.Nvtx.Range("iip inversion"))
+            inverted = model.Invert(Tensor.ConcatBatch(z0), o.InversionSteps, o.GridSteps, emptyEmbedding)[^1];
+        var perStep = new List<double[]>();
+        Tensor regenerated;
+        using (IIP.Native.Nvtx.Range("iip regeneration"))
+        {
+            var (remaining, ratio) = RegenerationTimesteps();
+            regenerated = model.SampleBatch(inverted, remaining, ratio, emptyEmbedding, perturbationEmbedding, o.Guidance, perStep);
+        }
+        return images.Select((image, i) => Combine(image, z0[i], regenerated.SliceBatch(i), perStep.Select(step => step[i]).ToArray())).ToList();
+    }
+
+    // IIP.md steps 5-7 for one image: MTCNP from its TCNP values, similarity of input and regeneration, the weighted score
+    private IipScore Combine(Tensor image, Tensor z0, Tensor regenerated, double[] tcnp)
+    {
+        var o = Options;
         double mtcnp = tcnp.Take(Math.Min(o.MtcnpSteps, tcnp.Length)).DefaultIfEmpty(0).Average();
         double similarity = MeasureSimilarity(image, z0, regenerated);
         double discrepancy = 1 - similarity;
@@ -68,13 +98,18 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
     /// <summary>DDIM with guidance from the inverted latent over the remaining grid timesteps down to t = 1.</summary>
     public Tensor Regenerate(Tensor inverted, out double[] tcnp)
     {
-        var o = Options;
-        var grid = model.Scheduler.Timesteps(o.GridSteps);        // descending
-        var remaining = grid[(grid.Length - o.InversionSteps)..];  // from the inverted latent's timestep down to 1
+        var (remaining, ratio) = RegenerationTimesteps();
         var values = new List<double>();
-        var result = model.Sample(inverted, remaining, model.Scheduler.StepRatio(o.GridSteps), emptyEmbedding, perturbationEmbedding, o.Guidance, values);
+        var result = model.Sample(inverted, remaining, ratio, emptyEmbedding, perturbationEmbedding, Options.Guidance, values);
         tcnp = values.ToArray();
         return result;
+    }
+
+    // the grid timesteps from the inverted latent's (t_I) down to 1, descending, and their spacing
+    private (int[] Remaining, int Ratio) RegenerationTimesteps()
+    {
+        var grid = model.Scheduler.Timesteps(Options.GridSteps);   // descending
+        return (grid[(grid.Length - Options.InversionSteps)..], model.Scheduler.StepRatio(Options.GridSteps));
     }
 
     private static OnnxImageEmbedder EmbedderFor(IipOptions options, OnnxImageEmbedder? given)

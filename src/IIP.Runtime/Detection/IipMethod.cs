@@ -4,7 +4,7 @@ namespace IIP.Runtime.Detection;
 /// IIP and its single-signal ablations from one computation: "iip" (the combined score), "iip-mtcnp"
 /// (MTCNP alone) and "iip-similarity" (sign x discrepancy alone), IIP.md's "MTCNP-only and similarity-only".
 /// </summary>
-public sealed class IipMethod : IDetectionMethod
+public sealed class IipMethod : IBatchDetectionMethod
 {
     public const string Combined = "iip";
     public const string MtcnpOnly = "iip-mtcnp";
@@ -26,9 +26,13 @@ public sealed class IipMethod : IDetectionMethod
 
     public bool NeedsCaption => false;
 
-    public IReadOnlyList<MethodResult> Score(ScanInput input)
+    public IReadOnlyList<MethodResult> Score(ScanInput input) => Results(_detector.Score(input.Image));
+
+    public IReadOnlyList<IReadOnlyList<MethodResult>> ScoreBatch(IReadOnlyList<ScanInput> inputs) =>
+        _detector.ScoreBatch(inputs.Select(i => i.Image).ToList()).Select(Results).ToList();
+
+    private IReadOnlyList<MethodResult> Results(IipScore s)
     {
-        var s = _detector.Score(input.Image);
         var o = _detector.Options;
         return Methods.Select(m => new MethodResult(m, m switch
         {

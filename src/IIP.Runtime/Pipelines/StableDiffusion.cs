@@ -81,19 +81,35 @@ public sealed class StableDiffusion
     // GuidedNoise with the context pair [2, S, D] already on the backend
     private Tensor GuidedNoise(Tensor x, int t, Tensor contextPair, float guidance, out double tcnp)
     {
+        Span<double> squares = stackalloc double[1];
+        var eps = GuidedNoise(x, t, contextPair, guidance, squares);
+        tcnp = Math.Sqrt(squares[0]);
+        return eps;
+    }
+
+    /// <summary>
+    /// Guidance for a batch: x [N, C, h, w], contextPair [2N, S, D] = [uncond x N; cond x N] on the backend -> eps [N, C, h, w]
+    /// (host) from one UNet call on [x; x]; squaredTcnp[i] = ||eps_c,i - eps_u,i||^2 for item i (N = 1: the whole latent).
+    /// </summary>
+    private Tensor GuidedNoise(Tensor x, int t, Tensor contextPair, float guidance, Span<double> squaredTcnp)
+    {
+        int items = x.Shape[0];
         var batch = Tensor.ConcatBatch(Backend.ToHost(x), Backend.ToHost(x));
-        var eps = PredictNoise(batch, [t, t], contextPair);                                         // [2, C, h, w]
-        int n = (int)x.Length;
+        var eps = PredictNoise(batch, Enumerable.Repeat((float)t, 2 * items).ToArray(), contextPair); // [2N, C, h, w], uncond first
+        int n = (int)x.Length, perItem = n / items;
         var result = new Tensor(x.Shape);
-        double sq = 0;
         var e = eps.Data;
-        for (int i = 0; i < n; i++)
+        for (int item = 0; item < items; item++)
         {
-            float diff = e[n + i] - e[i];
-            sq += (double)diff * diff;
-            result.Data[i] = e[i] + guidance * diff;
+            double sq = 0;
+            for (int i = item * perItem; i < (item + 1) * perItem; i++)
+            {
+                float diff = e[n + i] - e[i];
+                sq += (double)diff * diff;
+                result.Data[i] = e[i] + guidance * diff;
+            }
+            squaredTcnp[item] = sq;
         }
-        tcnp = Math.Sqrt(sq);
         return result;
     }
 
@@ -117,19 +133,51 @@ public sealed class StableDiffusion
     }
 
     /// <summary>
+    /// <see cref="Sample"/> for N latents at once [N, C, h, w] sharing the timesteps and the (single) uncond and cond
+    /// [1, S, D]: each step is one UNet call at batch 2N, which keeps a GPU busier than N calls at batch 2. Item i's
+    /// result is item i's <see cref="Sample"/> up to the floating-point order of batched products. tcnpPerItem
+    /// receives one array of N TCNP values per step.
+    /// </summary>
+    public Tensor SampleBatch(Tensor latents, IReadOnlyList<int> timesteps, int ratio, Tensor uncond, Tensor cond, float guidance,
+        List<double[]>? tcnpPerItem = null)
+    {
+        var x = Backend.ToHost(latents).Clone();
+        int items = x.Shape[0];
+        var contextPair = GuidanceContext(RepeatBatch(uncond, items), RepeatBatch(cond, items));
+        var squares = new double[items];
+        for (int i = 0; i < timesteps.Count; i++)
+        {
+            var eps = GuidedNoise(x, timesteps[i], contextPair, guidance, squares);
+            tcnpPerItem?.Add(squares.Select(Math.Sqrt).ToArray());
+            Scheduler.Step(x.Data, eps.Data, timesteps[i], ratio, x.Data);
+        }
+        return x;
+    }
+
+    // t [1, ...] (host or backend) -> [n, ...] on the host, n copies
+    private Tensor RepeatBatch(Tensor t, int n)
+    {
+        var host = Backend.ToHost(t);
+        if (host.Shape[0] != 1) throw new ArgumentException($"expected one embedding [1, S, D], got [{host.ShapeText}]");
+        return Tensor.ConcatBatch(Enumerable.Repeat(host, n).ToArray());
+    }
+
+    /// <summary>
     /// Unconditional DDIM inversion (no guidance): for t in the ascending grid, x_t = invert(x_{t - ratio}, eps(x_{t - ratio}, t, context)).
-    /// z0 [1, C, h, w] -> steps + 1 latents: z0, then the latent after each step.
+    /// z0 [1, C, h, w] -> steps + 1 latents: z0, then the latent after each step. A batch z0 [N, C, h, w] inverts N
+    /// latents at once (one UNet call per step), with a context of N items or one shared by all.
     /// </summary>
     public List<Tensor> Invert(Tensor z0, int steps, int gridSteps, Tensor context)
     {
         int ratio = Scheduler.StepRatio(gridSteps);
         var ascending = Scheduler.Timesteps(gridSteps).Reverse().Take(steps).ToArray();
         var x = Backend.ToHost(z0).Clone();
+        int items = x.Shape[0];
         var latents = new List<Tensor> { x.Clone() };
-        var ctx = Backend.FromHost(Backend.ToHost(context));
+        var ctx = Backend.FromHost(items > 1 && context.Shape[0] == 1 ? RepeatBatch(context, items) : Backend.ToHost(context));
         foreach (int t in ascending)
         {
-            var eps = PredictNoise(x, [t], ctx);
+            var eps = PredictNoise(x, Enumerable.Repeat((float)t, items).ToArray(), ctx);
             Scheduler.InvertStep(x.Data, eps.Data, t, ratio, x.Data);
             latents.Add(x.Clone());
         }

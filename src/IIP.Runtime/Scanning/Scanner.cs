@@ -13,85 +13,146 @@ public sealed record ScanSummary(int Images, int Written, int Skipped, int Faile
 /// <summary>
 /// Runs detection methods over images and appends one record per (image, method) as soon as it is known, so a
 /// killed scan loses nothing already written and a rerun skips it (<see cref="ResumeSet"/>). A bad image or a
-/// failing method becomes a record with its error; the scan goes on.
+/// failing method becomes a record with its error; the scan goes on. With <c>batchSize</c> > 1, up to that many images
+/// are loaded together and methods that can (<see cref="IBatchDetectionMethod"/>) score them in one batched pass (for
+/// GPU throughput); a batch that fails is scored again image by image, so an error stays with its image. A killed
+/// batched scan loses at most the batch in progress.
 /// </summary>
-public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string, Tensor> loadImage, long? seed)
+public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string, Tensor> loadImage, long? seed, int batchSize = 1)
 {
+    // one image of the batch in progress: what is still to do for it, and the loaded pixels or why there are none
+    private sealed class Entry(ScanItem item, List<IDetectionMethod> pending)
+    {
+        public ScanItem Item => item;
+        public List<IDetectionMethod> Pending => pending;
+        public string Sha256 { get; set; } = "";
+        public Tensor? Image { get; set; }
+        public string? LoadError { get; set; }
+        public double LoadSeconds { get; set; }
+    }
+
     public ScanSummary Run(IReadOnlyList<ScanItem> items, ResultsWriter writer, ResumeSet done,
         IProgress<ScanProgress>? progress = null, CancellationToken cancel = default)
     {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "the batch size must be at least 1");
         var clock = Stopwatch.StartNew();
         int written = 0, skipped = 0, failed = 0, index = 0;
-        foreach (var item in items)
+        for (int first = 0; first < items.Count; first += batchSize)
         {
             cancel.ThrowIfCancellationRequested();
-            index++;
-            var pending = methods.Where(m => m.Methods.Any(name => !done.IsDone(item.Image, name, m.OptionsKey))).ToList();
-            if (pending.Count == 0)
+            var batch = new List<Entry>();
+            foreach (var item in items.Skip(first).Take(batchSize))
             {
+                var pending = methods.Where(m => m.Methods.Any(name => !done.IsDone(item.Image, name, m.OptionsKey))).ToList();
+                if (pending.Count > 0)
+                {
+                    batch.Add(Load(new Entry(item, pending)));
+                    continue;
+                }
                 skipped++;
-                progress?.Report(new ScanProgress(index, items.Count, skipped, failed, clock.Elapsed, item.Image));
-                continue;
+                progress?.Report(new ScanProgress(++index, items.Count, skipped, failed, clock.Elapsed, item.Image));
             }
 
-            var loadClock = Stopwatch.StartNew();
-            string sha = "";
-            Tensor? image = null;
-            string? loadError = null;
-            try
+            foreach (var method in methods)
             {
-                sha = ScanHashes.Sha256OfFile(item.FullPath);
-                image = loadImage(item.FullPath);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                loadError = e.Message;
-            }
-            double loadSeconds = loadClock.Elapsed.TotalSeconds;
-
-            foreach (var method in pending)
-            {
-                var methodClock = Stopwatch.StartNew();
-                IReadOnlyList<MethodResult>? results = null;
-                string? error = loadError;
-                if (error is null && method.NeedsCaption && item.Caption is null)
-                    error = $"{string.Join("/", method.Methods)} needs the image's caption (give a manifest with a \"caption\" field)";
-                if (error is null)
+                var entries = batch.Where(e => e.Pending.Contains(method)).ToList();
+                var (results, errors, seconds) = ScoreAll(method, entries);
+                for (int i = 0; i < entries.Count; i++)
                 {
-                    try
+                    var entry = entries[i];
+                    foreach (var name in method.Methods.Where(name => !done.IsDone(entry.Item.Image, name, method.OptionsKey)))
                     {
-                        results = method.Score(new ScanInput(item.Image, image!, item.Caption));
-                    }
-                    catch (Exception e) when (e is not OutOfMemoryException)
-                    {
-                        error = $"{e.GetType().Name}: {e.Message}";
+                        var result = results[i]?.First(r => r.Method == name);
+                        var record = new ScanRecord
+                        {
+                            Image = entry.Item.Image,
+                            Sha256 = entry.Sha256,
+                            Method = name,
+                            Score = result?.Score,
+                            Components = result?.Components ?? new Dictionary<string, double>(),
+                            Tcnp = result?.Tcnp,
+                            Seconds = seconds[i] + entry.LoadSeconds,
+                            Error = errors[i],
+                            Seed = seed,
+                            Options = method.OptionsKey,
+                        };
+                        writer.Append(record);
+                        done.Add(record);
+                        written++;
+                        if (errors[i] is not null) failed++;
                     }
                 }
-                double seconds = methodClock.Elapsed.TotalSeconds + loadSeconds;
-                foreach (var name in method.Methods.Where(name => !done.IsDone(item.Image, name, method.OptionsKey)))
-                {
-                    var result = results?.First(r => r.Method == name);
-                    var record = new ScanRecord
-                    {
-                        Image = item.Image,
-                        Sha256 = sha,
-                        Method = name,
-                        Score = result?.Score,
-                        Components = result?.Components ?? new Dictionary<string, double>(),
-                        Tcnp = result?.Tcnp,
-                        Seconds = seconds,
-                        Error = error,
-                        Seed = seed,
-                        Options = method.OptionsKey,
-                    };
-                    writer.Append(record);
-                    done.Add(record);
-                    written++;
-                    if (error is not null) failed++;
-                }
             }
-            progress?.Report(new ScanProgress(index, items.Count, skipped, failed, clock.Elapsed, item.Image));
+            foreach (var entry in batch)
+                progress?.Report(new ScanProgress(++index, items.Count, skipped, failed, clock.Elapsed, entry.Item.Image));
         }
         return new ScanSummary(items.Count, written, skipped, failed, clock.Elapsed);
     }
+
+    private Entry Load(Entry entry)
+    {
+        var loadClock = Stopwatch.StartNew();
+        try
+        {
+            entry.Sha256 = ScanHashes.Sha256OfFile(entry.Item.FullPath);
+            entry.Image = loadImage(entry.Item.FullPath);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            entry.LoadError = e.Message;
+        }
+        entry.LoadSeconds = loadClock.Elapsed.TotalSeconds;
+        return entry;
+    }
+
+    // One method over the entries that need it: results or the error per entry, and the seconds spent per entry
+    // (a batch's time is shared evenly by its images).
+    private (IReadOnlyList<MethodResult>?[] Results, string?[] Errors, double[] Seconds) ScoreAll(IDetectionMethod method, List<Entry> entries)
+    {
+        var results = new IReadOnlyList<MethodResult>?[entries.Count];
+        var errors = new string?[entries.Count];
+        var seconds = new double[entries.Count];
+        var ready = new List<int>();
+        for (int i = 0; i < entries.Count; i++)
+        {
+            errors[i] = entries[i].LoadError;
+            if (errors[i] is null && method.NeedsCaption && entries[i].Item.Caption is null)
+                errors[i] = $"{string.Join("/", method.Methods)} needs the image's caption (give a manifest with a \"caption\" field)";
+            if (errors[i] is null) ready.Add(i);
+        }
+        if (ready.Count > 1 && method is IBatchDetectionMethod batched)
+        {
+            var clock = Stopwatch.StartNew();
+            try
+            {
+                var scored = batched.ScoreBatch(ready.Select(i => Input(entries[i])).ToList());
+                for (int j = 0; j < ready.Count; j++)
+                {
+                    results[ready[j]] = scored[j];
+                    seconds[ready[j]] = clock.Elapsed.TotalSeconds / ready.Count;
+                }
+                return (results, errors, seconds);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // score them one by one below, so the failure lands on the image that causes it
+            }
+        }
+        foreach (int i in ready)
+        {
+            var clock = Stopwatch.StartNew();
+            try
+            {
+                results[i] = method.Score(Input(entries[i]));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                errors[i] = $"{e.GetType().Name}: {e.Message}";
+            }
+            seconds[i] = clock.Elapsed.TotalSeconds;
+        }
+        return (results, errors, seconds);
+    }
+
+    private static ScanInput Input(Entry entry) => new(entry.Item.Image, entry.Image!, entry.Item.Caption);
 }

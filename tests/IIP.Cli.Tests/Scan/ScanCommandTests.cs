@@ -70,6 +70,32 @@ public class ScanCommandTests
     }
 
     [Fact]
+    public void A_batched_scan_gives_the_scores_of_an_image_by_image_scan()
+    {
+        string dir = TestPaths.NewTempDir("scan-batch");
+        string images = Manifest(dir, Image("memorized/000002.png"), Image("heldout/000003.png"), Image("train_unique/000002.png"));
+        string single = Path.Combine(dir, "single.jsonl"), batched = Path.Combine(dir, "batched.jsonl");
+        Assert.Equal(0, Scan(images, single).ExitCode);
+        var result = Scan(images, batched, "--batch", "3");
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        var one = ResultsReader.Read(single).Records;
+        var three = ResultsReader.Read(batched).Records;
+        Assert.Equal(one.Select(r => r.Image), three.Select(r => r.Image));
+        // batched products sum in another order: ~1e-6 relative (IipBatchScoringTests measures it)
+        foreach (var (a, b) in one.Zip(three))
+            Assert.True(Math.Abs(a.Score!.Value - b.Score!.Value) <= 1e-5 * Math.Max(1, Math.Abs(a.Score.Value)), $"{a.Image}: {a.Score:R} vs {b.Score:R}");
+    }
+
+    [Fact]
+    public void A_batch_below_one_is_bad_input()
+    {
+        string dir = TestPaths.NewTempDir("scan-batch-0");
+        var result = Scan(Manifest(dir, Image("heldout/000001.png")), Path.Combine(dir, "r.jsonl"), "--batch", "0");
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("--batch 0: must be at least 1", result.Stderr + result.Stdout);
+    }
+
+    [Fact]
     public void A_bad_image_is_recorded_and_the_scan_goes_on()
     {
         string dir = TestPaths.NewTempDir("scan-bad");
