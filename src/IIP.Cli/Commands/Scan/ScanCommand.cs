@@ -24,7 +24,7 @@ public static class ScanCommand
         var batch = new Option<int>("--batch")
         {
             Description = "images scored together by methods that batch (iip): one UNet call of batch N per inversion step, 2N per " +
-                          "regeneration step; for GPU throughput (the CPU gains nothing). Scores equal batch 1's up to float rounding",
+                          "regeneration step; for GPU throughput, and on the CPU for small latents. Scores equal batch 1's up to float rounding",
             DefaultValueFactory = _ => 1,
         };
         batch.Validators.Add(result =>
