@@ -41,8 +41,9 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
         {
             cancel.ThrowIfCancellationRequested();
             var batch = new List<Entry>();
-            foreach (var item in items.Skip(first).Take(batchSize))
+            for (int i = first; i < Math.Min(items.Count, first + batchSize); i++)   // by index: Skip would rescan from the start
             {
+                var item = items[i];
                 var pending = methods.Where(m => m.Methods.Any(name => !done.IsDone(item.Image, name, m.OptionsKey))).ToList();
                 if (pending.Count > 0)
                 {
