@@ -111,6 +111,21 @@ internal static class ModelBenchOnDevice
             textCounted.Forward(ids);
             Report("text encoder batch 2", Time(gpu, () => model.TextEncoder.Forward(ids), reps), counter.Flops);
         });
+        Section("perturbation gradient", () =>
+        {
+            // IIP.md step 3: d TCNP / d c* through the UNet at t = 981 (TcnpObjective: an eager forward with e0, a recorded
+            // forward with c*, its backward);
+            // the default optimization runs it 10 iterations x 4 noise latents once per model (then cached)
+            var x = noise.Sample(1, checkpoint.Unet.InChannels, height, width);
+            var c = noise.Sample(1, 77, checkpoint.Unet.CrossAttentionDim);
+            var uncond = noise.Sample(1, 77, checkpoint.Unet.CrossAttentionDim);
+            TcnpObjective.LossAndGradient(unet, gpu, x, 981, c, uncond);
+            var timing = Time(gpu, () => TcnpObjective.LossAndGradient(unet, gpu, x, 981, c, uncond), Math.Max(1, reps / 2));
+            var defaults = new IipOptions();
+            Print($"perturbation gradient (TCNP and its gradient through the UNet): {timing.Best * 1e3:F1} ms (median {timing.Median * 1e3:F1}); " +
+                  $"the default optimization ({defaults.PerturbationIterations} x {defaults.PerturbationNoiseLatents}) about " +
+                  $"{timing.Best * defaults.PerturbationIterations * defaults.PerturbationNoiseLatents:F1} s");
+        });
         Section("iip", () =>
         {
             // IIP per image with the method's defaults; the embeddings are random (no tokenizer travels), which changes no work.
