@@ -28,6 +28,31 @@ __device__ Moments group_moments(const __half* x, long long count, float eps, fl
     return {shift + m, rsqrtf(var + eps)};
 }
 
+// The channel (within the group) of element i of a group's [cpg, spatial] block, advanced with i by the block stride:
+// a subtraction per step where the old code divided per element (64-bit); each thread visits the same elements in the same
+// order, so the results are bit for bit those of the division.
+struct ChannelCursor {
+    long long spatial;
+    int channel;
+    long long offset;  // i - channel * spatial
+
+    __device__ ChannelCursor(long long first, long long spatial_) : spatial(spatial_), channel((int)(first / spatial_)),
+                                                                    offset(first - (long long)(first / spatial_) * spatial_) {}
+
+    __device__ void advance(long long step) {
+        offset += step;
+        if (offset < spatial) return;
+        if (offset < 2 * spatial) {  // the common case at SD sizes (spatial >= the block): at most one channel on
+            offset -= spatial;
+            ++channel;
+            return;
+        }
+        const long long q = offset / spatial;  // small planes (8 x 8 and below): several channels per step
+        channel += (int)q;
+        offset -= q * spatial;
+    }
+};
+
 }  // namespace
 
 // x [N, C, spatial], gamma [C], beta [C] -> y like x; grid N * groups, block 256..1024.
@@ -38,8 +63,9 @@ extern "C" __global__ void group_norm_f16(const __half* x, const __half* gamma, 
     const int cpg = channels / groups, group = blockIdx.x % groups;
     const long long count = (long long)cpg * spatial, start = (long long)blockIdx.x * count;
     const Moments mo = group_moments(x + start, count, eps, scratch);
-    for (long long i = threadIdx.x; i < count; i += blockDim.x) {
-        const int c = group * cpg + (int)(i / spatial);
+    ChannelCursor cursor(threadIdx.x, spatial);
+    for (long long i = threadIdx.x; i < count; i += blockDim.x, cursor.advance(blockDim.x)) {
+        const int c = group * cpg + cursor.channel;
         float a = (f32(x[start + i]) - mo.mean) * mo.inv * f32(gamma[c]) + f32(beta[c]);
         if (silu_flag) a = silu(a);
         y[start + i] = f16(a);
@@ -57,8 +83,9 @@ extern "C" __global__ void group_norm_backward_f16(const __half* x, const __half
     const long long count = (long long)cpg * spatial, start = (long long)blockIdx.x * count;
     const Moments mo = group_moments(x + start, count, eps, scratch);
     float sum_g = 0.0f, sum_gx = 0.0f;
-    for (long long i = threadIdx.x; i < count; i += blockDim.x) {
-        const int c = group * cpg + (int)(i / spatial);
+    ChannelCursor cursor(threadIdx.x, spatial);
+    for (long long i = threadIdx.x; i < count; i += blockDim.x, cursor.advance(blockDim.x)) {
+        const int c = group * cpg + cursor.channel;
         const float gam = f32(gamma[c]);
         const float xhat = (f32(x[start + i]) - mo.mean) * mo.inv;
         float g = f32(dy[start + i]) * gam;
@@ -68,8 +95,9 @@ extern "C" __global__ void group_norm_backward_f16(const __half* x, const __half
     }
     const float mean_g = block_sum(sum_g, scratch) / (float)count;
     const float mean_gx = block_sum(sum_gx, scratch) / (float)count;
-    for (long long i = threadIdx.x; i < count; i += blockDim.x) {
-        const int c = group * cpg + (int)(i / spatial);
+    ChannelCursor again(threadIdx.x, spatial);
+    for (long long i = threadIdx.x; i < count; i += blockDim.x, again.advance(blockDim.x)) {
+        const int c = group * cpg + again.channel;
         const float gam = f32(gamma[c]);
         const float xhat = (f32(x[start + i]) - mo.mean) * mo.inv;
         float g = f32(dy[start + i]) * gam;
