@@ -27,15 +27,14 @@ internal static class GoldenOnDevice
             return 2;
         }
         IBackend backend = gpu is not null ? gpu : device == "cpu-fp16" ? new Fp16StorageBackend(CpuBackend.Instance) : CpuBackend.Instance;
-        string tensorsPath = goldenPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? Path.ChangeExtension(goldenPath, ".safetensors") : goldenPath;
+        var (tensorsPath, jsonPath) = GoldenRunner.FilesOf(goldenPath);
         using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizer);
         using var references = SafetensorsFile.Open(tensorsPath);
         var model = new StableDiffusion(checkpoint, backend);
-        var precision = device == "cpu" ? GoldenPrecision.Fp32 : GoldenPrecision.Fp16Storage;
+        var runner = new GoldenRunner(model, references, jsonPath);   // fp16 bounds for cuda and cpu-fp16, fp32 for cpu
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"golden: model {modelPath} ({checkpoint.Layout}), references {tensorsPath}, backend {backend.Name}{(gpu is null ? "" : $" ({gpu.Device})")}, {precision} bounds"));
-        int failed = new GoldenRunner(model, references, Path.ChangeExtension(tensorsPath, ".json"), precision: precision)
-            .RunAndReport(Console.Out);
+            $"golden: model {modelPath} ({checkpoint.Layout}), references {tensorsPath}, backend {backend.Name}{(gpu is null ? "" : $" ({gpu.Device})")}, {runner.Precision} bounds"));
+        int failed = runner.RunAndReport(Console.Out);
         return failed > 0 ? 1 : 0;
     }
 }

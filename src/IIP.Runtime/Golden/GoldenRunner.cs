@@ -1,5 +1,7 @@
 using System.Text.Json;
 using IIP.Runtime.Backends;
+using IIP.Runtime.Backends.Cuda;
+using IIP.Runtime.Diagnostics;
 using IIP.Runtime.Detection;
 using IIP.Runtime.Optim;
 using IIP.Runtime.Pipelines;
@@ -13,11 +15,26 @@ namespace IIP.Runtime.Golden;
 /// model and compares them with the stored references. Cases whose reference tensors are absent are skipped;
 /// cases this engine cannot compute are reported NOT RUN with the reason, never as passed.
 /// <paramref name="precision"/> picks the bounds: the README's for fp32 storage (the CPU backend), or
-/// <see cref="GoldenFp16Tolerances"/> for fp16 storage (the CUDA backend).
+/// <see cref="GoldenFp16Tolerances"/> for fp16 storage (the CUDA backend); by default the model's backend's
+/// (<see cref="PrecisionOf"/>).
 /// </summary>
 public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, string? goldenJsonPath, IReadOnlyList<string>? onlyPrefixes = null,
-    GoldenPrecision precision = GoldenPrecision.Fp32)
+    GoldenPrecision? precision = null)
 {
+    /// <summary>The storage precision whose bounds the cases are judged by.</summary>
+    public GoldenPrecision Precision { get; } = precision ?? PrecisionOf(model.Backend);
+
+    /// <summary>fp16 storage for the CUDA backend and the CPU's emulation of it (<see cref="Fp16StorageBackend"/>), else fp32.</summary>
+    public static GoldenPrecision PrecisionOf(IBackend backend) =>
+        backend is CudaBackend or Fp16StorageBackend ? GoldenPrecision.Fp16Storage : GoldenPrecision.Fp32;
+
+    /// <summary>The references (golden.safetensors) and the tokenizer cases beside them (golden.json), given either file.</summary>
+    public static (string Tensors, string Json) FilesOf(string goldenPath)
+    {
+        string tensors = goldenPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? Path.ChangeExtension(goldenPath, ".safetensors") : goldenPath;
+        return (tensors, Path.ChangeExtension(tensors, ".json"));
+    }
+
     /// <summary>
     /// Runs the cases, writing one <see cref="GoldenResult.Format"/> line per case as it finishes and then the
     /// "N passed, N failed, N not run" summary; returns the number of failed cases.
@@ -120,7 +137,7 @@ public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, st
     private GoldenResult Compare(string name, Tensor actual, GoldenTolerance tol) => Compare(name, model.Backend.ToHost(actual).Data, tol);
 
     private GoldenResult Compare(string name, float[] actual, GoldenTolerance tol) =>
-        GoldenResult.Compare(name, actual, Ref(name).Data, precision == GoldenPrecision.Fp16Storage ? GoldenFp16Tolerances.For(name, tol) : tol);
+        GoldenResult.Compare(name, actual, Ref(name).Data, Precision == GoldenPrecision.Fp16Storage ? GoldenFp16Tolerances.For(name, tol) : tol);
 
     private GoldenResult Tokenizer(string jsonPath)
     {

@@ -50,6 +50,15 @@ public sealed class GoldenFp16PrecisionTests
     }
 
     [Fact]
+    public void TheRunnerJudgesByItsBackendsStorageUnlessTold()
+    {
+        Assert.Equal(GoldenPrecision.Fp32, GoldenRunner.PrecisionOf(CpuBackend.Instance));
+        Assert.Equal(GoldenPrecision.Fp16Storage, GoldenRunner.PrecisionOf(new Fp16StorageBackend(CpuBackend.Instance)));
+        Assert.Equal((TestPaths.GoldenTensors, TestPaths.GoldenJson), GoldenRunner.FilesOf(TestPaths.GoldenJson));
+        Assert.Equal((TestPaths.GoldenTensors, TestPaths.GoldenJson), GoldenRunner.FilesOf(TestPaths.GoldenTensors));
+    }
+
+    [Fact]
     public void ACaseWithoutAMeasuredFp16BoundIsRefused()
     {
         var e = Assert.Throws<ArgumentException>(() => GoldenFp16Tolerances.For("new.case", GoldenTolerance.Loop));

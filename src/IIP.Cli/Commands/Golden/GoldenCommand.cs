@@ -1,5 +1,4 @@
 using System.CommandLine;
-using IIP.Runtime.Backends.Cuda;
 using IIP.Runtime.Golden;
 using IIP.Runtime.Pipelines;
 using IIP.Runtime.Weights;
@@ -29,16 +28,14 @@ public static class GoldenCommand
 
     public static int Run(string modelPath, string goldenPath, string? tokenizerDir, IReadOnlyList<string> only, string device = "cpu")
     {
-        string tensorsPath = goldenPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
-            ? Path.ChangeExtension(goldenPath, ".safetensors") : goldenPath;
-        string jsonPath = Path.ChangeExtension(tensorsPath, ".json");
+        var (tensorsPath, jsonPath) = GoldenRunner.FilesOf(goldenPath);
         using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizerDir);
         using var references = SafetensorsFile.Open(tensorsPath);
         var model = new StableDiffusion(checkpoint, DeviceOption.Select(device));
         // the CUDA backend stores fp16: its bounds are GoldenFp16Tolerances', the CPU's the README's fp32 ones
-        var precision = model.Backend is CudaBackend ? GoldenPrecision.Fp16Storage : GoldenPrecision.Fp32;
-        Console.WriteLine($"model {modelPath} ({checkpoint.Layout}), golden {tensorsPath}, backend {model.Backend.Name}, {precision} bounds");
-        int failed = new GoldenRunner(model, references, jsonPath, only, precision).RunAndReport(Console.Out);
+        var runner = new GoldenRunner(model, references, jsonPath, only);
+        Console.WriteLine($"model {modelPath} ({checkpoint.Layout}), golden {tensorsPath}, backend {model.Backend.Name}, {runner.Precision} bounds");
+        int failed = runner.RunAndReport(Console.Out);
         return failed > 0 ? CliErrors.Failed : CliErrors.Ok;
     }
 }
