@@ -18,6 +18,9 @@ public sealed unsafe class CpuGemmTests
 
     private static GemmKernelSet Set(string name) => GemmKernelSet.All.Single(s => s.Name == name);
 
+    /// <summary>A CPU backend on the named kernel family (for the op tests that run on every family).</summary>
+    internal static CpuBackend Backend(string kernels) => new(Set(kernels));
+
     // Odd sizes around the tile and block edges (MR 4/6/12, NR 8/16/32, KC 256-384, MC 64-288).
     private static readonly (int M, int N, int K)[] OddShapes =
     [

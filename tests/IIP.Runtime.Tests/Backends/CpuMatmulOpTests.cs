@@ -13,7 +13,7 @@ public sealed class CpuMatmulOpTests
 {
     public static TheoryData<string> KernelSets() => CpuGemmTests.KernelSets();
 
-    private static CpuBackend Backend(string kernels) => new(GemmKernelSet.All.Single(s => s.Name == kernels));
+    private static CpuBackend Backend(string kernels) => CpuGemmTests.Backend(kernels);
 
     // Dot-product rounding bound as in CpuGemmTests: 8 sqrt(K + 1) u sum |terms|.
     private static Func<int, double> DotTolerance(double[] magnitude, int depth)

@@ -15,7 +15,7 @@ public sealed class CpuPackedWeightTests
 {
     public static TheoryData<string> KernelSets() => CpuGemmTests.KernelSets();
 
-    private static CpuBackend Backend(string kernels) => new(GemmKernelSet.All.Single(s => s.Name == kernels));
+    private static CpuBackend Backend(string kernels) => CpuGemmTests.Backend(kernels);
 
     [Theory]
     [MemberData(nameof(KernelSets))]
