@@ -120,16 +120,9 @@ public sealed class StableDiffusion
     public Tensor Sample(Tensor latent, IReadOnlyList<int> timesteps, int ratio, Tensor uncond, Tensor cond, float guidance,
         List<double>? tcnp = null, IProgress<int>? progress = null)
     {
-        var x = Backend.ToHost(latent).Clone();
-        var contextPair = GuidanceContext(uncond, cond);
-        for (int i = 0; i < timesteps.Count; i++)
-        {
-            var eps = GuidedNoise(x, timesteps[i], contextPair, guidance, out double norm);
-            tcnp?.Add(norm);
-            Scheduler.Step(x.Data, eps.Data, timesteps[i], ratio, x.Data);
-            progress?.Report(i + 1);
-        }
-        return x;
+        if (latent.Shape[0] != 1)
+            throw new ArgumentException($"{nameof(Sample)} takes one latent [1, C, h, w], got [{latent.ShapeText}]; use {nameof(SampleBatch)} for several");
+        return GuidedLoop(latent, timesteps, ratio, GuidanceContext(uncond, cond), guidance, squares => tcnp?.Add(Math.Sqrt(squares[0])), progress);
     }
 
     /// <summary>
@@ -141,15 +134,24 @@ public sealed class StableDiffusion
     public Tensor SampleBatch(Tensor latents, IReadOnlyList<int> timesteps, int ratio, Tensor uncond, Tensor cond, float guidance,
         List<double[]>? tcnpPerItem = null)
     {
-        var x = Backend.ToHost(latents).Clone();
-        int items = x.Shape[0];
+        int items = latents.Shape[0];
         var contextPair = GuidanceContext(RepeatBatch(uncond, items), RepeatBatch(cond, items));
-        var squares = new double[items];
+        return GuidedLoop(latents, timesteps, ratio, contextPair, guidance, squares => tcnpPerItem?.Add(squares.Select(Math.Sqrt).ToArray()), null);
+    }
+
+    // The guided DDIM loop of Sample and SampleBatch: latents [N, C, h, w], contextPair [2N, S, D] on the backend;
+    // onStep receives the items' squared TCNP after each step.
+    private Tensor GuidedLoop(Tensor latents, IReadOnlyList<int> timesteps, int ratio, Tensor contextPair, float guidance,
+        Action<double[]> onStep, IProgress<int>? progress)
+    {
+        var x = Backend.ToHost(latents).Clone();
+        var squares = new double[x.Shape[0]];
         for (int i = 0; i < timesteps.Count; i++)
         {
             var eps = GuidedNoise(x, timesteps[i], contextPair, guidance, squares);
-            tcnpPerItem?.Add(squares.Select(Math.Sqrt).ToArray());
+            onStep(squares);
             Scheduler.Step(x.Data, eps.Data, timesteps[i], ratio, x.Data);
+            progress?.Report(i + 1);
         }
         return x;
     }
