@@ -99,6 +99,34 @@ internal static unsafe class ColumnSoftmax
     }
 
     /// <summary>
+    /// block[t, j] *= factor[j] over a [rows, width] block: the online softmax's rescaling of what earlier key chunks
+    /// accumulated (Y^T, one column per query) to new column maxima. Vectorised, it took the self-attention at 64x64
+    /// latents 4 to 7% less time than the scalar loop (in-process A/B, dev-cpu 2026-11-28).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ScaleColumns(float* block, int rows, int width, float* factor)
+    {
+        if (width == 32 && Avx512F.IsSupported)
+        {
+            var f0 = Vector512.Load(factor);
+            var f1 = Vector512.Load(factor + 16);
+            for (int t = 0; t < rows; t++, block += 32)
+            {
+                Vector512.Store(Vector512.Load(block) * f0, block);
+                Vector512.Store(Vector512.Load(block + 16) * f1, block + 16);
+            }
+            return;
+        }
+        for (int t = 0; t < rows; t++, block += width)
+        {
+            int j = 0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; j + 8 <= width; j += 8) Vector256.Store(Vector256.Load(block + j) * Vector256.Load(factor + j), block + j);
+            for (; j < width; j++) block[j] *= factor[j];
+        }
+    }
+
+    /// <summary>
     /// Causal mask after <see cref="ExpAndSum"/> on keys k0 .. k0 + rows - 1: column j is query q0 + j, which sees
     /// keys t &lt;= q0 + j; the others are set to exactly 0 and taken out of the column sums.
     /// </summary>

@@ -177,8 +177,7 @@ public sealed unsafe partial class CpuBackend
                     sum[r] = sum[r] * factor + chunkSum[r];
                     max[r] = factor;  // the factor row for Y^T below
                 }
-                for (int i = 0; i < plan.Dv; i++)
-                    for (int r = 0; r < nr; r++) output[(long)i * nr + r] *= max[r];
+                ColumnSoftmax.ScaleColumns(output, plan.Dv, nr, max);
             }
             for (int r = 0; r < nr; r++) max[r] = newMax[r];
             // Y^T (+)= V_chunk^T P^T
