@@ -171,6 +171,40 @@ public sealed class CpuMatmulOpTests
     }
 
     [Theory]
+    [MemberData(nameof(KernelSets))]
+    public void AttentionWithAPeakedSoftmax(string kernels)
+    {
+        // Scores up to about 16 x 16 x 40 / sqrt(40) = 1600 apart: nearly every exp term is below 2^-64 of its column's
+        // maximum (flushed to 0), and later key chunks raise the maxima by far more than 44, so what earlier chunks
+        // accumulated is rescaled by 0. 1100 keys are three chunks of the online softmax.
+        var be = Backend(kernels);
+        var q = TestArrays.Tensor(51, -16, 16, 1, 70, 80);
+        var k = TestArrays.Tensor(52, -16, 16, 1, 1100, 80);
+        var v = TestArrays.Tensor(53, -1, 1, 1, 1100, 80);
+        var y = be.Attention(q, k, v, 2, false);
+        var (expected, magnitude) = ReferenceOps.Attention(q, k, v, 2, false, Enumerable.Range(0, 70).ToList());
+        // Scores this large carry rounding far beyond AttentionTolerance's few ulp: a score is a d-term dot product, off
+        // by up to about d u sum_i |q_i k_i| / sqrt(d) (typically sqrt(d) u of it), and that absolute error in exp's
+        // argument moves the weights by as much relative. Bound: AttentionTolerance plus 8 u max_t sum_i |q_i k_ti| /
+        // sqrt(d) of the magnitude per (query, head); the measured errors stay below a third of it. A term wrongly
+        // flushed or a chunk wrongly rescaled errs by a sizable fraction of the magnitude.
+        const int d = 40;
+        var scoreScale = new double[70 * 2];
+        for (int row = 0; row < 70; row++)
+            for (int head = 0; head < 2; head++)
+                for (int t = 0; t < 1100; t++)
+                {
+                    double abs = 0;
+                    for (int i = head * d; i < (head + 1) * d; i++) abs += Math.Abs((double)q.Data[row * 80 + i] * k.Data[t * 80 + i]);
+                    scoreScale[row * 2 + head] = Math.Max(scoreScale[row * 2 + head], abs / Math.Sqrt(d));
+                }
+        var baseTolerance = AttentionTolerance(magnitude);
+        NumericAssert.Close($"{kernels} Attention with a peaked softmax", y.Data, expected,
+            i => baseTolerance(i) + 8 * NumericAssert.U * scoreScale[i / 80 * 2 + i % 80 / d] * magnitude[i]);
+        foreach (float value in y.Data) Assert.True(value == 0f || Math.Abs(value) >= ColumnSoftmaxTests.SmallestNormal, $"{kernels}: sub-normal output {value:R}");
+    }
+
+    [Theory]
     [InlineData(4096, 320, 8)]  // self-attention at the 64x64 level, head size 40
     [InlineData(77, 320, 8)]    // cross-attention keys from the 77 text tokens
     [InlineData(256, 1280, 8)]  // 16x16 level, head size 160

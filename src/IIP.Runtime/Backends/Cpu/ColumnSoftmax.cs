@@ -8,8 +8,8 @@ namespace IIP.Runtime.Backends.Cpu;
 /// Softmax pieces down the columns of a [rows, width] block of attention scores stored key-major (one column per
 /// query), for the online softmax of <see cref="CpuBackend.Attention"/> (Milakov and Gimelshein 2018): a block
 /// raises the running column maxima, then its scores become exp(s - max) with their column sums.
-/// -inf entries (masked keys) become at most 1.2e-38 (see <see cref="VectorMath.ExpNonPositive"/>);
-/// <see cref="ZeroMasked"/> makes them exact zeros.
+/// Terms below 2^-64 of their column's maximum, -inf entries (masked keys) among them, become exactly 0
+/// (<see cref="VectorMath.FlushExponent"/>: no sub-normal numbers for the products that follow).
 /// </summary>
 internal static unsafe class ColumnSoftmax
 {
@@ -34,7 +34,7 @@ internal static unsafe class ColumnSoftmax
             for (int j = 0; j < width; j++) max[j] = MathF.Max(max[j], s[j]);
     }
 
-    /// <summary>s[t, j] = exp(s[t, j] - max[j]) in place; sum[j] = sum_t of those.</summary>
+    /// <summary>s[t, j] = exp(s[t, j] - max[j]) in place (0 where s - max &lt; <see cref="VectorMath.FlushExponent"/>); sum[j] = sum_t of those.</summary>
     public static void ExpAndSum(float* s, int rows, int width, float* max, float* sum)
     {
         if (width == 32 && Avx512F.IsSupported)
@@ -68,6 +68,7 @@ internal static unsafe class ColumnSoftmax
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ExpAndSumVector(float* s, int rows, int width, float* max, float* sum)
     {
+        var floor = Vector256.Create(VectorMath.FlushExponent);
         for (int j = 0; j < width; j += 8)
         {
             var m = Vector256.Load(max + j);
@@ -75,7 +76,8 @@ internal static unsafe class ColumnSoftmax
             float* p = s + j;
             for (int t = 0; t < rows; t++, p += width)
             {
-                var e = VectorMath.Exp(Vector256.Load(p) - m);
+                var x = Vector256.Load(p) - m;
+                var e = Vector256.ConditionalSelect(Vector256.LessThan(x, floor), Vector256<float>.Zero, VectorMath.Exp(x));
                 Vector256.Store(e, p);
                 total += e;
             }
@@ -91,7 +93,8 @@ internal static unsafe class ColumnSoftmax
             for (int t = 0; t < rows; t++)
             {
                 float* e = s + (long)t * width + j;
-                *e = MathF.Exp(*e - max[j]);
+                float x = *e - max[j];
+                *e = x < VectorMath.FlushExponent ? 0f : MathF.Exp(x);
                 total += *e;
             }
             sum[j] = total;
@@ -124,20 +127,5 @@ internal static unsafe class ColumnSoftmax
                 for (; j + 8 <= width; j += 8) Vector256.Store(Vector256.Load(block + j) * Vector256.Load(factor + j), block + j);
             for (; j < width; j++) block[j] *= factor[j];
         }
-    }
-
-    /// <summary>
-    /// Causal mask after <see cref="ExpAndSum"/> on keys k0 .. k0 + rows - 1: column j is query q0 + j, which sees
-    /// keys t &lt;= q0 + j; the others are set to exactly 0 and taken out of the column sums.
-    /// </summary>
-    public static void ZeroMasked(float* s, int k0, int rows, int width, int q0, float* sum)
-    {
-        for (int t = Math.Max(k0, q0 + 1); t < k0 + rows; t++)
-            for (int j = 0; j < Math.Min(width, t - q0); j++)
-            {
-                float* e = s + (long)(t - k0) * width + j;
-                sum[j] -= *e;
-                *e = 0f;
-            }
     }
 }

@@ -163,7 +163,6 @@ public sealed unsafe partial class CpuBackend
             for (int r = 0; r < nr; r++) newMax[r] = first ? float.NegativeInfinity : max[r];
             ColumnSoftmax.RaiseMax(scores, count, nr, newMax);
             ColumnSoftmax.ExpAndSum(scores, count, nr, newMax, chunkSum);
-            if (plan.Causal) ColumnSoftmax.ZeroMasked(scores, k0, count, nr, q0, chunkSum);
             if (first)
             {
                 for (int r = 0; r < nr; r++) sum[r] = chunkSum[r];
@@ -173,7 +172,8 @@ public sealed unsafe partial class CpuBackend
                 // Rescale what earlier chunks accumulated to the new maxima: factor exp(m - m') <= 1.
                 for (int r = 0; r < nr; r++)
                 {
-                    float factor = MathF.Exp(max[r] - newMax[r]);
+                    float shift = max[r] - newMax[r];
+                    float factor = shift < VectorMath.FlushExponent ? 0f : MathF.Exp(shift);  // no sub-normal factors
                     sum[r] = sum[r] * factor + chunkSum[r];
                     max[r] = factor;  // the factor row for Y^T below
                 }

@@ -76,6 +76,7 @@ public sealed unsafe partial class CpuBackend
             var live = row[..valid];
             float max = TensorPrimitives.Max(live);
             TensorPrimitives.Subtract(live, max, live);
+            VectorMath.FlushNegligibleArguments(live);   // no sub-normal probabilities (see VectorMath.FlushExponent)
             TensorPrimitives.Exp(live, live);
             TensorPrimitives.Multiply(live, 1f / TensorPrimitives.Sum(live), live);
             row[valid..].Clear();
