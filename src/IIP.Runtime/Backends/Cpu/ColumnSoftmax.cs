@@ -34,7 +34,10 @@ internal static unsafe class ColumnSoftmax
             for (int j = 0; j < width; j++) max[j] = MathF.Max(max[j], s[j]);
     }
 
-    /// <summary>s[t, j] = exp(s[t, j] - max[j]) in place (0 where s - max &lt; <see cref="VectorMath.FlushExponent"/>); sum[j] = sum_t of those.</summary>
+    /// <summary>
+    /// s[t, j] = exp(s[t, j] - max[j]) in place (0 where s - max &lt; <see cref="VectorMath.FlushExponent"/>); sum[j] =
+    /// sum_t of those.
+    /// </summary>
     public static void ExpAndSum(float* s, int rows, int width, float* max, float* sum)
     {
         if (width == 32 && Avx512F.IsSupported)
@@ -77,7 +80,8 @@ internal static unsafe class ColumnSoftmax
             for (int t = 0; t < rows; t++, p += width)
             {
                 var x = Vector256.Load(p) - m;
-                var e = Vector256.ConditionalSelect(Vector256.LessThan(x, floor), Vector256<float>.Zero, VectorMath.Exp(x));
+                var e = Vector256.ConditionalSelect(Vector256.LessThan(x, floor), Vector256<float>.Zero,
+                    VectorMath.Exp(x));
                 Vector256.Store(e, p);
                 total += e;
             }

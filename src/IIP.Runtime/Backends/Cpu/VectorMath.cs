@@ -38,7 +38,8 @@ internal static class VectorMath
     /// 2^-64 (a softmax's largest term is 1; erf's is 1 - tiny; either way far below fp32 resolution). The point is that
     /// nothing sub-normal is made: .NET leaves x86's flush-to-zero and denormals-are-zero modes off, and every FMA with a
     /// sub-normal result or operand then takes a microcode assist of about 100 cycles. A peaked softmax (exp terms down
-    /// to 1e-38, times values below 1) made the CPU self-attention at 4096 tokens 25x slower before this floor.
+    /// to 1e-38, times values below 1) made the CPU self-attention at 4096 tokens 18x slower (2.5 s against 0.14 s)
+    /// before this floor.
     /// </summary>
     public const float FlushExponent = -44.3614196f;
 
@@ -69,7 +70,8 @@ internal static class VectorMath
     public static Vector512<float> ExpNonPositive(Vector512<float> x)
     {
         var floor = Vector512.Create(FlushExponent);
-        return Vector512.ConditionalSelect(Vector512.LessThan(x, floor), Vector512<float>.Zero, ExpUnclamped(Avx512F.Max(x, floor)));
+        return Vector512.ConditionalSelect(Vector512.LessThan(x, floor), Vector512<float>.Zero,
+            ExpUnclamped(Avx512F.Max(x, floor)));
     }
 
     // exp(x) for -87.34 <= x <= 88.72 (the range where 2^n is a normal float).
