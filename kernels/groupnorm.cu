@@ -1,6 +1,9 @@
 // GroupNorm (Wu and He 2018), optionally fused with SiLU, and its input gradient.
 // Launcher: CudaBackend.Norms.cs; CPU reference: CpuBackend.Norms.cs, CpuBackend.BackwardNorms.cs.
-// One block per (image, group); the group's cpg * spatial elements are contiguous in [N, C, spatial].
+// One block per (image, group), or, when that leaves the GPU half idle (batch 2 x 32 groups = 64 blocks on 132 SMs), a
+// split pass: group_norm_partial_f16 sums slices of each group, group_norm_apply_f16 combines a group's slice sums in
+// slice order and normalizes its own slice (CudaBackend.GroupNormSplitCount chooses). The group's cpg * spatial
+// elements are contiguous in [N, C, spatial].
 // Statistics: biased variance from sums of (x - shift) and (x - shift)^2 with shift = the group's first
 // element, which keeps the fp32 sums from cancelling when the mean is large against the spread.
 #include "common.cuh"
@@ -67,6 +70,55 @@ extern "C" __global__ void group_norm_f16(const __half* x, const __half* gamma, 
     for (long long i = threadIdx.x; i < count; i += blockDim.x, cursor.advance(blockDim.x)) {
         const int c = group * cpg + cursor.channel;
         float a = (f32(x[start + i]) - mo.mean) * mo.inv * f32(gamma[c]) + f32(beta[c]);
+        if (silu_flag) a = silu(a);
+        y[start + i] = f16(a);
+    }
+}
+
+// Split pass 1. x [N, C, spatial] seen as [N groups, count]; grid N groups * splits, block 256..1024. Block b sums slice
+// s = b % splits of group g = b / splits, elements [count s / splits, count (s + 1) / splits), shifted by the group's
+// first element: partial[2 b] = sum (x - shift), partial[2 b + 1] = sum (x - shift)^2 (fp32).
+extern "C" __global__ void group_norm_partial_f16(const __half* x, long long count, int splits, float* partial) {
+    __shared__ float scratch[32];
+    const int g = blockIdx.x / splits, s = blockIdx.x % splits;
+    const __half* xg = x + (long long)g * count;
+    const float shift = f32(xg[0]);
+    const long long begin = count * s / splits, end = count * (s + 1) / splits;
+    float s1 = 0.0f, s2 = 0.0f;
+    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {
+        const float v = f32(xg[i]) - shift;
+        s1 += v;
+        s2 += v * v;
+    }
+    s1 = block_sum(s1, scratch);
+    s2 = block_sum(s2, scratch);
+    if (threadIdx.x == 0) {
+        partial[2 * blockIdx.x] = s1;
+        partial[2 * blockIdx.x + 1] = s2;
+    }
+}
+
+// Split pass 2: as group_norm_f16 over slice s of group g (grid and slices as group_norm_partial_f16), the moments from
+// the group's `splits` partial sums added in slice order (every block of the group gets the same mean and inv).
+extern "C" __global__ void group_norm_apply_f16(const __half* x, const __half* gamma, const __half* beta, __half* y,
+                                                int channels, int groups, long long spatial, float eps, int silu_flag,
+                                                int splits, const float* partial) {
+    const int g = blockIdx.x / splits, s = blockIdx.x % splits;
+    const int cpg = channels / groups, group = g % groups;
+    const long long count = (long long)cpg * spatial, start = (long long)g * count;
+    float s1 = 0.0f, s2 = 0.0f;
+    for (int j = 0; j < splits; ++j) {
+        s1 += partial[2 * (g * splits + j)];
+        s2 += partial[2 * (g * splits + j) + 1];
+    }
+    const float m = s1 / (float)count;
+    const float var = fmaxf(s2 / (float)count - m * m, 0.0f);
+    const float mean = f32(x[start]) + m, inv = rsqrtf(var + eps);
+    const long long begin = count * s / splits, end = count * (s + 1) / splits;
+    ChannelCursor cursor(begin + threadIdx.x, spatial);
+    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x, cursor.advance(blockDim.x)) {
+        const int c = group * cpg + cursor.channel;
+        float a = (f32(x[start + i]) - mean) * inv * f32(gamma[c]) + f32(beta[c]);
         if (silu_flag) a = silu(a);
         y[start + i] = f16(a);
     }

@@ -24,7 +24,7 @@ internal sealed class CudaKernelSet : IDisposable
         ["elementwise"] = ["add_f16", "add_channel_bias_f16", "axpby_f16", "silu_f16", "quick_gelu_f16", "gelu_f16", "geglu_f16",
             "silu_backward_f16", "geglu_backward_f16"],
         ["gemm"] = ["gemm_nt_f16", "gemm_nn_f16", "gemm_tn_f16", "gemm_nt_f16_f32", "conv2d_f16", "conv2d_backward_input_f16", "splitk_reduce_f16", "im2col_f16"],
-        ["groupnorm"] = ["group_norm_f16", "group_norm_backward_f16"],
+        ["groupnorm"] = ["group_norm_f16", "group_norm_partial_f16", "group_norm_apply_f16", "group_norm_backward_f16"],
         ["guidance"] = ["guidance_combine_f16", "sum_partials_f32"],
         ["layernorm"] = ["layer_norm_f16", "layer_norm_backward_f16"],
         ["layout"] = ["concat_channels_f16", "concat_channels_backward_f16", "upsample_nearest2x_f16", "upsample_nearest2x_backward_f16",
@@ -58,6 +58,8 @@ internal sealed class CudaKernelSet : IDisposable
     public CudaKernel Transpose { get; }
     // groupnorm.cu, layernorm.cu
     public CudaKernel GroupNorm { get; }
+    public CudaKernel GroupNormPartial { get; }
+    public CudaKernel GroupNormApply { get; }
     public CudaKernel GroupNormBackward { get; }
     public CudaKernel LayerNorm { get; }
     public CudaKernel LayerNormBackward { get; }
@@ -112,6 +114,8 @@ internal sealed class CudaKernelSet : IDisposable
         UpsampleNearest2xBackward = Get(m, "layout", "upsample_nearest2x_backward_f16");
         Transpose = Get(m, "layout", "transpose_f16");
         GroupNorm = Get(m, "groupnorm", "group_norm_f16");
+        GroupNormPartial = Get(m, "groupnorm", "group_norm_partial_f16");
+        GroupNormApply = Get(m, "groupnorm", "group_norm_apply_f16");
         GroupNormBackward = Get(m, "groupnorm", "group_norm_backward_f16");
         LayerNorm = Get(m, "layernorm", "layer_norm_f16");
         LayerNormBackward = Get(m, "layernorm", "layer_norm_backward_f16");
