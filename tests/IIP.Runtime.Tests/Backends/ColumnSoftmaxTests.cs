@@ -3,8 +3,9 @@ using IIP.Runtime.Backends.Cpu;
 namespace IIP.Runtime.Tests.Backends;
 
 /// <summary>
-/// The softmax's flush of negligible terms. <see cref="ColumnSoftmax"/>'s exp step on every path it has (width 32: AVX-512 where the CPU has it; width 16: 8-lane
-/// vectors; width 3: scalar): values against double exp, negligible terms flushed to exactly 0, nothing sub-normal.
+/// The softmax's flush of negligible terms (<see cref="VectorMath.FlushExponent"/>). <see cref="ColumnSoftmax"/>'s exp
+/// step on every path it has (width 32: AVX-512 where the CPU has it; width 16: 8-lane vectors; width 3: scalar):
+/// values against double exp, negligible terms flushed to exactly 0, nothing sub-normal.
 /// </summary>
 public sealed unsafe class ColumnSoftmaxTests
 {
@@ -46,9 +47,11 @@ public sealed unsafe class ColumnSoftmaxTests
         for (int i = 0; i < s.Length; i++)
         {
             Assert.True(s[i] == 0f || s[i] >= SmallestNormal, $"width {width}: element {i} is sub-normal: {s[i]:R}");
-            if (expected[i] == 0) Assert.True(s[i] == 0f, $"width {width}: element {i} ({s[i]:R}) is below 2^-64 of its column's maximum and must be exactly 0");
+            if (expected[i] == 0)
+                Assert.True(s[i] == 0f, $"width {width}: element {i} ({s[i]:R}) is below 2^-64 of its column maximum: not 0");
         }
-        // The Cephes polynomial is within about 2 ulp of exp; 4 ulp (2.4e-7 relative) bounds it with the reduction's rounding.
+        // The Cephes polynomial is within about 2 ulp of exp; 4 ulp (2.4e-7 relative) bounds it with the reduction's
+        // rounding.
         NumericAssert.Close($"exp, width {width}", s, expected, i => 2.4e-7 * expected[i]);
         // Column sums of at most 90 positive terms: 1e-6 relative covers their rounding.
         NumericAssert.Close($"column sums, width {width}", sum, expectedSum, j => 1e-6 * expectedSum[j]);

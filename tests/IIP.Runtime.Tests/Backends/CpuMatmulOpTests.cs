@@ -195,13 +195,15 @@ public sealed class CpuMatmulOpTests
                 for (int t = 0; t < 1100; t++)
                 {
                     double abs = 0;
-                    for (int i = head * d; i < (head + 1) * d; i++) abs += Math.Abs((double)q.Data[row * 80 + i] * k.Data[t * 80 + i]);
+                    for (int i = head * d; i < (head + 1) * d; i++)
+                        abs += Math.Abs((double)q.Data[row * 80 + i] * k.Data[t * 80 + i]);
                     scoreScale[row * 2 + head] = Math.Max(scoreScale[row * 2 + head], abs / Math.Sqrt(d));
                 }
         var baseTolerance = AttentionTolerance(magnitude);
         NumericAssert.Close($"{kernels} Attention with a peaked softmax", y.Data, expected,
             i => baseTolerance(i) + 8 * NumericAssert.U * scoreScale[i / 80 * 2 + i % 80 / d] * magnitude[i]);
-        foreach (float value in y.Data) Assert.True(value == 0f || Math.Abs(value) >= ColumnSoftmaxTests.SmallestNormal, $"{kernels}: sub-normal output {value:R}");
+        foreach (float value in y.Data)
+            Assert.True(value == 0f || Math.Abs(value) >= ColumnSoftmaxTests.SmallestNormal, $"{kernels}: sub-normal output {value:R}");
     }
 
     [Theory]

@@ -2,7 +2,7 @@ using IIP.Runtime.Backends.Cuda;
 
 namespace IIP.Runtime.Tests.Cuda;
 
-/// <summary>Runs without a GPU: how the CUDA group norm decides to split its groups into slices (CudaBackend.Norms.cs).</summary>
+/// <summary>Runs without a GPU: how the CUDA group norm splits its groups into slices (CudaBackend.Norms.cs).</summary>
 public class GroupNormSplitCountTests
 {
     private const int H200Sms = 132;
