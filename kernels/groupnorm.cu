@@ -16,19 +16,31 @@ struct Moments {
     float mean, inv;  // inv = 1 / sqrt(var + eps)
 };
 
-__device__ Moments group_moments(const __half* x, long long count, float eps, float* scratch) {
-    const float shift = f32(x[0]);
+// Sums of (x - shift) and (x - shift)^2 over x[begin, end), block-wide (every thread gets both; thread i visits
+// begin + i, begin + i + blockDim.x, ...).
+__device__ float2 shifted_sums(const __half* x, long long begin, long long end, float shift, float* scratch) {
     float s1 = 0.0f, s2 = 0.0f;
-    for (long long i = threadIdx.x; i < count; i += blockDim.x) {
+    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {
         const float v = f32(x[i]) - shift;
         s1 += v;
         s2 += v * v;
     }
     s1 = block_sum(s1, scratch);
     s2 = block_sum(s2, scratch);
+    return make_float2(s1, s2);
+}
+
+// Mean and 1 / sqrt(var + eps) of `count` elements from their shifted sums (biased variance).
+__device__ Moments moments_from_sums(float s1, float s2, float shift, long long count, float eps) {
     const float m = s1 / (float)count;
     const float var = fmaxf(s2 / (float)count - m * m, 0.0f);
     return {shift + m, rsqrtf(var + eps)};
+}
+
+__device__ Moments group_moments(const __half* x, long long count, float eps, float* scratch) {
+    const float shift = f32(x[0]);
+    const float2 sums = shifted_sums(x, 0, count, shift, scratch);
+    return moments_from_sums(sums.x, sums.y, shift, count, eps);
 }
 
 // The channel (within the group) of element i of a group's [cpg, spatial] block, advanced with i by the block stride:
@@ -56,6 +68,20 @@ struct ChannelCursor {
     }
 };
 
+// y = xhat gamma + beta (then SiLU when silu_flag) over elements [begin, end) of the group whose block starts at
+// x + start and whose first channel is first_channel; thread i visits begin + i, begin + i + blockDim.x, ...
+__device__ void normalize_range(const __half* x, const __half* gamma, const __half* beta, __half* y, long long start,
+                                long long begin, long long end, int first_channel, long long spatial, Moments mo,
+                                int silu_flag) {
+    ChannelCursor cursor(begin + threadIdx.x, spatial);
+    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x, cursor.advance(blockDim.x)) {
+        const int c = first_channel + cursor.channel;
+        float a = (f32(x[start + i]) - mo.mean) * mo.inv * f32(gamma[c]) + f32(beta[c]);
+        if (silu_flag) a = silu(a);
+        y[start + i] = f16(a);
+    }
+}
+
 }  // namespace
 
 // x [N, C, spatial], gamma [C], beta [C] -> y like x; grid N * groups, block 256..1024.
@@ -66,13 +92,7 @@ extern "C" __global__ void group_norm_f16(const __half* x, const __half* gamma, 
     const int cpg = channels / groups, group = blockIdx.x % groups;
     const long long count = (long long)cpg * spatial, start = (long long)blockIdx.x * count;
     const Moments mo = group_moments(x + start, count, eps, scratch);
-    ChannelCursor cursor(threadIdx.x, spatial);
-    for (long long i = threadIdx.x; i < count; i += blockDim.x, cursor.advance(blockDim.x)) {
-        const int c = group * cpg + cursor.channel;
-        float a = (f32(x[start + i]) - mo.mean) * mo.inv * f32(gamma[c]) + f32(beta[c]);
-        if (silu_flag) a = silu(a);
-        y[start + i] = f16(a);
-    }
+    normalize_range(x, gamma, beta, y, start, 0, count, group * cpg, spatial, mo, silu_flag);
 }
 
 // Split pass 1. x [N, C, spatial] seen as [N groups, count]; grid N groups * splits, block 256..1024. Block b sums slice
@@ -82,19 +102,10 @@ extern "C" __global__ void group_norm_partial_f16(const __half* x, long long cou
     __shared__ float scratch[32];
     const int g = blockIdx.x / splits, s = blockIdx.x % splits;
     const __half* xg = x + (long long)g * count;
-    const float shift = f32(xg[0]);
-    const long long begin = count * s / splits, end = count * (s + 1) / splits;
-    float s1 = 0.0f, s2 = 0.0f;
-    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {
-        const float v = f32(xg[i]) - shift;
-        s1 += v;
-        s2 += v * v;
-    }
-    s1 = block_sum(s1, scratch);
-    s2 = block_sum(s2, scratch);
+    const float2 sums = shifted_sums(xg, count * s / splits, count * (s + 1) / splits, f32(xg[0]), scratch);
     if (threadIdx.x == 0) {
-        partial[2 * blockIdx.x] = s1;
-        partial[2 * blockIdx.x + 1] = s2;
+        partial[2 * blockIdx.x] = sums.x;
+        partial[2 * blockIdx.x + 1] = sums.y;
     }
 }
 
@@ -111,17 +122,9 @@ extern "C" __global__ void group_norm_apply_f16(const __half* x, const __half* g
         s1 += partial[2 * (g * splits + j)];
         s2 += partial[2 * (g * splits + j) + 1];
     }
-    const float m = s1 / (float)count;
-    const float var = fmaxf(s2 / (float)count - m * m, 0.0f);
-    const float mean = f32(x[start]) + m, inv = rsqrtf(var + eps);
-    const long long begin = count * s / splits, end = count * (s + 1) / splits;
-    ChannelCursor cursor(begin + threadIdx.x, spatial);
-    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x, cursor.advance(blockDim.x)) {
-        const int c = group * cpg + cursor.channel;
-        float a = (f32(x[start + i]) - mean) * inv * f32(gamma[c]) + f32(beta[c]);
-        if (silu_flag) a = silu(a);
-        y[start + i] = f16(a);
-    }
+    const Moments mo = moments_from_sums(s1, s2, f32(x[start]), count, eps);
+    normalize_range(x, gamma, beta, y, start, count * s / splits, count * (s + 1) / splits, group * cpg, spatial, mo,
+                    silu_flag);
 }
 
 // With xhat = (x - mean) inv and g = dL/dxhat = dy gamma (times silu'(xhat gamma + beta) when fused):
