@@ -13,13 +13,17 @@ public class CudaUNetGraphsTests
 {
     private static CudaBackend Gpu => CudaTestBackend.Instance;
 
+    // A random text context [1, 77, cross-attention width] on the GPU.
+    private static Tensor Context(StableDiffusionCheckpoint checkpoint, int seed)
+        => Gpu.FromHost(new GaussianNoise(seed).Sample(1, 77, checkpoint.Unet.CrossAttentionDim));
+
     [CudaFact]
     public void InversionThroughReplayedGraphsEqualsEagerForwards()
     {
         using var checkpoint = StableDiffusionCheckpoint.Open(TestPaths.TinySdDiffusers);
         var model = new StableDiffusion(checkpoint, Gpu);
         var z0 = new GaussianNoise(3).Sample(model.NativeLatentShape);
-        var context = Gpu.FromHost(new GaussianNoise(4).Sample(1, 77, checkpoint.Unet.CrossAttentionDim));
+        var context = Context(checkpoint, 4);
 
         var replayed = model.Invert(z0, 4, 50, context);   // the first step records, the next three replay
         var eager = z0.Clone();
@@ -39,8 +43,8 @@ public class CudaUNetGraphsTests
         using var checkpoint = StableDiffusionCheckpoint.Open(TestPaths.TinySdDiffusers);
         var model = new StableDiffusion(checkpoint, Gpu);
         var z0 = new GaussianNoise(5).Sample(model.NativeLatentShape);
-        var a = Gpu.FromHost(new GaussianNoise(6).Sample(1, 77, checkpoint.Unet.CrossAttentionDim));
-        var b = Gpu.FromHost(new GaussianNoise(7).Sample(1, 77, checkpoint.Unet.CrossAttentionDim));
+        var a = Context(checkpoint, 6);
+        var b = Context(checkpoint, 7);
 
         var withA = model.Invert(z0, 1, 50, a)[1];
         var withB = model.Invert(z0, 1, 50, b)[1];   // the graph recorded with a replays with b copied in
