@@ -127,10 +127,11 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
             try
             {
                 var scored = batched.ScoreBatch(ready.Select(i => Input(entries[i])).ToList());
+                double share = clock.Elapsed.TotalSeconds / ready.Count;
                 for (int j = 0; j < ready.Count; j++)
                 {
                     results[ready[j]] = scored[j];
-                    seconds[ready[j]] = clock.Elapsed.TotalSeconds / ready.Count;
+                    seconds[ready[j]] = share;
                 }
                 return (results, errors, seconds);
             }
