@@ -149,8 +149,8 @@ public sealed class CpuMatmulOpTests
         return data;
     }
 
-    // Attention tolerance: y = sum_t p_t v_t / sum_t p_t. Score rounding (K = d products), the exp polynomial
-    // (~2 ulp) and the two sums each perturb the weights by a few ulp relative, so the error is bounded by
+    // Attention tolerance: y = sum_t p_t v_t / sum_t p_t. Score rounding (K = d products), the 2^x polynomial
+    // (under 1.5 ulp) and the two sums each perturb the weights by a few ulp relative, so the error is bounded by
     // a small multiple of u sqrt(Tk) times sum_t p_t |v_t| / sum_t p_t (the magnitude); 1e-5 of it is > 50x that
     // for Tk <= 4096, and far below any mistake in masking, scaling or head slicing.
     private static Func<int, double> AttentionTolerance(double[] magnitude) => i => 1e-5 * magnitude[i] + 1e-7;

@@ -121,7 +121,7 @@ internal readonly unsafe struct StridedPanels(float* data, int ld, bool depthCon
 
     // Rows r0..r3 (4 depths each) -> d0..d3 (4 rows each): the classic unpack / movelh / movehl transpose.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose4x4(Vector128<float> r0, Vector128<float> r1, Vector128<float> r2, Vector128<float> r3,
+    internal static void Transpose4x4(Vector128<float> r0, Vector128<float> r1, Vector128<float> r2, Vector128<float> r3,
         out Vector128<float> d0, out Vector128<float> d1, out Vector128<float> d2, out Vector128<float> d3)
     {
         var t0 = Sse.UnpackLow(r0, r1);   // r0[0] r1[0] r0[1] r1[1]
