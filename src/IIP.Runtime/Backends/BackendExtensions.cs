@@ -103,6 +103,16 @@ public static class BackendExtensions
         return y;
     }
 
+    // x [M.., K], w [2D, K] -> [M.., D]
+    public static Tensor LinearGeglu(this IBackend be, Tensor x, Tensor w, Tensor? b)
+    {
+        var shape = (int[])x.Shape.Clone();
+        shape[^1] = w.Shape[0] / 2;
+        var y = be.Allocate(shape);
+        be.LinearGeglu(x.Reshape(-1, x.Dim(-1)), w, b, y.Reshape(-1, shape[^1]));
+        return y;
+    }
+
     public static Tensor ConcatChannels(this IBackend be, Tensor a, Tensor b)
     {
         var y = be.Allocate(a.Shape[0], a.Shape[1] + b.Shape[1], a.Shape[2], a.Shape[3]);

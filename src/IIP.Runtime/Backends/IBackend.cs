@@ -82,6 +82,18 @@ public interface IBackend
     /// </summary>
     void Geglu(Tensor x, Tensor y);
 
+    /// <summary>
+    /// y = GEGLU(x W^T + b): a Linear and then <see cref="Geglu"/>, the feed-forward projection of SD's transformer blocks.
+    /// x [M, K], w [2D, K], b [2D] or null -> y [M, D]. A backend may fuse the two and never store the [M, 2D]
+    /// projection (the CPU backend does for model weights); this default runs them one after the other.
+    /// </summary>
+    void LinearGeglu(Tensor x, Tensor w, Tensor? b, Tensor y)
+    {
+        var projected = Allocate(x.Shape[0], w.Shape[0]);
+        Linear(x, w, b, projected);
+        Geglu(projected, y);
+    }
+
     /// <summary>Channel concatenation. a [N, Ca, H, W], b [N, Cb, H, W] -> y [N, Ca + Cb, H, W].</summary>
     void ConcatChannels(Tensor a, Tensor b, Tensor y);
 

@@ -5,7 +5,7 @@ namespace IIP.Runtime.Diagnostics;
 
 /// <summary>
 /// A backend decorator that counts the floating-point operations of the matrix products it runs:
-/// 2 M N K per Linear, 2 N O C KH KW Ho Wo per convolution, 2 B heads Tq Tk (d + dv) per attention.
+/// 2 M N K per Linear (and LinearGeglu), 2 N O C KH KW Ho Wo per convolution, 2 B heads Tq Tk (d + dv) per attention.
 /// Normalizations and elementwise ops are not counted (they are memory-bound; the cost model in
 /// shared/docs/ENGINE.md counts the same way).
 /// </summary>
@@ -25,6 +25,12 @@ public sealed class FlopCountingBackend(IBackend inner) : IBackend
     {
         Flops += 2L * x.Shape[0] * w.Shape[0] * w.Shape[1];
         inner.Linear(x, w, b, y);
+    }
+
+    public void LinearGeglu(Tensor x, Tensor w, Tensor? b, Tensor y)
+    {
+        Flops += 2L * x.Shape[0] * w.Shape[0] * w.Shape[1];
+        inner.LinearGeglu(x, w, b, y);
     }
 
     public void Conv2d(Tensor x, Tensor w, Tensor? b, int stride, Padding2d padding, Tensor y)

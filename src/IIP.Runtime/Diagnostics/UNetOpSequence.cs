@@ -108,8 +108,7 @@ public sealed class UNetOpSequence(IBackend be, int batch, int height, int width
         Run("elementwise", 0, () => be.Add(Input(batch, t, c), Input(batch, t, c)));
         // GEGLU feed-forward
         Run("layernorm", 0, () => be.LayerNorm(Input(batch, t, c), Input(c), Input(c), 1e-5f));
-        Linear(m, c, 8 * c, bias: true);
-        Run("geglu", 0, () => be.Geglu(Input(m, 8 * c)));
+        Run("linear geglu", 2.0 * m * c * 8 * c, () => be.LinearGeglu(Input(m, c), Weight(8 * c, c), Input(8 * c)));
         Linear(m, 4 * c, c, bias: true);
         Run("elementwise", 0, () => be.Add(Input(batch, t, c), Input(batch, t, c)));
         Run("layout", 0, () => be.TokensToChannels(Input(batch, t, c), h, w));

@@ -238,6 +238,8 @@ public sealed class CpuMatmulOpTests
         Assert.Contains("Attention", ex.Message);
         ex = Assert.Throws<ArgumentException>(() => be.Conv2d(new Tensor([1, 3, 4, 4]), new Tensor([2, 4, 3, 3]), null, 1, Padding2d.Same(1), new Tensor([1, 2, 4, 4])));
         Assert.Contains("Conv2d", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => be.LinearGeglu(new Tensor([2, 3]), new Tensor([5, 3]), null, new Tensor([2, 2])));
+        Assert.Contains("LinearGeglu", ex.Message);
     }
 
     private static float[] Broadcast(float[] row, int times)

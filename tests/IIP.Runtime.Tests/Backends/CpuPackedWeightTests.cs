@@ -52,6 +52,32 @@ public sealed class CpuPackedWeightTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(KernelSets))]
+    public void LinearGegluWithAConstantWeightMatchesGegluOfTheProjection(string kernels)
+    {
+        // A constant weight takes the fused path (GEGLU applied to each work item's block, weight rows interleaved in half
+        // panels); a plain one the projection and then Geglu. (rows, depth, D): edge tiles, several depth blocks (600 >
+        // KC), 2D over NC (4160 > 4096), D not a multiple of NR / 2 for every family (fused or not, by family), one
+        // row (dot products, never fused).
+        var be = Backend(kernels);
+        foreach (var (m, k, d, bias) in new[] { (77, 40, 64, true), (301, 600, 80, true), (130, 40, 2080, false), (37, 24, 20, true), (1, 32, 32, true) })
+        {
+            var x = TestArrays.Tensor(31, -1, 1, m, k);
+            var w = TestArrays.Tensor(32, -1, 1, 2 * d, k);
+            var b = bias ? TestArrays.Tensor(33, -1, 1, 2 * d) : null;
+            var projected = be.Linear(x, w, b);
+            var expected = be.Geglu(projected);
+            var fused = be.LinearGeglu(x, w.AsConstant(), b);
+            // The products and the bias's place in them are the same bit for bit; the GELU may run at another vector width
+            // (the fused path works in NR / 2 features at a time), and the 8- and 16-lane and scalar erf differ by up to
+            // about 3e-7 absolute, so gelu(g) by 1.5e-7 |g|, plus a few fp32 roundings: 4e-7 |hidden| (1 + |gate|).
+            NumericAssert.Close($"{kernels} LinearGeglu x[{m},{k}] w[{2 * d},{k}] bias={bias}", fused.Data,
+                Array.ConvertAll(expected.Data, v => (double)v),
+                i => 4e-7 * Math.Abs(projected.Data[i / d * 2 * d + i % d]) * (1 + Math.Abs(projected.Data[i / d * 2 * d + d + i % d])));
+        }
+    }
+
     [Fact]
     public void AConstantWeightIsPackedOnceAndReadFromItsPanels()
     {

@@ -86,15 +86,8 @@ public sealed unsafe partial class CpuBackend
         {
             fixed (float* px = xd, py = yd)
             {
-                float* hidden = px + (long)r * 2 * d, gate = hidden + d, dst = py + (long)r * d;
-                int i = 0;
-                if (Avx512F.IsSupported)
-                    for (; i + 16 <= d; i += 16)
-                        Vector512.Store(Vector512.Load(hidden + i) * VectorMath.Gelu(Vector512.Load(gate + i)), dst + i);
-                if (Vector256.IsHardwareAccelerated)
-                    for (; i + 8 <= d; i += 8)
-                        Vector256.Store(Vector256.Load(hidden + i) * VectorMath.Gelu(Vector256.Load(gate + i)), dst + i);
-                for (; i < d; i++) dst[i] = hidden[i] * Gelu(gate[i]);
+                float* hidden = px + (long)r * 2 * d;
+                VectorMath.Geglu(hidden, hidden + d, py + (long)r * d, d);
             }
         });
     }

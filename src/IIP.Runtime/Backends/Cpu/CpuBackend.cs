@@ -66,6 +66,27 @@ public sealed unsafe partial class CpuBackend : IBackend
         }
     }
 
+    public void LinearGeglu(Tensor x, Tensor w, Tensor? b, Tensor y)
+    {
+        // x [M, K], w [2D, K], b [2D] -> y [M, D] = GEGLU(x w^T + b)
+        Require(nameof(LinearGeglu), x.Rank == 2 && w.Rank == 2 && y.Rank == 2, x, w, y);
+        int m = x.Shape[0], k = x.Shape[1], n = w.Shape[0], d = n / 2;
+        Require(nameof(LinearGeglu), w.Shape[1] == k && n % 2 == 0 && y.Shape[0] == m && y.Shape[1] == d
+            && (b is null || b.Length == n), x, w, y);
+        // Fused where the weight is packed in advance in the GEGLU order (model weights); otherwise projection, then GEGLU.
+        float* packed = m > GemvMaxRows && k > 0 ? _packedWeights.GegluRowsAsB(w) : null;
+        if (packed == null)
+        {
+            var projected = Allocate(m, n);
+            Linear(x, w, b, projected);
+            Geglu(projected, y);
+            return;
+        }
+        fixed (float* px = x.Data, py = y.Data, pb = b?.Data)
+            GemmDriver.Run(_kernels, StridedPanels.ForA(false, px, k), new PrepackedPanels(packed), m, n, k, 1f, 0f, null, n,
+                parallel: true, geglu: new GemmGeglu(py, d, pb, d));
+    }
+
     /// <summary>Rows up to which Linear reads the weights once as dot products instead of packing them for the GEMM.</summary>
     private const int GemvMaxRows = 2;
 

@@ -17,7 +17,7 @@ internal sealed class CpuPackedWeights(GemmKernelSet kernels)
     /// <summary>Whether weights are packed in advance (default on; the environment variable IIP_CPU_PACKED_WEIGHTS=0 turns it off).</summary>
     public static bool Enabled { get; } = Environment.GetEnvironmentVariable("IIP_CPU_PACKED_WEIGHTS") != "0";
 
-    private readonly ConditionalWeakTable<Tensor, Panels> _asA = new(), _asB = new();
+    private readonly ConditionalWeakTable<Tensor, Panels> _asA = new(), _asB = new(), _gegluAsB = new();
 
     /// <summary>
     /// Rows of w (w [O, K..] seen as [O, K], K the product of the other axes) as MR-row A panels: the conv weight
@@ -28,10 +28,23 @@ internal sealed class CpuPackedWeights(GemmKernelSet kernels)
     /// <summary>Rows of w [N, K] as NR-column B panels of w^T: the linear weight in y = x w^T. Null as for <see cref="RowsAsA"/>.</summary>
     public unsafe float* RowsAsB(Tensor w) => Get(w, _asB, kernels.NR);
 
-    private static unsafe float* Get(Tensor w, ConditionalWeakTable<Tensor, Panels> table, int width)
+    /// <summary>
+    /// Rows of a GEGLU projection w [2D, K] (hidden features, then their gates) as NR-column B panels in the order
+    /// <see cref="GemmGeglu"/> reads: panel j = hidden rows [j h, j h + h) then gate rows [D + j h, D + j h + h),
+    /// h = NR / 2. Null as for <see cref="RowsAsA"/>, and when D is not a multiple of h.
+    /// </summary>
+    public unsafe float* GegluRowsAsB(Tensor w)
+    {
+        int nr = kernels.NR, h = nr / 2, d = w.Shape[0] / 2;
+        if (w.Shape[0] % 2 != 0 || d % h != 0) return null;
+        // packed row r = panel r / NR, column t = r % NR: hidden feature (r / NR) h + t, or gate feature D + (r / NR) h + t - h
+        return Get(w, _gegluAsB, nr, r => r % nr < h ? r / nr * h + r % nr : d + r / nr * h + r % nr - h);
+    }
+
+    private static unsafe float* Get(Tensor w, ConditionalWeakTable<Tensor, Panels> table, int width, Func<int, int>? rowOrder = null)
     {
         if (!Enabled || !w.IsConstant || !w.IsHost) return null;
-        return table.GetValue(w, key => new Panels(key, width)).Pointer;
+        return table.GetValue(w, key => new Panels(key, width, rowOrder)).Pointer;
     }
 
     /// <summary>The panels of one weight in 64-byte aligned native memory, freed when the weight tensor is collected.</summary>
@@ -40,14 +53,22 @@ internal sealed class CpuPackedWeights(GemmKernelSet kernels)
         public float* Pointer { get; }
         private readonly long _bytes;
 
-        public Panels(Tensor w, int width)
+        /// <summary>Packs w's rows, or w's rows in the order rowOrder(packed row) = w row when it is given.</summary>
+        public Panels(Tensor w, int width, Func<int, int>? rowOrder)
         {
             int rows = w.Shape[0], depth = (int)(w.Length / rows);
             long floats = (long)(rows + width - 1) / width * width * depth;
             _bytes = floats * sizeof(float);
             Pointer = (float*)NativeMemory.AlignedAlloc((nuint)_bytes, 64);
             GC.AddMemoryPressure(_bytes);
-            fixed (float* pw = w.Data)
+            var source = w.Data;
+            if (rowOrder != null)
+            {
+                source = GC.AllocateUninitializedArray<float>(source.Length);
+                for (int r = 0; r < rows; r++)
+                    w.Data.AsSpan(rowOrder(r) * depth, depth).CopyTo(source.AsSpan(r * depth, depth));
+            }
+            fixed (float* pw = source)
                 new StridedPanels(pw, depth, depthContiguous: true).Pack(0, rows, 0, depth, width, Pointer);
         }
 

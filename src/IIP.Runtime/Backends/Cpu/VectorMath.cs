@@ -191,6 +191,22 @@ internal static class VectorMath
         return Vector512.ConditionalSelect(Vector512.Create(-0f), x, Vector512<float>.Zero) | y;  // copysign(y, x)
     }
 
+    /// <summary>
+    /// dst[i] = hidden[i] gelu(gate[i]) for i &lt; count (GEGLU's product): 16 lanes, then 8, then scalar
+    /// (<see cref="CpuBackend.Gelu(float)"/>).
+    /// </summary>
+    public static unsafe void Geglu(float* hidden, float* gate, float* dst, int count)
+    {
+        int i = 0;
+        if (Avx512F.IsSupported)
+            for (; i + 16 <= count; i += 16)
+                Vector512.Store(Vector512.Load(hidden + i) * Gelu(Vector512.Load(gate + i)), dst + i);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= count; i += 8)
+                Vector256.Store(Vector256.Load(hidden + i) * Gelu(Vector256.Load(gate + i)), dst + i);
+        for (; i < count; i++) dst[i] = hidden[i] * CpuBackend.Gelu(gate[i]);
+    }
+
     /// <summary>Exact-form GELU on 16 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Gelu(Vector512<float> x)

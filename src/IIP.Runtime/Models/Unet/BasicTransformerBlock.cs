@@ -37,7 +37,7 @@ public sealed class BasicTransformerBlock
         using var scope = _be.OpenScope();
         x = _be.Add(x, Attn1.Forward(Norm1.Forward(x)));
         x = _be.Add(x, Attn2.Forward(Norm2.Forward(x), context));
-        var ff = FfOut.Forward(_be.Geglu(FfProj.Forward(Norm3.Forward(x)))); // [B, T, 8C] -> [B, T, 4C] -> [B, T, C]
+        var ff = FfOut.Forward(_be.LinearGeglu(Norm3.Forward(x), FfProj.Weight, FfProj.Bias)); // [B, T, C] -> [B, T, 4C] -> [B, T, C]
         _be.Add(x, ff, ff);
         return scope.Keep(ff);
     }

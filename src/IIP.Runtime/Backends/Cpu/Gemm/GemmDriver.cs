@@ -40,14 +40,18 @@ internal static unsafe class GemmDriver
 
     /// <summary>
     /// C = alpha op(A) op(B) + beta C (+ bias: <see cref="GemmBias"/>, added to each tile right after its first depth
-    /// block, while the tile is in L1, so a bias costs no pass over C).
+    /// block, while the tile is in L1, so a bias costs no pass over C). With <paramref name="geglu"/> the product goes
+    /// through GEGLU into the geglu's output instead of C (<see cref="GemmGeglu"/>: c is not used, alpha must be 1 and
+    /// beta 0, the bias is the geglu's).
     /// </summary>
     public static void Run<TA, TB>(GemmKernelSet ks, TA a, TB b, int m, int n, int k,
-        float alpha, float beta, float* c, int ldc, bool parallel, GemmBias bias = default)
+        float alpha, float beta, float* c, int ldc, bool parallel, GemmBias bias = default, GemmGeglu geglu = default)
         where TA : struct, IPanelSource
         where TB : struct, IPanelSource
     {
         if (m <= 0 || n <= 0) return;
+        if (geglu.IsPresent && (k <= 0 || alpha != 1f || beta != 0f || bias.IsPresent || n % ks.NR != 0))
+            throw new ArgumentException($"GEGLU output needs K > 0, alpha 1, beta 0, no C bias and whole B panels (N = {n}, NR = {ks.NR})");
         if (k <= 0 || alpha == 0f)
         {
             ScaleC(m, n, beta, c, ldc);
@@ -57,14 +61,15 @@ internal static unsafe class GemmDriver
         int threads = parallel && (long)m * n * k >= ParallelMinMacs ? Environment.ProcessorCount : 1;
         int rowBlock = Math.Min(RoundUp(ks.RowBlock, ks.MR), RoundUp(m, ks.MR));
         int columnBlock = Math.Min(RoundUp(ks.NC, ks.NR), RoundUp(n, ks.NR));
-        var job = new Job<TA, TB>(ks, a, b, k, alpha, beta, c, ldc, threads, bias);
+        var job = new Job<TA, TB>(ks, a, b, k, alpha, beta, c, ldc, threads, bias, geglu);
         for (int jc = 0; jc < n; jc += columnBlock)
             for (int ic = 0; ic < m; ic += rowBlock)
                 job.RunBlock(ic, Math.Min(rowBlock, m - ic), jc, Math.Min(columnBlock, n - jc));
     }
 
     /// <summary>One GEMM call and the (ic, jc) block being computed.</summary>
-    private sealed class Job<TA, TB>(GemmKernelSet ks, TA a, TB b, int k, float alpha, float beta, float* c, int ldc, int threads, GemmBias bias)
+    private sealed class Job<TA, TB>(GemmKernelSet ks, TA a, TB b, int k, float alpha, float beta, float* c, int ldc, int threads,
+        GemmBias bias, GemmGeglu geglu)
         where TA : struct, IPanelSource
         where TB : struct, IPanelSource
     {
@@ -87,7 +92,7 @@ internal static unsafe class GemmDriver
             if (2 * _bPanels <= 3 * _groupPanels) _groupPanels = _bPanels;
             _columnGroups = (_bPanels + _groupPanels - 1) / _groupPanels;
             _rowSplits = threads == 1 ? 1 : Math.Clamp((ItemsPerThread * threads + _columnGroups - 1) / _columnGroups, 1, _aPanels);
-            if (_kBlocks > 1)
+            if (_kBlocks > 1 || geglu.IsPresent)
             {
                 long itemCBytes = (long)mc * _groupPanels * ks.NR * sizeof(float);
                 _rowSplits = Math.Clamp(Math.Max(_rowSplits, (int)((itemCBytes + ItemCBytes - 1) / ItemCBytes)), 1, _aPanels);
@@ -150,8 +155,9 @@ internal static unsafe class GemmDriver
             float* privateA = packA ? GemmScratch.PrivateA((long)(i1 - i0) * mr * _kc) : null;
             float* privateB = packB ? GemmScratch.PrivateB((long)(j1 - j0) * nr * _kc) : null;
             // Rows of C a multiple of 4 KiB apart fall into one L1 set (the 12 rows of a tile would evict each
-            // other): such items accumulate in a private block with a padded stride, added to C at the end.
-            bool staged = ldc % 1024 == 0 && _kBlocks > 1;
+            // other): such items accumulate in a private block with a padded stride, added to C at the end. A GEGLU
+            // output always stages: the block goes through GEGLU into the output.
+            bool staged = geglu.IsPresent || (ldc % 1024 == 0 && _kBlocks > 1);
             int itemRows = Math.Min(_mc, i1 * mr) - i0 * mr, itemCols = Math.Min(_nc, j1 * nr) - j0 * nr;
             int stagedLd = (j1 - j0) * nr + 16;
             float* cItem = c + (long)(_ic + i0 * mr) * ldc + _jc + j0 * nr;
@@ -185,10 +191,16 @@ internal static unsafe class GemmDriver
                         // The bias joins the first depth block's sum (as if C had held it with beta = 1), in L1.
                         if (pc == 0 && !staged && bias.IsPresent)
                             AddBias(tile, targetLd, rows, cols, bias.Row(_ic + i * mr), bias.Column(_jc + j * nr));
+                        if (pc == 0 && geglu.IsPresent)
+                            geglu.AddBias(tile, targetLd, rows, _jc / nr + j, nr);
                     }
                 }
             }
-            if (staged)
+            if (geglu.IsPresent)
+            {
+                geglu.Apply(target, stagedLd, _ic + i0 * mr, itemRows, _jc / nr + j0, j1 - j0, nr);
+            }
+            else if (staged)
             {
                 AddBlock(target, stagedLd, cItem, ldc, itemRows, itemCols, beta);
                 if (bias.IsPresent) AddBias(cItem, ldc, itemRows, itemCols, bias.Row(_ic + i0 * mr), bias.Column(_jc + j0 * nr));
@@ -217,7 +229,7 @@ internal static unsafe class GemmDriver
 
     // c[r, j] += perRow[r] + perColumn[j] over rows x cols (either bias may be null).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AddBias(float* c, int ldc, int rows, int cols, float* perRow, float* perColumn)
+    internal static void AddBias(float* c, int ldc, int rows, int cols, float* perRow, float* perColumn)
     {
         for (int r = 0; r < rows; r++, c += ldc)
         {
