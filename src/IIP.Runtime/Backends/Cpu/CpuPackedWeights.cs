@@ -61,15 +61,26 @@ internal sealed class CpuPackedWeights(GemmKernelSet kernels)
             _bytes = floats * sizeof(float);
             Pointer = (float*)NativeMemory.AlignedAlloc((nuint)_bytes, 64);
             GC.AddMemoryPressure(_bytes);
-            var source = w.Data;
-            if (rowOrder != null)
+            fixed (float* pw = w.Data)
             {
-                source = GC.AllocateUninitializedArray<float>(source.Length);
-                for (int r = 0; r < rows; r++)
-                    w.Data.AsSpan(rowOrder(r) * depth, depth).CopyTo(source.AsSpan(r * depth, depth));
+                if (rowOrder == null)
+                {
+                    new StridedPanels(pw, depth, depthContiguous: true).Pack(0, rows, 0, depth, width, Pointer);
+                    return;
+                }
+                // The rows reordered into native memory freed at once (not a GC array that would stay in the working set).
+                float* reordered = (float*)NativeMemory.Alloc((nuint)w.Length, sizeof(float));
+                try
+                {
+                    for (int r = 0; r < rows; r++)
+                        new ReadOnlySpan<float>(pw + (long)rowOrder(r) * depth, depth).CopyTo(new Span<float>(reordered + (long)r * depth, depth));
+                    new StridedPanels(reordered, depth, depthContiguous: true).Pack(0, rows, 0, depth, width, Pointer);
+                }
+                finally
+                {
+                    NativeMemory.Free(reordered);
+                }
             }
-            fixed (float* pw = source)
-                new StridedPanels(pw, depth, depthContiguous: true).Pack(0, rows, 0, depth, width, Pointer);
         }
 
         ~Panels()
