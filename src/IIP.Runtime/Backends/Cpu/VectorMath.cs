@@ -44,8 +44,8 @@ internal static class VectorMath
     public const float FlushExponent = -44.3614196f;
 
     /// <summary>
-    /// <see cref="FlushExponent"/> for base 2: below it <see cref="Exp2NonPositive"/> and <see cref="Exp2"/> callers take
-    /// 2^x as exactly 0 (terms below 2^-64, for the same reason: no sub-normal numbers).
+    /// <see cref="FlushExponent"/> for base 2: below it the attention's 2^x (<see cref="Exp2NonPositive(Vector512{float})"/>,
+    /// its 8-lane twin, the scalar paths) is exactly 0: terms below 2^-64, for the same reason, no sub-normal numbers.
     /// </summary>
     public const float FlushExponent2 = -64f;
 
