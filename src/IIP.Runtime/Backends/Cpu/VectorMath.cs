@@ -195,6 +195,7 @@ internal static class VectorMath
     /// dst[i] = hidden[i] gelu(gate[i]) for i &lt; count (GEGLU's product): 16 lanes, then 8, then scalar
     /// (<see cref="CpuBackend.Gelu(float)"/>).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe void Geglu(float* hidden, float* gate, float* dst, int count)
     {
         int i = 0;
