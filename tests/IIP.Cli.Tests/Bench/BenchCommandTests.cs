@@ -13,7 +13,8 @@ public sealed class BenchCommandTests
         var result = CliRunner.Run("bench", "--part", "unet", "--model", TestPaths.TinySdDiffusers, "--latent", "8x16", "--repeat", "2", "--warmup", "0");
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Contains("latent 1x4x8x16", result.Stdout);
-        Assert.Matches(@"\d+\.\d\d s/forward \(best of 2; median \d+\.\d\d s\), \d+\.\d GFLOP counted, \d+\.\d GFLOP/s = \d+% of the measured FMA peak \d+\.\d GFLOP/s", result.Stdout);
+        // A tiny model's forward takes milliseconds: four decimals below 0.1 s (two from 0.1 s up, on a slow machine).
+        Assert.Matches(@"(0\.0\d{3}|\d+\.\d\d) s/forward \(best of 2; median \d+\.\d\d(\d\d)? s\), \d+\.\d GFLOP counted, \d+\.\d GFLOP/s = \d+% of the measured FMA peak \d+\.\d GFLOP/s", result.Stdout);
         Assert.Matches(@"peak memory: \d+ MiB", result.Stdout);
     }
 
@@ -45,6 +46,18 @@ public sealed class BenchCommandTests
         Assert.Contains("conv3x3 -> [1, 1280, 1, 1]", result.Stdout);         // the 8x8 latent's deepest level
         Assert.Contains("attention self -> [1, 64, 320]", result.Stdout);
         Assert.Matches(@"unet op sequence: \d+\.\d\d s/forward \(best of 1\)", result.Stdout);
+    }
+
+    [Theory]
+    [InlineData("--batch", "0")]
+    [InlineData("--repeat", "0")]
+    [InlineData("--warmup", "-1")]
+    public void CountsOutOfRangeAreAnError(string option, string value)
+    {
+        var result = CliRunner.Run("bench", "--part", "unet", "--model", TestPaths.TinySdDiffusers, "--latent", "8x8", option, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"{option} {value}", result.Stderr);
+        Assert.Contains("need --repeat >= 1, --warmup >= 0, --batch >= 1", result.Stderr);
     }
 
     [Fact]

@@ -35,7 +35,7 @@ public static class BenchCommand
         Description = "attention keys from a context of this many tokens (77 for SD cross-attention); 0 = self-attention",
         DefaultValueFactory = _ => 0,
     };
-    private static readonly Option<int> BatchOption = new("--batch") { Description = "batch size (unet-ops)", DefaultValueFactory = _ => 1 };
+    private static readonly Option<int> BatchOption = new("--batch") { Description = "batch size (unet-ops and the model parts; the guidance step is --batch 2)", DefaultValueFactory = _ => 1 };
     private static readonly Option<bool> ByShapeOption = new("--by-shape") { Description = "unet-ops: one line per op kind and output shape, not per kind" };
     private static readonly Option<int> RepeatOption = new("--repeat") { Description = "timed runs (the best is reported)", DefaultValueFactory = _ => 5 };
     private static readonly Option<string?> ModelOption = new("--model") { Description = "model for --part unet|vae-encode|vae-decode|text (e.g. a folder from `weight-convert synth --arch sd-v1.4`)" };
@@ -56,7 +56,12 @@ public static class BenchCommand
     {
         var output = Console.Out;
         string part = parse.GetValue(PartOption)!.ToLowerInvariant();
-        int repeat = Math.Max(1, parse.GetValue(RepeatOption)), warmup = Math.Max(0, parse.GetValue(WarmupOption));
+        int repeat = parse.GetValue(RepeatOption), warmup = parse.GetValue(WarmupOption), batch = parse.GetValue(BatchOption);
+        if (repeat < 1 || warmup < 0 || batch < 1)
+        {
+            Console.Error.WriteLine($"bench: --repeat {repeat}, --warmup {warmup}, --batch {batch}: need --repeat >= 1, --warmup >= 0, --batch >= 1");
+            return 2;
+        }
         if (!Parts.Contains(part))
         {
             Console.Error.WriteLine($"bench: unknown --part '{part}'; expected one of {string.Join(", ", Parts)}");
@@ -104,7 +109,7 @@ public static class BenchCommand
                     Console.Error.WriteLine($"bench: --latent {height}x{width}: the UNet needs multiples of 8");
                     return 2;
                 }
-                bench.UNetOps(Math.Max(1, parse.GetValue(BatchOption)), height, width, parse.GetValue(ByShapeOption));
+                bench.UNetOps(batch, height, width, parse.GetValue(ByShapeOption));
                 break;
             default:
                 if (parse.GetValue(ModelOption) is not { } modelPath)
@@ -114,7 +119,7 @@ public static class BenchCommand
                 }
                 return CliErrors.Guard(() =>
                 {
-                    new ModelBenchmarks(output, bench, warmup, repeat).Run(part, modelPath, Math.Max(1, parse.GetValue(BatchOption)), height, width, parse.GetValue(DeviceOpt)!);
+                    new ModelBenchmarks(output, bench, warmup, repeat).Run(part, modelPath, batch, height, width, parse.GetValue(DeviceOpt)!);
                     return 0;
                 });
         }

@@ -91,7 +91,9 @@ public sealed class ModelBenchmarks(TextWriter output, OpBenchmarks ops, int war
             return;
         }
         var peak = ops.MeasurePeakAgain();
-        output.WriteLine($"{best:F2} s/forward (best of {repeat}; median {median:F2} s), {gflop:F1} GFLOP counted, " +
+        // Two decimals from 0.1 s up (the SD v1.4 parts), four below (the tiny test models, which two would round to 0.01).
+        string digits = best < 0.1 ? "F4" : "F2";
+        output.WriteLine($"{best.ToString(digits)} s/forward (best of {repeat}; median {median.ToString(digits)} s), {gflop:F1} GFLOP counted, " +
                          $"{gflop / best:F1} GFLOP/s = {100 * gflop / best / peak.GflopPerSecond:F0}% of the measured FMA peak {peak.GflopPerSecond:F1} GFLOP/s");
         output.WriteLine($"peak memory: {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} MiB (process working set)");
     }
