@@ -10,6 +10,8 @@ public static class CliErrors
     public const int Failed = 1;
     /// <summary>Bad input: a missing or malformed file, an invalid option.</summary>
     public const int BadInput = 2;
+    /// <summary>The device (GPU) failed during the work; what was written so far is kept (a scan resumes from it).</summary>
+    public const int DeviceFailed = 3;
 
     /// <summary>Runs <paramref name="action"/>, printing expected errors as "error: ..." and returning <see cref="BadInput"/>.</summary>
     public static int Guard(Func<int> action)

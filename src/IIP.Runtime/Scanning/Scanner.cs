@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IIP.Native;
 using IIP.Runtime.Detection;
 using IIP.Runtime.Tensors;
 
@@ -16,7 +17,9 @@ public sealed record ScanSummary(int Images, int Written, int Skipped, int Faile
 /// failing method becomes a record with its error; the scan goes on. With <c>batchSize</c> > 1, up to that many images
 /// are loaded together and methods that can (<see cref="IBatchDetectionMethod"/>) score them in one batched pass (for
 /// GPU throughput); a batch that fails is scored again image by image, so an error stays with its image. A killed
-/// batched scan loses at most the batch in progress.
+/// batched scan loses at most the batch in progress. A failure of the device itself (a <see cref="CudaException"/> when
+/// one image is scored: out of memory, a lost context) is no fault of the image and would fail every image after it:
+/// the scan stops with a <see cref="ScanDeviceException"/>, keeping what it wrote, so a rerun resumes there.
 /// </summary>
 public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string, Tensor> loadImage, long? seed, int batchSize = 1)
 {
@@ -57,10 +60,11 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
             foreach (var method in methods)
             {
                 var entries = batch.Where(e => e.Pending.Contains(method)).ToList();
-                var (results, errors, seconds) = ScoreAll(method, entries);
+                var (results, errors, seconds, deviceFailure) = ScoreAll(method, entries);
                 for (int i = 0; i < entries.Count; i++)
                 {
                     var entry = entries[i];
+                    if (results[i] is null && errors[i] is null) continue;   // not reached: the device failed before it
                     foreach (var name in method.Methods.Where(name => !done.IsDone(entry.Item.Image, name, method.OptionsKey)))
                     {
                         var result = results[i]?.First(r => r.Method == name);
@@ -83,6 +87,7 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
                         if (errors[i] is not null) failed++;
                     }
                 }
+                if (deviceFailure is not null) throw deviceFailure;
             }
             foreach (var entry in batch)
                 progress?.Report(new ScanProgress(++index, items.Count, skipped, failed, clock.Elapsed, entry.Item.Image));
@@ -107,8 +112,11 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
     }
 
     // One method over the entries that need it: results or the error per entry, and the seconds spent per entry
-    // (a batch's time is shared evenly by its images).
-    private (IReadOnlyList<MethodResult>?[] Results, string?[] Errors, double[] Seconds) ScoreAll(IDetectionMethod method, List<Entry> entries)
+    // (a batch's time is shared evenly by its images). A device failure on one image ends it: the entries after that
+    // image have neither results nor errors, and the failure is returned for the caller to throw once it has written
+    // the records of the entries before.
+    private (IReadOnlyList<MethodResult>?[] Results, string?[] Errors, double[] Seconds, ScanDeviceException? DeviceFailure)
+        ScoreAll(IDetectionMethod method, List<Entry> entries)
     {
         var results = new IReadOnlyList<MethodResult>?[entries.Count];
         var errors = new string?[entries.Count];
@@ -133,7 +141,7 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
                     results[ready[j]] = scored[j];
                     seconds[ready[j]] = share;
                 }
-                return (results, errors, seconds);
+                return (results, errors, seconds, null);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -147,14 +155,25 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
             {
                 results[i] = method.Score(Input(entries[i]));
             }
+            catch (CudaException e)
+            {
+                return (results, errors, seconds, new ScanDeviceException(entries[i].Item.Image, string.Join("/", method.Methods), e));
+            }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 errors[i] = $"{e.GetType().Name}: {e.Message}";
             }
             seconds[i] = clock.Elapsed.TotalSeconds;
         }
-        return (results, errors, seconds);
+        return (results, errors, seconds, null);
     }
 
     private static ScanInput Input(Entry entry) => new(entry.Item.Image, entry.Image!, entry.Item.Caption);
+}
+
+/// <summary>The device failed while a scan scored one image (see <see cref="Scanner"/>); the records written before stay.</summary>
+public sealed class ScanDeviceException(string image, string method, CudaException inner)
+    : Exception($"the GPU failed while {method} scored {image}: {inner.Message}", inner)
+{
+    public string Image => image;
 }

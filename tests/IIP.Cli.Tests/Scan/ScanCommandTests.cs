@@ -115,6 +115,35 @@ public class ScanCommandTests
     }
 
     [Fact]
+    public void Retry_errors_scores_again_the_images_whose_records_carry_an_error()
+    {
+        string dir = TestPaths.NewTempDir("scan-retry");
+        string fixedLater = Path.Combine(dir, "fixed-later.png");
+        File.WriteAllBytes(fixedLater, [1, 2, 3]);
+        string images = Manifest(dir, fixedLater, Image("heldout/000001.png"));
+        string output = Path.Combine(dir, "results.jsonl");
+        Assert.Equal(0, Scan(images, output).ExitCode);
+        File.Copy(Image("heldout/000002.png"), fixedLater, overwrite: true);
+
+        // a plain rerun keeps the error (errors are final) ...
+        var plain = Scan(images, output);
+        Assert.Contains("2 images already done", plain.Stdout);
+        Assert.Equal(2, ResultsReader.Read(output).Records.Count);
+
+        // ... --retry-errors scores that image again and appends its new record
+        var retry = Scan(images, output, "--retry-errors");
+        Assert.True(retry.ExitCode == 0, retry.Stdout + retry.Stderr);
+        Assert.Contains("1 records written, 1 images already done, 0 failed", retry.Stdout);
+        var records = ResultsReader.Read(output).Records;
+        Assert.Equal(3, records.Count);
+        Assert.Equal(fixedLater, records[0].Image);
+        Assert.NotNull(records[0].Error);
+        Assert.Equal(fixedLater, records[2].Image);
+        Assert.Null(records[2].Error);
+        Assert.NotNull(records[2].Score);
+    }
+
+    [Fact]
     public void A_rerun_skips_what_is_done_and_a_seed_repeats_to_the_bit()
     {
         string dir = TestPaths.NewTempDir("scan-resume");

@@ -107,6 +107,58 @@ public sealed class ScannerBatchTests
         Assert.Equal([1.0, 2.0, 3.0, 4.0, 5.0], records.Select(r => r.Score));
     }
 
+    // PixelMethod's scores; the device "fails" (a CudaException: out of memory) when it scores the image named failOn, alone.
+    private sealed class DeviceFailingMethod(string failOn) : IBatchDetectionMethod
+    {
+        public IReadOnlyList<string> Methods => ["pixel"];
+        public string OptionsKey => "k";
+        public bool NeedsCaption => false;
+
+        public IReadOnlyList<MethodResult> Score(ScanInput input) =>
+            input.ImagePath == failOn
+                ? throw new IIP.Native.CudaException(IIP.Native.CudaResult.OutOfMemory, "cuMemAlloc_v2(1 bytes)")
+                : [new MethodResult("pixel", input.Image.Data[0], new Dictionary<string, double>())];
+
+        public IReadOnlyList<IReadOnlyList<MethodResult>> ScoreBatch(IReadOnlyList<ScanInput> inputs) =>
+            inputs.Any(i => i.ImagePath == failOn)
+                ? throw new IIP.Native.CudaException(IIP.Native.CudaResult.OutOfMemory, "cuMemAlloc_v2(3 bytes)")
+                : inputs.Select(Score).ToList();
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void ADeviceFailureStopsTheScanAndKeepsTheRecordsBeforeIt(int batchSize)
+    {
+        // Images 0 to 4, the device fails on 3.png: with batches of 3, [0, 1, 2] is written, [3, 4] fails as a batch and
+        // then on 3.png alone. Nothing is recorded for 3.png or after it (no error record: the image is not at fault, and
+        // a rerun must score it), and a rerun resumes there.
+        string dir = TestPaths.NewTempDir($"scanner-device-{batchSize}");
+        var (items, load) = Images(dir, 1, 2, 3, 4, 5);
+        string results = Path.Combine(dir, "r.jsonl");
+        var e = Assert.Throws<ScanDeviceException>(() => Run(new Scanner([new DeviceFailingMethod("3.png")], load, null, batchSize), items, results));
+        Assert.Equal("3.png", e.Image);
+        Assert.IsType<IIP.Native.CudaException>(e.InnerException);
+        Assert.Contains("the GPU failed while pixel scored 3.png", e.Message);
+        var records = ResultsReader.Read(results).Records;
+        Assert.Equal(["0.png", "1.png", "2.png"], records.Select(r => r.Image));
+        Assert.All(records, r => Assert.Null(r.Error));
+
+        var rerun = Run(new Scanner([new PixelMethod()], load, null, batchSize), items, results, ResumeSet.Load(results));
+        Assert.Equal([1.0, 2.0, 3.0, 4.0, 5.0], rerun.Select(r => r.Score));
+    }
+
+    [Fact]
+    public void ADeviceFailureInsideABatchKeepsTheImagesScoredBeforeIt()
+    {
+        // One batch [0 .. 3] fails, image by image 0.png and 1.png are scored, 2.png fails: their records are written.
+        string dir = TestPaths.NewTempDir("scanner-device-inside");
+        var (items, load) = Images(dir, 1, 2, 3, 4);
+        string results = Path.Combine(dir, "r.jsonl");
+        Assert.Throws<ScanDeviceException>(() => Run(new Scanner([new DeviceFailingMethod("2.png")], load, null, 4), items, results));
+        Assert.Equal([1.0, 2.0], ResultsReader.Read(results).Records.Select(r => r.Score));
+    }
+
     [Fact]
     public void ABatchSizeBelowOneIsRefused()
     {

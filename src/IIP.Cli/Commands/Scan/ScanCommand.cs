@@ -31,15 +31,21 @@ public static class ScanCommand
         {
             if (result.GetValueOrDefault<int>() < 1) result.AddError($"--batch {result.GetValueOrDefault<int>()}: must be at least 1");
         });
+        var retryErrors = new Option<bool>("--retry-errors")
+        {
+            Description = "score again the images whose earlier records carry an error (an image fixed since, a failure that has passed); " +
+                          "the new records follow the old ones in the results, and readers take the later one",
+        };
         var device = DeviceOption.Create();
         var iip = new IipOptionSet();
         var baselines = new BaselineOptionSet();
         var command = new Command("scan",
             "Score images for memorization. Writes one JSON line per (image, method): image, sha256, method, score (higher = more " +
             "likely memorized), components, tcnp, seconds, error. A bad image is recorded with its error and the scan goes on; a killed " +
-            "scan, run again with the same arguments, skips what is done.")
+            "scan, run again with the same arguments, skips what is done (errors included, unless --retry-errors). If the GPU itself " +
+            "fails (out of memory, a lost context) the scan stops with exit code 3, keeping what it wrote.")
         {
-            model, images, output, methods, tokenizer, seed, csv, cacheDir, limit, batch, device,
+            model, images, output, methods, tokenizer, seed, csv, cacheDir, limit, batch, retryErrors, device,
         };
         iip.AddTo(command);
         baselines.AddTo(command);
@@ -48,7 +54,7 @@ public static class ScanCommand
             var settings = new ScanSettings(parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(output)!,
                 MethodFactory.ParseNames(parse.GetValue(methods) ?? ["iip"]), parse.GetValue(tokenizer), parse.GetValue(seed),
                 parse.GetValue(csv), parse.GetValue(cacheDir), parse.GetValue(limit), iip.Read(parse, parse.GetValue(seed)), parse.GetValue(iip.Reference),
-                baselines.Read(parse, parse.GetValue(seed)), parse.GetValue(device)!, parse.GetValue(batch));
+                baselines.Read(parse, parse.GetValue(seed)), parse.GetValue(device)!, parse.GetValue(batch), parse.GetValue(retryErrors));
             return Run(settings);
         }));
         return command;
@@ -56,7 +62,7 @@ public static class ScanCommand
 
     public sealed record ScanSettings(string Model, string Images, string Out, IReadOnlyList<string> Methods, string? Tokenizer, int Seed,
         string? Csv, string? CacheDir, int? Limit, IipOptions Iip, string? Reference, BaselineSettings Baselines, string Device = "cpu",
-        int Batch = 1);
+        int Batch = 1, bool RetryErrors = false);
 
     public static int Run(ScanSettings s)
     {
@@ -72,13 +78,25 @@ public static class ScanCommand
 
         using var writer = ResultsWriter.Open(s.Out);
         if (writer.RepairNote is { } note) Console.Error.WriteLine(note);
-        var done = ResumeSet.Load(s.Out);
+        var done = ResumeSet.Load(s.Out, s.RetryErrors);
 
         Func<string, IIP.Runtime.Tensors.Tensor> load = path => ModelImageLoader.Load(path, size);
         string cacheDir = s.CacheDir ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(s.Out))!, ".iip-cache");
         var detectors = MethodFactory.Create(s.Methods, model, s.Model, s.Iip, s.Baselines, cacheDir, s.Reference, load, progress);
 
-        var summary = new Scanner(detectors, load, s.Seed, s.Batch).Run(items, writer, done, progress);
+        ScanSummary summary;
+        try
+        {
+            summary = new Scanner(detectors, load, s.Seed, s.Batch).Run(items, writer, done, progress);
+        }
+        catch (ScanDeviceException e)
+        {
+            writer.Dispose();
+            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"the {ResultsReader.Read(s.Out).Records.Count} records in {s.Out} are kept; run the same command again to " +
+                                    "resume from this image" + (s.Batch > 1 ? " (with a smaller --batch if the GPU ran out of memory)" : ""));
+            return CliErrors.DeviceFailed;
+        }
         writer.Dispose();
 
         string csvPath = s.Csv ?? Path.ChangeExtension(s.Out, ".csv");
