@@ -13,7 +13,10 @@ public static class CliErrors
     /// <summary>The device (GPU) failed during the work; what was written so far is kept (a scan resumes from it).</summary>
     public const int DeviceFailed = 3;
 
-    /// <summary>Runs <paramref name="action"/>, printing expected errors as "error: ..." and returning <see cref="BadInput"/>.</summary>
+    /// <summary>
+    /// Runs <paramref name="action"/>, printing expected errors as "error: ..." and returning <see cref="BadInput"/>, or
+    /// <see cref="DeviceFailed"/> for a failure of the GPU (a CUDA error: out of memory, a lost context).
+    /// </summary>
     public static int Guard(Func<int> action)
     {
         try
@@ -26,6 +29,11 @@ public static class CliErrors
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return BadInput;
+        }
+        catch (IIP.Native.CudaException e)
+        {
+            Console.Error.WriteLine($"error: the GPU failed: {e.Message}");
+            return DeviceFailed;
         }
     }
 }
