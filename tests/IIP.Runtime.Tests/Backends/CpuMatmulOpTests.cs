@@ -58,6 +58,11 @@ public sealed class CpuMatmulOpTests
         new(1, 4, 9, 9, 3, 1, 1, 2, default, true, "1x1 stride 2: im2col path"),
         new(1, 48, 12, 12, 150, 3, 3, 1, Padding2d.Same(1), true, "depth 432 > KC, O 150 > MC, threaded"),
         new(1, 48, 32, 32, 20, 3, 3, 1, Padding2d.Same(1), true, "1024 pixels and depth 432: staged C blocks, bias per row"),
+        // Rows of at most NR / 2 pixels (NR a multiple of Wo) go through a padded copy, whole output rows per panel:
+        new(2, 43, 8, 8, 30, 3, 3, 1, Padding2d.Same(1), true, "8x8 images, batch 2, depth 387 > KC: blocks from mid-channel"),
+        new(1, 5, 4, 4, 7, 3, 3, 1, Padding2d.Same(1), false, "4x4: several rows per panel, a part-filled last panel"),
+        new(1, 3, 6, 6, 4, 3, 3, 1, default, true, "valid 3x3 on 6x6: no padding, read in place"),
+        new(1, 4, 2, 2, 5, 3, 3, 1, Padding2d.Same(1), true, "2x2: rows of two"),
     ];
 
     public static TheoryData<string, ConvCase> ConvCases()

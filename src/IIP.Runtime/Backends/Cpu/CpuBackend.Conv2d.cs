@@ -1,3 +1,4 @@
+using System.Buffers;
 using IIP.Runtime.Backends.Cpu.Gemm;
 using Tensor = IIP.Runtime.Tensors.Tensor;
 
@@ -38,30 +39,54 @@ public sealed unsafe partial class CpuBackend
         int o = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3], ho = y.Shape[2], wo = y.Shape[3];
         int ckk = c * kh * kw, pixels = ho * wo;
         bool pointwise = kh == 1 && kw == 1 && stride == 1 && pad == default;
-        fixed (float* px = x.Data, py = y.Data, pb = b?.Data)
+        // Rows narrower than a B panel: im2col from a zero-padded copy, whole output rows per panel (PaddedIm2ColPanels).
+        bool padded = !pointwise && stride == 1 && 2 * wo <= _kernels.NR && PaddedIm2ColPanels.Fits(_kernels.NR, wo);
+        int hp = h + pad.Top + pad.Bottom, wp = wd + pad.Left + pad.Right;
+        float[]? paddedCopy = padded && pad != default ? ArrayPool<float>.Shared.Rent(checked(n * c * hp * wp)) : null;
+        try
         {
-            var bias = GemmBias.Rows(pb);
-            if (n > 1 && pixels <= BatchedConvMaxPixels)
+            fixed (float* px = x.Data, py = y.Data, pb = b?.Data, pxp = paddedCopy)
             {
-                long columns = (long)n * pixels;
-                float* batch = GemmScratch.Extra(o * columns);   // C [O, N Ho Wo]
-                GemmDriver.Run(_kernels, weights, new Im2ColPanels(px, c, h, wd, kh, kw, stride, pad, ho, wo), o, (int)columns, ckk, 1f, 0f,
-                    batch, (int)columns, parallel: true, bias);
+                float* source = px;
+                if (paddedCopy != null)
+                {
+                    PaddedIm2ColPanels.Pad(px, n, c, h, wd, pad, pxp);
+                    source = pxp;
+                }
+                var bias = GemmBias.Rows(pb);
+                if (n > 1 && pixels <= BatchedConvMaxPixels)
+                {
+                    long columns = (long)n * pixels;
+                    float* batch = GemmScratch.Extra(o * columns);   // C [O, N Ho Wo]
+                    if (padded)
+                        GemmDriver.Run(_kernels, weights, new PaddedIm2ColPanels(source, c, ho, wo, kh, kw), o, (int)columns, ckk, 1f, 0f,
+                            batch, (int)columns, parallel: true, bias);
+                    else
+                        GemmDriver.Run(_kernels, weights, new Im2ColPanels(px, c, h, wd, kh, kw, stride, pad, ho, wo), o, (int)columns, ckk, 1f, 0f,
+                            batch, (int)columns, parallel: true, bias);
+                    for (int i = 0; i < n; i++)
+                        for (int oc = 0; oc < o; oc++)
+                            new ReadOnlySpan<float>(batch + oc * columns + (long)i * pixels, pixels)
+                                .CopyTo(new Span<float>(py + ((long)i * o + oc) * pixels, pixels));
+                    return;
+                }
                 for (int i = 0; i < n; i++)
-                    for (int oc = 0; oc < o; oc++)
-                        new ReadOnlySpan<float>(batch + oc * columns + (long)i * pixels, pixels)
-                            .CopyTo(new Span<float>(py + ((long)i * o + oc) * pixels, pixels));
-                return;
+                {
+                    float* xi = px + (long)i * c * h * wd;
+                    float* yi = py + (long)i * o * pixels;
+                    if (pointwise)
+                        GemmDriver.Run(_kernels, weights, StridedPanels.ForB(false, xi, pixels), o, pixels, c, 1f, 0f, yi, pixels, parallel: true, bias);
+                    else if (padded)
+                        GemmDriver.Run(_kernels, weights, new PaddedIm2ColPanels(source + (long)i * c * hp * wp, c, ho, wo, kh, kw), o, pixels, ckk,
+                            1f, 0f, yi, pixels, parallel: true, bias);
+                    else
+                        GemmDriver.Run(_kernels, weights, new Im2ColPanels(xi, c, h, wd, kh, kw, stride, pad, ho, wo), o, pixels, ckk, 1f, 0f, yi, pixels, parallel: true, bias);
+                }
             }
-            for (int i = 0; i < n; i++)
-            {
-                float* xi = px + (long)i * c * h * wd;
-                float* yi = py + (long)i * o * pixels;
-                if (pointwise)
-                    GemmDriver.Run(_kernels, weights, StridedPanels.ForB(false, xi, pixels), o, pixels, c, 1f, 0f, yi, pixels, parallel: true, bias);
-                else
-                    GemmDriver.Run(_kernels, weights, new Im2ColPanels(xi, c, h, wd, kh, kw, stride, pad, ho, wo), o, pixels, ckk, 1f, 0f, yi, pixels, parallel: true, bias);
-            }
+        }
+        finally
+        {
+            if (paddedCopy != null) ArrayPool<float>.Shared.Return(paddedCopy);
         }
     }
 }
