@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace IIP.Runtime.Backends.Cpu.Gemm;
 
@@ -38,7 +37,7 @@ internal readonly unsafe struct PaddedIm2ColPanels(float* xp, int c, int ho, int
             {
                 float* row = dst + (long)(pad.Top + i) * wp;
                 for (int t = 0; t < pad.Left; t++) row[t] = 0f;
-                CopyRow(src, row + pad.Left, w);
+                StridedPanels.CopyRow(src, row + pad.Left, w);
                 for (int t = pad.Left + w; t < wp; t++) row[t] = 0f;
             }
             for (long t = (long)(pad.Top + h) * wp; t < (long)hp * wp; t++) dst[t] = 0f;
@@ -70,7 +69,7 @@ internal readonly unsafe struct PaddedIm2ColPanels(float* xp, int c, int ho, int
                 if (wo == 8 && Vector256.IsHardwareAccelerated)   // the 8x8 latents: one vector per output row
                     for (int r = 0; r < runs; r++, d += 8) Vector256.Store(Vector256.Load(rowStart[r] + offset), d);
                 else
-                    for (int r = 0; r < runs; r++, d += wo) CopyRow(rowStart[r] + offset, d, wo);
+                    for (int r = 0; r < runs; r++, d += wo) StridedPanels.CopyRow(rowStart[r] + offset, d, wo);
                 if (cols < width) new Span<float>(panel + (long)p * width + cols, width - cols).Clear();
                 if (++kx < kw)
                 {
@@ -84,19 +83,5 @@ internal readonly unsafe struct PaddedIm2ColPanels(float* xp, int c, int ho, int
                 }
             }
         }
-    }
-
-    // dst[t] = src[t], t < n, in the widest vectors that fit.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CopyRow(float* src, float* dst, int n)
-    {
-        int t = 0;
-        if (Avx512F.IsSupported)
-            for (; t + 16 <= n; t += 16) Vector512.Store(Vector512.Load(src + t), dst + t);
-        if (Vector256.IsHardwareAccelerated)
-            for (; t + 8 <= n; t += 8) Vector256.Store(Vector256.Load(src + t), dst + t);
-        if (Vector128.IsHardwareAccelerated)
-            for (; t + 4 <= n; t += 4) Vector128.Store(Vector128.Load(src + t), dst + t);
-        for (; t < n; t++) dst[t] = src[t];
     }
 }

@@ -68,8 +68,9 @@ internal readonly unsafe struct StridedPanels(float* data, int ld, bool depthCon
         }
     }
 
+    // d[j] = s[j], j < width, in the widest vectors that fit.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CopyRow(float* s, float* d, int width)
+    internal static void CopyRow(float* s, float* d, int width)
     {
         int j = 0;
         if (Avx512F.IsSupported)
