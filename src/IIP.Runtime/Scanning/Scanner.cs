@@ -170,10 +170,3 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
 
     private static ScanInput Input(Entry entry) => new(entry.Item.Image, entry.Image!, entry.Item.Caption);
 }
-
-/// <summary>The device failed while a scan scored one image (see <see cref="Scanner"/>); the records written before stay.</summary>
-public sealed class ScanDeviceException(string image, string method, CudaException inner)
-    : Exception($"the GPU failed while {method} scored {image}: {inner.Message}", inner)
-{
-    public string Image => image;
-}
