@@ -18,6 +18,18 @@ public static class ResultsCsv
     private static readonly string[] LeadingColumns = ["image", "sha256", "method", "score"];
     private static readonly string[] TrailingColumns = ["seconds", "error", "seed", "options"];
 
+    /// <summary>
+    /// The last record of each (image, method, options) in file order: what a results file says now, after reruns that
+    /// appended a new record for an image (<c>scan --retry-errors</c>), as <c>iip eval</c> reads it.
+    /// </summary>
+    public static List<ScanRecord> Latest(IReadOnlyList<ScanRecord> records)
+    {
+        var last = new Dictionary<(string, string, string), int>();
+        for (int i = 0; i < records.Count; i++)
+            last[(records[i].Image, records[i].Method, records[i].Options ?? "")] = i;
+        return records.Where((r, i) => last[(r.Image, r.Method, r.Options ?? "")] == i).ToList();
+    }
+
     public static void Write(IEnumerable<ScanRecord> records, string path)
     {
         using var writer = new StreamWriter(path, append: false, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));

@@ -141,6 +141,12 @@ public class ScanCommandTests
         Assert.Equal(fixedLater, records[2].Image);
         Assert.Null(records[2].Error);
         Assert.NotNull(records[2].Score);
+        // the CSV copy holds what the results say now: one row per image, the retried one without its old error
+        var csv = File.ReadAllLines(Path.ChangeExtension(output, ".csv"));
+        Assert.Equal(3, csv.Length);
+        int errorColumn = Array.IndexOf(csv[0].Split(','), "error");
+        var row = Assert.Single(csv, line => line.StartsWith(fixedLater + ",", StringComparison.Ordinal));
+        Assert.Equal("", row.Split(',')[errorColumn]);
     }
 
     [Fact]

@@ -52,4 +52,21 @@ public sealed class ResultsCsvTests
         Assert.Equal((byte)'i', bytes[0]);
         Assert.Contains("é.png", File.ReadAllText(path));
     }
+
+    [Fact]
+    public void Latest_keeps_the_last_record_of_each_image_method_and_options_in_file_order()
+    {
+        ScanRecord R(string image, string method, string? options, string? error) =>
+            new() { Image = image, Sha256 = "", Method = method, Options = options, Error = error, Score = error is null ? 1 : null };
+        ScanRecord[] records =
+        [
+            R("a.png", "iip", "o1", "corrupt"),   // replaced by the retry at the end
+            R("b.png", "iip", "o1", null),
+            R("a.png", "pia", "o1", null),        // another method: kept
+            R("b.png", "iip", "o2", null),        // other options: kept
+            R("a.png", "iip", "o1", null),        // the retry
+        ];
+        var latest = ResultsCsv.Latest(records);
+        Assert.Equal([records[1], records[2], records[3], records[4]], latest);
+    }
 }

@@ -101,7 +101,7 @@ public static class ScanCommand
 
         string csvPath = s.Csv ?? Path.ChangeExtension(s.Out, ".csv");
         var all = ResultsReader.Read(s.Out).Records;
-        ResultsCsv.Write(all, csvPath);
+        ResultsCsv.Write(ResultsCsv.Latest(all), csvPath);   // one row per (image, method): the latest
         Console.WriteLine($"{summary.Images} images: {summary.Written} records written, {summary.Skipped} images already done, " +
                           $"{summary.Failed} failed, in {ConsoleProgress.Format(summary.Elapsed)}");
         Console.WriteLine($"results: {s.Out} ({all.Count} records), {csvPath}");
