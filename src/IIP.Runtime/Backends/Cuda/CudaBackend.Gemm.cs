@@ -91,17 +91,15 @@ public sealed partial class CudaBackend
 
     /// <summary>
     /// How many ways to split K (kernels/gemm.cu) for a product of <paramref name="tiles"/> 128 x 128 output tiles (all
-    /// batch items) and <paramref name="kTiles"/> k tiles of 32: enough blocks for two per SM (the kernels are built with
-    /// __launch_bounds__(256, 2): two blocks of 40 KiB shared memory and at most 128 registers a thread fit on one), at
-    /// least <see cref="MinSplitKTiles"/> k tiles per split so the fp32 partials stay cheap next to the products, at most
-    /// <see cref="MaxSplits"/>; no split without k tiles.
+    /// batch items) and <paramref name="kTiles"/> k tiles of 32 (<see cref="GridFill"/>): enough blocks for two per SM
+    /// (the kernels are built with __launch_bounds__(256, 2): two blocks of 40 KiB shared memory and at most 128 registers
+    /// a thread fit on one), at least <see cref="MinSplitKTiles"/> k tiles per split so the fp32 partials stay cheap next
+    /// to the products, at most <see cref="MaxSplits"/>; no split without k tiles. The k tiles are then shared evenly.
     /// </summary>
     internal static int SplitCount(long tiles, int kTiles, int multiprocessors)
     {
-        long target = 2L * multiprocessors;
-        if (tiles >= target) return 1;
-        int splits = (int)Math.Min(Math.Min((target + tiles - 1) / tiles, kTiles / MinSplitKTiles), MaxSplits);
-        if (splits <= 1) return 1;
+        int splits = GridFill.Splits(tiles, kTiles, MinSplitKTiles, MaxSplits, multiprocessors);
+        if (splits == 1) return 1;
         int perSplit = (kTiles + splits - 1) / splits;
         return (kTiles + perSplit - 1) / perSplit;
     }

@@ -16,17 +16,13 @@ public sealed partial class CudaBackend
     private const int GroupNormMaxSplits = 16;
 
     /// <summary>
-    /// Slices per group for the split group norm (kernels/groupnorm.cu): enough for about two blocks per SM when the
-    /// (image, group) blocks alone are fewer (the SD v1 UNet's guidance step has 2 x 32 = 64 of them for 132 SMs on an
-    /// H200), none smaller than <see cref="GroupNormMinSlice"/>; 1 runs the one-block-per-group kernel.
+    /// Slices per group for the split group norm (kernels/groupnorm.cu; <see cref="GridFill"/>): enough for about two
+    /// blocks per SM when the (image, group) blocks alone are fewer (the SD v1 UNet's guidance step has 2 x 32 = 64 of
+    /// them for 132 SMs on an H200), none smaller than <see cref="GroupNormMinSlice"/>; 1 runs the one-block-per-group
+    /// kernel.
     /// </summary>
-    internal static int GroupNormSplitCount(long groupBlocks, long groupElements, int multiprocessors)
-    {
-        long target = 2L * multiprocessors;
-        if (groupBlocks >= target) return 1;
-        long splits = Math.Min((target + groupBlocks - 1) / groupBlocks, groupElements / GroupNormMinSlice);
-        return (int)Math.Clamp(splits, 1, GroupNormMaxSplits);
-    }
+    internal static int GroupNormSplitCount(long groupBlocks, long groupElements, int multiprocessors) =>
+        GridFill.Splits(groupBlocks, groupElements, GroupNormMinSlice, GroupNormMaxSplits, multiprocessors);
 
     // One warp per row, 4 rows per block.
     private const int LayerNormRowsPerBlock = 4;
