@@ -87,11 +87,14 @@ public interface IBackend
     /// x [M, K], w [2D, K], b [2D] or null -> y [M, D]. A backend may fuse the two and never store the [M, 2D]
     /// projection (the CPU backend does for model weights); this default runs them one after the other.
     /// </summary>
-    void LinearGeglu(Tensor x, Tensor w, Tensor? b, Tensor y)
+    void LinearGeglu(Tensor x, Tensor w, Tensor? b, Tensor y) => LinearThenGeglu(this, x, w, b, y);
+
+    /// <summary><see cref="LinearGeglu"/> unfused: the [M, 2D] projection by <see cref="Linear"/>, then <see cref="Geglu"/>.</summary>
+    static void LinearThenGeglu(IBackend be, Tensor x, Tensor w, Tensor? b, Tensor y)
     {
-        var projected = Allocate(x.Shape[0], w.Shape[0]);
-        Linear(x, w, b, projected);
-        Geglu(projected, y);
+        var projected = be.Allocate(x.Shape[0], w.Shape[0]);
+        be.Linear(x, w, b, projected);
+        be.Geglu(projected, y);
     }
 
     /// <summary>Channel concatenation. a [N, Ca, H, W], b [N, Cb, H, W] -> y [N, Ca + Cb, H, W].</summary>

@@ -77,9 +77,7 @@ public sealed unsafe partial class CpuBackend : IBackend
         float* packed = m > GemvMaxRows && k > 0 ? _packedWeights.GegluRowsAsB(w) : null;
         if (packed == null)
         {
-            var projected = Allocate(m, n);
-            Linear(x, w, b, projected);
-            Geglu(projected, y);
+            IBackend.LinearThenGeglu(this, x, w, b, y);
             return;
         }
         fixed (float* px = x.Data, py = y.Data, pb = b?.Data)
