@@ -1,6 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace IIP.Runtime.Backends.Cpu.Gemm;
 
@@ -73,7 +71,7 @@ internal readonly unsafe struct Im2ColPanels(float* x, int c, int h, int w, int 
                 int t0 = first[kx], t1 = last[kx];
                 float* src = channel + offset + start[kx];
                 for (int t = 0; t < t0; t++) dst[t] = 0f;
-                if (stride == 1) CopyRun(src, dst, t0, t1);
+                if (stride == 1) StridedPanels.CopyRow(src + t0, dst + t0, t1 - t0);
                 else for (int t = t0; t < t1; t++) dst[t] = src[t * stride];
                 for (int t = t1; t < run; t++) dst[t] = 0f;
             }
@@ -82,30 +80,6 @@ internal readonly unsafe struct Im2ColPanels(float* x, int c, int h, int w, int 
                 kx = 0;
                 if (++ky == kh) { ky = 0; channel += plane; }
             }
-        }
-    }
-
-    // dst[t] = src[t] for t0 <= t < t1 in whole vectors, the last one overlapping its predecessor when the count is not a
-    // multiple of the width (nothing read or written outside [t0, t1)).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CopyRun(float* src, float* dst, int t0, int t1)
-    {
-        int n = t1 - t0, t = 0;
-        src += t0;
-        dst += t0;
-        if (Avx512F.IsSupported && n >= 16)
-        {
-            for (; t + 16 <= n; t += 16) Vector512.Store(Vector512.Load(src + t), dst + t);
-            if (t < n) Vector512.Store(Vector512.Load(src + n - 16), dst + n - 16);
-        }
-        else if (Vector256.IsHardwareAccelerated && n >= 8)
-        {
-            for (; t + 8 <= n; t += 8) Vector256.Store(Vector256.Load(src + t), dst + t);
-            if (t < n) Vector256.Store(Vector256.Load(src + n - 8), dst + n - 8);
-        }
-        else
-        {
-            for (; t < n; t++) dst[t] = src[t];
         }
     }
 }

@@ -68,18 +68,31 @@ internal readonly unsafe struct StridedPanels(float* data, int ld, bool depthCon
         }
     }
 
-    // d[j] = s[j], j < width, in the widest vectors that fit.
+    // d[j] = s[j], j < width, in whole vectors of the widest size that fits, the last one overlapping its predecessor
+    // when width is not a multiple of it (nothing read or written outside [0, width)); scalar below 4.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void CopyRow(float* s, float* d, int width)
     {
         int j = 0;
-        if (Avx512F.IsSupported)
+        if (Avx512F.IsSupported && width >= 16)
+        {
             for (; j + 16 <= width; j += 16) Vector512.Store(Vector512.Load(s + j), d + j);
-        if (Vector256.IsHardwareAccelerated)
+            if (j < width) Vector512.Store(Vector512.Load(s + width - 16), d + width - 16);
+        }
+        else if (Vector256.IsHardwareAccelerated && width >= 8)
+        {
             for (; j + 8 <= width; j += 8) Vector256.Store(Vector256.Load(s + j), d + j);
-        if (Vector128.IsHardwareAccelerated)
+            if (j < width) Vector256.Store(Vector256.Load(s + width - 8), d + width - 8);
+        }
+        else if (Vector128.IsHardwareAccelerated && width >= 4)
+        {
             for (; j + 4 <= width; j += 4) Vector128.Store(Vector128.Load(s + j), d + j);
-        for (; j < width; j++) d[j] = s[j];
+            if (j < width) Vector128.Store(Vector128.Load(s + width - 4), d + width - 4);
+        }
+        else
+        {
+            for (; j < width; j++) d[j] = s[j];
+        }
     }
 
     // panel[p, j] = src[j * ld + p] for j < cols, 0 after: 4 x 4 transposes (SSE) where 4 rows and 4 depths
