@@ -64,10 +64,9 @@ template <int D>
 __device__ void attention_block(const __half* q, const __half* k, const __half* v, __half* y, int tq, int tk, int heads, int d,
                                 int ldq, int ldk, int ldv, int ldy, float scale_log2, int causal, int vec_flag) {
     constexpr int LD = D + 8, KSTEPS = D / 16, OUT_TILES = D / 8;
-    extern __shared__ __align__(16) __half smem[];
-    __half* const qs = smem;               // [64][LD]
-    __half* const ks = qs + BQ * LD;       // [64][LD]
-    __half* const vt = ks + BKEYS * LD;    // [D][LDV]
+    __half* const qs = dynamic_shared<__half>();  // [64][LD]
+    __half* const ks = qs + BQ * LD;              // [64][LD]
+    __half* const vt = ks + BKEYS * LD;           // [D][LDV]
 
     const bool vec = vec_flag != 0;
     const int b = blockIdx.y / heads, h = blockIdx.y - b * heads, q0 = blockIdx.x * BQ;

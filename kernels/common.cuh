@@ -5,9 +5,13 @@
 //  - storage is fp16 (__half), arithmetic and accumulation fp32;
 //  - entry points are extern "C" and named <op>_<dtype> (add_f16, group_norm_f16, ...), one module per file;
 //  - element counts that can exceed 2^31 are long long; shapes in comments, row-major: [N, C, H, W].
+//  - the same sources compile on the host for the kernel emulator (tools/cuda-emulator: IIP_EMULATION defined, the
+//    device built-ins from its device_runtime.h); the few inline-PTX helpers below have an emulated branch.
 #pragma once
 
+#ifndef IIP_EMULATION
 #include <cuda_fp16.h>
+#endif
 #include <stdint.h>
 
 namespace iip {
@@ -83,11 +87,15 @@ __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
 //   b[0] = B[2t..2t+1][g], b[1] = B[2t+8..2t+9][g]                       (pairs along k)
 //   d[0..1] = D[g][2t..2t+1], d[2..3] = D[g+8][2t..2t+1]
 __device__ __forceinline__ void mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#ifdef IIP_EMULATION
+    iip_emulation::mma_m16n8k16(d, a, b0, b1);
+#else
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
         "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
 }
 
 // Eight halves as one 16-byte vector (h[0] in the low bytes, the order in memory) and back.
@@ -113,10 +121,25 @@ __device__ __forceinline__ uint32_t load_pair(const __half* p) { return *reinter
 // (lane / 4, lane % 4) holding elements [row 2t][column g] (low half) and [row 2t + 1][column g] (high half): for rows
 // indexed by k, the layout of an mma.m16n8k16 operand fragment.
 __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const __half* p) {
+#ifdef IIP_EMULATION
+    iip_emulation::ldmatrix_x4_trans(r, p);
+#else
     const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(p));
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(address));
+#endif
+}
+
+// The block's dynamic shared memory (the launch's shared-memory bytes), 16-byte aligned, as an array of T.
+template <typename T>
+__device__ __forceinline__ T* dynamic_shared() {
+#ifdef IIP_EMULATION
+    return reinterpret_cast<T*>(iip_emulation::dynamic_shared_memory());
+#else
+    extern __shared__ __align__(16) unsigned char dynamic_shared_bytes[];
+    return reinterpret_cast<T*>(dynamic_shared_bytes);
+#endif
 }
 
 }  // namespace iip

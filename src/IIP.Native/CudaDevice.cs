@@ -66,11 +66,11 @@ public sealed unsafe class CudaDevice : IDisposable
         }
         catch (DllNotFoundException)
         {
-            reason = $"no CUDA driver ({Interop.CudaDriver.Library} not found)";
+            reason = $"no CUDA driver ({Interop.CudaDriver.LibraryDescription} not found)";
         }
         catch (EntryPointNotFoundException e)
         {
-            reason = $"the CUDA driver ({Interop.CudaDriver.Library}) is too old: {e.Message}";
+            reason = $"the CUDA driver ({Interop.CudaDriver.LibraryDescription}) is too old: {e.Message}";
         }
         catch (CudaException e)
         {

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Installs nvcc (Debian's non-free nvidia-cuda-toolkit, CUDA 11.8) so kernels/*.cu can be built to PTX
-# on machines without a GPU. Idempotent: does nothing when nvcc is already on PATH.
+# on machines without a GPU, and a host C++ compiler (g++) for the kernel emulator (tools/cuda-emulator).
+# Idempotent: does nothing when nvcc and a C++ compiler are already on PATH.
 # Needs root (apt). About 1.6 GB of packages.
 set -euo pipefail
 
+have_cxx() { command -v c++ >/dev/null 2>&1 || command -v g++ >/dev/null 2>&1; }
+
+if command -v nvcc >/dev/null 2>&1 && have_cxx; then
+    echo "install-nvcc: nvcc present ($(command -v nvcc)), C++ compiler present"
+    exit 0
+fi
 if command -v nvcc >/dev/null 2>&1; then
-    echo "install-nvcc: nvcc present ($(command -v nvcc))"
+    [ "$(id -u)" -eq 0 ] || { echo "install-nvcc: the kernel emulator needs a C++ compiler (g++), and installing it needs root" >&2; exit 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends g++ || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends g++; }
     exit 0
 fi
 
@@ -33,6 +41,6 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends nvidia-cuda-toolkit
+apt-get install -y -q --no-install-recommends nvidia-cuda-toolkit g++
 command -v nvcc >/dev/null 2>&1 || { echo "install-nvcc: nvidia-cuda-toolkit installed but nvcc not on PATH" >&2; exit 1; }
 nvcc --version

@@ -20,6 +20,21 @@ public class ConformanceHarnessTests
     }
 
     [Fact]
+    public void TheSmallListCoversEveryKernelAndOpOfTheSdList()
+    {
+        // The emulator runs the small list on the CPU; it must exercise what the GPU list does. An op is the case name's
+        // first word ("linear", "conv2d_backward_input", ...), a kernel the case's kernel column.
+        var sd = ConformanceCases.All;
+        var small = ConformanceCases.Small;
+        Assert.Equal(small.Count, small.Select(c => c.Name).Distinct().Count());
+        static string Op(ConformanceCase c) => c.Name.Split(' ')[0];
+        Assert.Empty(sd.Select(c => c.Kernel).Except(small.Select(c => c.Kernel)));
+        Assert.Empty(sd.Select(Op).Except(small.Select(Op)));
+        Assert.Contains(small, c => c.Name.Contains("split K") && c.Name.StartsWith("conv2d_backward_input"));
+        Assert.Contains(small, c => c.Name.Contains("causal") && c.Name.StartsWith("attention_backward"));
+    }
+
+    [Fact]
     public void WithinTheBoundPasses()
     {
         var e = Tensor.From([1f, -2f, 3f, 0f], 4);

@@ -10,6 +10,7 @@ namespace IIP.Runtime.Tests.Cuda;
 /// The optional cuBLAS binding (IIP.Native.CudaBlas): where the library loads, its GEMM in the row-major-to-column-major
 /// mapping CudaBackend uses agrees with the CPU reference; where it does not, the reason names what was probed. Needs a GPU.
 /// </summary>
+[Collection(CudaTestBackend.Collection)]
 public class CudaBlasTests
 {
     private static CudaBackend Gpu => CudaTestBackend.Instance;

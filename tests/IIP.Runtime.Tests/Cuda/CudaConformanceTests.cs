@@ -6,6 +6,7 @@ namespace IIP.Runtime.Tests.Cuda;
 /// Every CUDA op against the CPU reference at SD v1.4 shapes (the case list and each case's tolerance and its reason
 /// are in Conformance/ConformanceCases*.cs; tools/gpu-check runs the same list with timings).
 /// </summary>
+[Collection(CudaTestBackend.Collection)]
 public class CudaConformanceTests
 {
     public static TheoryData<string> CaseNames

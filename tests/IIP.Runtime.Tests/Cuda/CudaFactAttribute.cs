@@ -9,6 +9,12 @@ namespace IIP.Runtime.Tests.Cuda;
 /// </summary>
 internal static class CudaTestBackend
 {
+    /// <summary>
+    /// The xunit collection of every test class that uses the shared backend: one at a time, since the backend (one
+    /// stream, graph capture, the arena scope) serves one caller at a time.
+    /// </summary>
+    public const string Collection = "CUDA backend";
+
     private static readonly Lazy<(CudaBackend? Backend, string Reason)> State = new(() =>
     {
         var backend = CudaBackend.TryCreate(out string reason);
@@ -40,3 +46,7 @@ public sealed class CudaTheoryAttribute : TheoryAttribute
         if (CudaTestBackend.SkipReason is { } reason) Skip = reason;
     }
 }
+
+/// <summary>The tests that share <see cref="CudaTestBackend"/>: run one after another.</summary>
+[CollectionDefinition(CudaTestBackend.Collection, DisableParallelization = true)]
+public sealed class CudaBackendCollection;

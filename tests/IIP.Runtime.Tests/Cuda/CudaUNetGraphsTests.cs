@@ -9,6 +9,7 @@ namespace IIP.Runtime.Tests.Cuda;
 /// The sampling and inversion loops replay recorded UNet graphs on the CUDA backend (CudaUNetGraphs): the same kernels
 /// in the same order as the eager forward, so the results must be identical bit for bit. Needs a GPU.
 /// </summary>
+[Collection(CudaTestBackend.Collection)]
 public class CudaUNetGraphsTests
 {
     private static CudaBackend Gpu => CudaTestBackend.Instance;

@@ -4,6 +4,7 @@ using IIP.Runtime.Weights;
 namespace IIP.Runtime.Tests.Cuda;
 
 /// <summary>CudaBackend.UploadWeights: a model part in one device allocation, each tensor its fp16 value. Needs a GPU.</summary>
+[Collection(CudaTestBackend.Collection)]
 public class CudaWeightUploadTests
 {
     private static CudaBackend Gpu => CudaTestBackend.Instance;

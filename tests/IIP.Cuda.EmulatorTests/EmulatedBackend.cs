@@ -1,0 +1,41 @@
+using IIP.Runtime.Backends.Cuda;
+
+namespace IIP.Cuda.EmulatorTests;
+
+/// <summary>
+/// The CUDA backend on the kernel emulator, shared by the tests (created once). The emulator library is found from the
+/// repository root (the folder holding IIP.sln above this assembly); a missing one fails the tests with the command that
+/// builds it, and never falls back to a real driver.
+/// </summary>
+internal static class EmulatedBackend
+{
+    public const string LibraryRelativePath = "build/cuda-emulator/libiip-cuda-emulator.so";
+
+    private static readonly Lazy<CudaBackend> Shared = new(Create);
+
+    public static CudaBackend Instance => Shared.Value;
+
+    public static string LibraryPath
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "IIP.sln")))
+                    return Path.Combine(dir.FullName, LibraryRelativePath);
+            }
+            throw new InvalidOperationException($"no IIP.sln above {AppContext.BaseDirectory}: cannot find {LibraryRelativePath}");
+        }
+    }
+
+    private static CudaBackend Create()
+    {
+        string path = LibraryPath;
+        if (!File.Exists(path))
+            throw new InvalidOperationException($"the kernel emulator {path} is missing: build it with `bash tools/cuda/build-ptx.sh`");
+        // Read when IIP.Native first binds the driver, which nothing in this process has done before this point.
+        Environment.SetEnvironmentVariable("IIP_CUDA_DRIVER", path);
+        return CudaBackend.TryCreate(out string reason)
+            ?? throw new InvalidOperationException($"the CUDA backend did not start on the kernel emulator {path}: {reason}");
+    }
+}

@@ -1,0 +1,34 @@
+using IIP.Runtime.Golden;
+using IIP.Runtime.Pipelines;
+using IIP.Runtime.Tests;
+using IIP.Runtime.Tests.Cuda;
+using IIP.Runtime.Weights;
+
+namespace IIP.Cuda.EmulatorTests;
+
+/// <summary>
+/// The golden cases (../shared/golden/README.md) end to end on the CUDA backend with its kernels on the emulator, judged
+/// by the fp16-storage bounds a GPU is judged by: the text encoder, three UNet forwards, the VAE both ways, a DDIM step
+/// and the gradient of the loss through the UNet (every backward kernel). The long chains (20-step inversion and
+/// regeneration, 50-step generation, 10 optimizer steps) take minutes at the emulator's speed and run on a GPU instead
+/// (`iip-gpu-check --golden`).
+/// </summary>
+[Collection(CudaTestBackend.Collection)]
+public class EmulatedGoldenTests
+{
+    private static readonly string[] Cases = ["tokenizer", "text_encoder.", "scheduler.", "unet.eps.", "vae.", "ddim.", "grad."];
+
+    [Fact]
+    public void TheGoldenCasesPassWithTheFp16StorageBounds()
+    {
+        using var checkpoint = StableDiffusionCheckpoint.Open(TestPaths.TinySdLdm, Path.Combine(TestPaths.TinySdDiffusers, "tokenizer"));
+        using var references = SafetensorsFile.Open(TestPaths.GoldenTensors);
+        var model = new StableDiffusion(checkpoint, EmulatedBackend.Instance);
+        var runner = new GoldenRunner(model, references, TestPaths.GoldenJson, Cases);
+        Assert.Equal(GoldenPrecision.Fp16Storage, runner.Precision);
+
+        var results = runner.Run().ToList();
+        Assert.Equal(13, results.Count);  // tokenizer, hidden, 2 scheduler, 3 UNet, 3 VAE, DDIM step, loss, gradient
+        Assert.All(results, r => Assert.True(r.Status == GoldenStatus.Pass, r.Format()));
+    }
+}
