@@ -8,15 +8,16 @@
 // O' = O 2^(m - m') + P V, with P rounded to fp16 as the A operand of the second product (its accumulator layout
 // is the A fragment layout, so P never leaves registers). At the end y = O / l.
 // D is the head size rounded up to 16 (instantiated for 16 .. 160); columns d .. D are zero-filled in shared memory.
-// Shared memory: Q [64][D+8], K [64][D+8], V^T [D][64+8] halves (66 KiB at D = 160: the launcher raises the
-// kernel's dynamic shared memory limit).
+// Shared memory: Q, K and V as [64][D+8] halves (63 KiB at D = 160: the launcher raises the kernel's dynamic shared
+// memory limit), each row written with 16-byte stores; V's fragments for P V (pairs along keys) are read with
+// ldmatrix.trans, as the GEMM reads its [k][n] tiles (a transposed copy of V took 2-byte stores that shared banks).
 #include "common.cuh"
 
 using namespace iip;
 
 namespace {
 
-constexpr int BQ = 64, BKEYS = 64, THREADS = 128, LDV = BKEYS + 8;
+constexpr int BQ = 64, BKEYS = 64, THREADS = 128;
 
 // rows [row0, row0 + 64) x channels [0, D) of src (row stride ld) -> dst [64][D + 8], zero where row >= row_limit or
 // channel >= d.
@@ -39,34 +40,13 @@ __device__ void load_rows(const __half* src, int ld, int row0, int row_limit, in
     }
 }
 
-// keys [key0, key0 + 64) x channels [0, D) of v -> vt [D][64 + 8] (transposed: [channel][key]), zero-filled likewise.
-template <int D>
-__device__ void load_v_transposed(const __half* v, int ld, int key0, int tk, int d, bool vec, __half* vt) {
-    constexpr int CHUNKS = D / 8;
-    for (int c = threadIdx.x; c < 64 * CHUNKS; c += THREADS) {
-        const int r = c / CHUNKS, col = (c - r * CHUNKS) * 8, key = key0 + r;
-        const __half* s = v + (long long)key * ld + col;
-        uint4 val;
-        if (vec && key < tk && col + 8 <= d) {
-            val = *reinterpret_cast<const uint4*>(s);
-        } else {
-            __half h[8];
-#pragma unroll
-            for (int j = 0; j < 8; ++j) h[j] = (key < tk && col + j < d) ? s[j] : __float2half_rn(0.0f);
-            val = pack8(h);
-        }
-#pragma unroll
-        for (int j = 0; j < 8; ++j) vt[(col + j) * LDV + r] = unpack(val, j);
-    }
-}
-
 template <int D>
 __device__ void attention_block(const __half* q, const __half* k, const __half* v, __half* y, int tq, int tk, int heads, int d,
                                 int ldq, int ldk, int ldv, int ldy, float scale_log2, int causal, int vec_flag) {
     constexpr int LD = D + 8, KSTEPS = D / 16, OUT_TILES = D / 8;
     __half* const qs = dynamic_shared<__half>();  // [64][LD]
     __half* const ks = qs + BQ * LD;              // [64][LD]
-    __half* const vt = ks + BKEYS * LD;           // [D][LDV]
+    __half* const vs = ks + BKEYS * LD;           // [64][LD]
 
     const bool vec = vec_flag != 0;
     const int b = blockIdx.y / heads, h = blockIdx.y - b * heads, q0 = blockIdx.x * BQ;
@@ -76,6 +56,7 @@ __device__ void attention_block(const __half* q, const __half* k, const __half* 
     y += (long long)b * tq * ldy + (long long)h * d;
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int q8 = lane >> 3, r8 = lane & 7;  // ldmatrix: this lane addresses row r8 of matrix q8
     const int row_a = q0 + warp * 16 + g, row_b = row_a + 8;  // this thread's two query rows
 
     float o[OUT_TILES][4];
@@ -86,9 +67,9 @@ __device__ void attention_block(const __half* q, const __half* k, const __half* 
     load_rows<D>(q, ldq, q0, tq, d, vec, qs);
     const int key_end = causal ? min(tk, q0 + BQ) : tk;
     for (int kb = 0; kb < key_end; kb += BKEYS) {
-        __syncthreads();  // the previous block's readers of ks / vt are done (and qs is complete)
+        __syncthreads();  // the previous block's readers of ks / vs are done (and qs is complete)
         load_rows<D>(k, ldk, kb, tk, d, vec, ks);
-        load_v_transposed<D>(v, ldv, kb, tk, d, vec, vt);
+        load_rows<D>(v, ldv, kb, tk, d, vec, vs);
         __syncthreads();
 
         // S [16 x 64] per warp = Q K^T
@@ -155,9 +136,12 @@ __device__ void attention_block(const __half* q, const __half* k, const __half* 
             const uint32_t a[4] = {pack_half2(s[2 * kk][0], s[2 * kk][1]), pack_half2(s[2 * kk][2], s[2 * kk][3]),
                                    pack_half2(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack_half2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
-            for (int n = 0; n < OUT_TILES; ++n) {
-                const __half* pb = vt + (n * 8 + g) * LDV + kk * 16 + 2 * t;
-                mma_m16n8k16(o[n], a, load_pair(pb), load_pair(pb + 8));
+            for (int n = 0; n < OUT_TILES; n += 2) {
+                // matrices (keys 0-7, columns of tile n), (keys 8-15, tile n), (keys 0-7, tile n + 1), (keys 8-15, tile n + 1)
+                uint32_t b[4];
+                ldmatrix_x4_trans(b, vs + (kk * 16 + (q8 & 1) * 8 + r8) * LD + (n + (q8 >> 1)) * 8);
+                mma_m16n8k16(o[n], a, b[0], b[1]);
+                mma_m16n8k16(o[n + 1], a, b[2], b[3]);
             }
         }
     }
@@ -191,7 +175,7 @@ __device__ void attention_block(const __half* q, const __half* k, const __half* 
 
 }  // namespace
 
-// Grid (ceil(Tq / 64), B * heads), block 128, dynamic shared memory (128 (D + 8) + 72 D) * 2 bytes.
+// Grid (ceil(Tq / 64), B * heads), block 128, dynamic shared memory 192 (D + 8) * 2 bytes.
 // scale_log2 = log2(e) / sqrt(d). vec: d % 8 == 0, C % 8 == 0 and all pointers 16-byte aligned.
 #define IIP_ATTENTION(D)                                                                                                    \
     extern "C" __global__ void __launch_bounds__(THREADS) attention_f16_d##D(                                               \

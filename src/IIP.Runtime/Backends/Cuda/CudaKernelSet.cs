@@ -82,8 +82,11 @@ internal sealed class CudaKernelSet : IDisposable
     public CudaKernel GuidanceCombine { get; }
     public CudaKernel SumPartials { get; }
 
-    /// <summary>Dynamic shared memory of the fused attention kernel for padded head size <paramref name="d"/>.</summary>
-    public static int AttentionSharedBytes(int d) => (128 * (d + 8) + 72 * d) * 2;
+    /// <summary>
+    /// Dynamic shared memory of the fused attention kernel for padded head size <paramref name="d"/>: Q, K and V tiles of
+    /// 64 rows of d + 8 halves (kernels/attention.cu).
+    /// </summary>
+    public static int AttentionSharedBytes(int d) => 3 * 64 * (d + 8) * 2;
 
     public CudaKernelSet(CudaDevice device)
     {
