@@ -131,6 +131,34 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const __half
 #endif
 }
 
+// cp.async.cg.shared.global (sm_80): copies src_bytes (0 to 16) of the 16 at src into the 16-byte aligned shared dst and
+// zero-fills the rest, without passing through registers; completes at a later cp_async_wait. With src_bytes 0 nothing
+// is read (src must still be a valid address: the loaders pass the operand's base).
+__device__ __forceinline__ void cp_async_16(__half* dst, const __half* src, int src_bytes) {
+#ifdef IIP_EMULATION
+    std::memcpy(dst, src, (size_t)src_bytes);  // the emulator copies at once: waits have nothing left to wait for
+    std::memset(reinterpret_cast<char*>(dst) + src_bytes, 0, (size_t)(16 - src_bytes));
+#else
+    const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(src), "r"(src_bytes));
+#endif
+}
+
+// Closes this thread's group of cp.async copies issued since the last commit.
+__device__ __forceinline__ void cp_async_commit() {
+#ifndef IIP_EMULATION
+    asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+
+// Waits until at most `pending` of this thread's committed groups are incomplete (the newest ones).
+template <int pending>
+__device__ __forceinline__ void cp_async_wait() {
+#ifndef IIP_EMULATION
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(pending));
+#endif
+}
+
 // The block's dynamic shared memory (the launch's shared-memory bytes), 16-byte aligned, as an array of T.
 template <typename T>
 __device__ __forceinline__ T* dynamic_shared() {

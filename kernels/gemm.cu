@@ -13,6 +13,9 @@
 // [row][k] (k contiguous, 8 halves of padding per row so the 32-bit fragment loads hit 32 distinct banks) for operands
 // stored k-contiguous, [k][row] (rows contiguous, padded to 136 so each ldmatrix phase hits 32 distinct banks) for
 // the others, whose fragments are read with ldmatrix.trans. Both are written with 16-byte stores.
+// The *_pipelined kernels (opt-in, for operands that allow 16-byte loads) copy tiles with cp.async straight into a
+// three-stage ring of shared tiles (dynamic shared memory, 60 KiB), two k tiles in flight while one is multiplied, so
+// no registers hold the next tile (Ampere's multistage GEMM, as in CUTLASS's sm80 kernels).
 // Split K (fp16-output kernels): when a product has too few output tiles to fill the GPU (the 8x8 and 16x16 UNet
 // levels: 20-40 tiles for 132 SMs, K up to 23040), the host launches `splits` blocks per tile, each summing one
 // contiguous range of k tiles into fp32 partials [batch][split][M][N]; splitk_reduce_f16 then adds them in split
@@ -25,6 +28,9 @@ namespace {
 
 constexpr int BM = 128, BN = 128, BK = 32, LDS = BK + 8, LDK = 128 + 8, THREADS = 256;
 constexpr int TILE = 128 * LDS;  // halves in one [128][LDS] shared tile (a [BK][LDK] tile, 4352 halves, fits too)
+constexpr int STAGES = 3;        // the pipelined kernels' ring of k tiles
+constexpr int PIPELINE_SHARED_BYTES = STAGES * 2 * TILE * 2;  // A and B tile per stage: 61440 bytes (CudaKernelSet)
+static_assert(2 * PIPELINE_SHARED_BYTES <= 163 * 1024, "two pipelined blocks fit an A100 SM's shared memory");
 
 // Flags from the host: which operands allow 16-byte vector loads and 2-element stores.
 constexpr int A_VEC = 1, B_VEC = 2, C_PAIR = 4;
@@ -77,6 +83,17 @@ struct KContig {
     }
 
     __device__ void store(const Regs& r, __half* tile) const { store_k_chunks(r, tile); }
+
+    // load + store in one step with cp.async, for operands with 16-byte loads (vec): this thread's chunks of the tile,
+    // zero-filled past the last row and past K
+    __device__ void issue(int row0, int k0, __half* tile) const {
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            const int c = threadIdx.x + i * THREADS, row = row0 + (c >> 2), k = k0 + (c & 3) * 8;
+            const int bytes = row < rows ? 2 * max(0, min(8, k_total - k)) : 0;
+            cp_async_16(tile + (c >> 2) * LDS + (c & 3) * 8, bytes > 0 ? p + (long long)row * ld + k : p, bytes);
+        }
+    }
 };
 
 // Element (row, k) at p[k * ld + row]: A of tn, B of nn/tn.
@@ -103,6 +120,16 @@ struct RowContig {
     }
 
     __device__ void store(const Regs& r, __half* tile) const { store_row_chunks(r, tile); }
+
+    // as KContig::issue: zero-filled past the last row and past K
+    __device__ void issue(int row0, int k0, __half* tile) const {
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            const int c = threadIdx.x + i * THREADS, k = k0 + (c >> 4), row = row0 + (c & 15) * 8;
+            const int bytes = k < k_total ? 2 * max(0, min(8, rows - row)) : 0;
+            cp_async_16(tile + (c >> 4) * LDK + (c & 15) * 8, bytes > 0 ? p + (long long)k * ld + row : p, bytes);
+        }
+    }
 };
 
 // Convolution geometry of one image: x [C, H, W], w [O, C, KH, KW], y [O, Ho, Wo],
@@ -226,22 +253,72 @@ struct Col2im {
     __device__ void store(const Regs& r, __half* tile) const { store_row_chunks(r, tile); }
 };
 
-// acc[i][j] is the 16 x 8 fragment at warp rows wm + 16 i, warp columns wn + 8 j.
-// Multiplies k tiles [kt_begin, kt_end) (tiles of BK; the loaders zero-fill k >= their k_total).
+// acc += the A tile `as` times the B tile `bs` (one k tile, in their loaders' layouts). acc[i][j] is the 16 x 8
+// fragment at warp rows wm + 16 i, warp columns wn + 8 j.
 template <class LoadA, class LoadB>
-__device__ void gemm_mainloop(const LoadA& la, const LoadB& lb, int m0, int n0, int kt_begin, int kt_end, float (&acc)[4][4][4]) {
-    __shared__ __align__(16) __half smem[4 * TILE];  // A buffers 0, 1 then B buffers 0, 1: 40 KiB
-    __half* const as_base = smem;
-    __half* const bs_base = smem + 2 * TILE;
+__device__ __forceinline__ void multiply_tile(const __half* as, const __half* bs, float (&acc)[4][4][4]) {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     const int wm = (warp & 1) * 64, wn = (warp >> 1) * 32;
+#pragma unroll
+    for (int ks = 0; ks < BK; ks += 16) {
+        uint32_t a[4][4], b[4][2];
+        const int q = lane >> 3, r8 = lane & 7;  // ldmatrix: this lane addresses row r8 of matrix q
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            if constexpr (LoadA::k_major) {
+                // matrices (m 0-7, k 0-7), (m 8-15, k 0-7), (m 0-7, k 8-15), (m 8-15, k 8-15) = a0..a3
+                ldmatrix_x4_trans(a[i], as + (ks + (q >> 1) * 8 + r8) * LDK + wm + i * 16 + (q & 1) * 8);
+            } else {
+                const __half* pa = as + (wm + i * 16 + g) * LDS + ks + 2 * t;
+                a[i][0] = load_pair(pa);
+                a[i][1] = load_pair(pa + 8 * LDS);
+                a[i][2] = load_pair(pa + 8);
+                a[i][3] = load_pair(pa + 8 * LDS + 8);
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j += 2) {
+            if constexpr (LoadB::k_major) {
+                // matrices (k 0-7, n block j), (k 8-15, block j), (k 0-7, block j + 1), (k 8-15, block j + 1)
+                uint32_t r[4];
+                ldmatrix_x4_trans(r, bs + (ks + (q & 1) * 8 + r8) * LDK + wn + (j + (q >> 1)) * 8);
+                b[j][0] = r[0];
+                b[j][1] = r[1];
+                b[j + 1][0] = r[2];
+                b[j + 1][1] = r[3];
+            } else {
+#pragma unroll
+                for (int jj = j; jj < j + 2; ++jj) {
+                    const __half* pb = bs + (wn + jj * 8 + g) * LDS + ks + 2 * t;
+                    b[jj][0] = load_pair(pb);
+                    b[jj][1] = load_pair(pb + 8);
+                }
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) mma_m16n8k16(acc[i][j], a[i], b[j][0], b[j][1]);
+    }
+}
+
+__device__ __forceinline__ void zero(float (&acc)[4][4][4]) {
 #pragma unroll
     for (int i = 0; i < 4; ++i)
 #pragma unroll
         for (int j = 0; j < 4; ++j)
 #pragma unroll
             for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+}
 
+// Multiplies k tiles [kt_begin, kt_end) (tiles of BK; the loaders zero-fill k >= their k_total), staging the next
+// tile in registers during the current tile's MMAs (two shared buffers, one barrier per k tile).
+template <class LoadA, class LoadB>
+__device__ void gemm_mainloop(const LoadA& la, const LoadB& lb, int m0, int n0, int kt_begin, int kt_end, float (&acc)[4][4][4]) {
+    __shared__ __align__(16) __half smem[4 * TILE];  // A buffers 0, 1 then B buffers 0, 1: 40 KiB
+    __half* const as_base = smem;
+    __half* const bs_base = smem + 2 * TILE;
+    zero(acc);
     if (kt_begin >= kt_end) return;
     Regs ra, rb;
     la.load(m0, kt_begin * BK, ra);
@@ -255,55 +332,47 @@ __device__ void gemm_mainloop(const LoadA& la, const LoadB& lb, int m0, int n0, 
             la.load(m0, (kt + 1) * BK, ra);
             lb.load(n0, (kt + 1) * BK, rb);
         }
-        const __half* as = as_base + cur * TILE;
-        const __half* bs = bs_base + cur * TILE;
-#pragma unroll
-        for (int ks = 0; ks < BK; ks += 16) {
-            uint32_t a[4][4], b[4][2];
-            const int q = lane >> 3, r8 = lane & 7;  // ldmatrix: this lane addresses row r8 of matrix q
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                if constexpr (LoadA::k_major) {
-                    // matrices (m 0-7, k 0-7), (m 8-15, k 0-7), (m 0-7, k 8-15), (m 8-15, k 8-15) = a0..a3
-                    ldmatrix_x4_trans(a[i], as + (ks + (q >> 1) * 8 + r8) * LDK + wm + i * 16 + (q & 1) * 8);
-                } else {
-                    const __half* pa = as + (wm + i * 16 + g) * LDS + ks + 2 * t;
-                    a[i][0] = load_pair(pa);
-                    a[i][1] = load_pair(pa + 8 * LDS);
-                    a[i][2] = load_pair(pa + 8);
-                    a[i][3] = load_pair(pa + 8 * LDS + 8);
-                }
-            }
-#pragma unroll
-            for (int j = 0; j < 4; j += 2) {
-                if constexpr (LoadB::k_major) {
-                    // matrices (k 0-7, n block j), (k 8-15, block j), (k 0-7, block j + 1), (k 8-15, block j + 1)
-                    uint32_t r[4];
-                    ldmatrix_x4_trans(r, bs + (ks + (q & 1) * 8 + r8) * LDK + wn + (j + (q >> 1)) * 8);
-                    b[j][0] = r[0];
-                    b[j][1] = r[1];
-                    b[j + 1][0] = r[2];
-                    b[j + 1][1] = r[3];
-                } else {
-#pragma unroll
-                    for (int jj = j; jj < j + 2; ++jj) {
-                        const __half* pb = bs + (wn + jj * 8 + g) * LDS + ks + 2 * t;
-                        b[jj][0] = load_pair(pb);
-                        b[jj][1] = load_pair(pb + 8);
-                    }
-                }
-            }
-#pragma unroll
-            for (int i = 0; i < 4; ++i)
-#pragma unroll
-                for (int j = 0; j < 4; ++j) mma_m16n8k16(acc[i][j], a[i], b[j][0], b[j][1]);
-        }
+        multiply_tile<LoadA, LoadB>(as_base + cur * TILE, bs_base + cur * TILE, acc);
         if (kt + 1 < kt_end) {
             la.store(ra, as_base + (cur ^ 1) * TILE);
             lb.store(rb, bs_base + (cur ^ 1) * TILE);
         }
         __syncthreads();
     }
+}
+
+// As gemm_mainloop with cp.async: a ring of STAGES shared stages (stage s: A tile at 2 s TILE, B tile at (2 s + 1) TILE
+// of the dynamic shared memory), STAGES - 1 tiles in flight. Each thread commits one copy group per tile (empty past
+// the end, so the count stays aligned) and waits for the oldest; the barrier after the wait publishes every thread's
+// copies and ensures the stage refilled next (read in the previous iteration) is no longer read.
+template <class LoadA, class LoadB>
+__device__ void gemm_mainloop_pipelined(const LoadA& la, const LoadB& lb, int m0, int n0, int kt_begin, int kt_end,
+                                        float (&acc)[4][4][4]) {
+    __half* const smem = dynamic_shared<__half>();
+    zero(acc);
+    const int tiles = kt_end - kt_begin;
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+        if (s < tiles) {
+            la.issue(m0, (kt_begin + s) * BK, smem + 2 * s * TILE);
+            lb.issue(n0, (kt_begin + s) * BK, smem + (2 * s + 1) * TILE);
+        }
+        cp_async_commit();
+    }
+    for (int i = 0; i < tiles; ++i) {
+        cp_async_wait<STAGES - 2>();
+        __syncthreads();
+        const int next = i + STAGES - 1;
+        if (next < tiles) {
+            const int stage = next % STAGES;
+            la.issue(m0, (kt_begin + next) * BK, smem + 2 * stage * TILE);
+            lb.issue(n0, (kt_begin + next) * BK, smem + (2 * stage + 1) * TILE);
+        }
+        cp_async_commit();
+        const int stage = i % STAGES;
+        multiply_tile<LoadA, LoadB>(smem + 2 * stage * TILE, smem + (2 * stage + 1) * TILE, acc);
+    }
+    cp_async_wait<0>();  // nothing may still be writing shared memory when the block ends
 }
 
 __device__ __forceinline__ void store_pair(__half* dst, float v0, float v1) {
@@ -351,7 +420,8 @@ __device__ void gemm_epilogue(const float (&acc)[4][4][4], OutT* c, int ldc, int
 
 // One output tile: blockIdx.x/y pick its columns/rows. With splits > 1, split `split` of item `item` sums its range
 // of k tiles into partial + (item * splits + split) M N (fp32, [M][N], alpha applied, no bias) instead of writing C.
-template <class LoadA, class LoadB, typename OutT>
+// Pipelined: the cp.async main loop (the loaders' issue(); dynamic shared memory PIPELINE_SHARED_BYTES).
+template <bool Pipelined = false, class LoadA, class LoadB, typename OutT>
 __device__ void gemm_tile(const LoadA& la, const LoadB& lb, OutT* c, int ldc, int m_total, int n_total, int k_total, float alpha,
                           const __half* bias, int bias_mode, bool pair_ok, int splits = 1, int item = 0, int split = 0,
                           float* partial = nullptr) {
@@ -359,7 +429,8 @@ __device__ void gemm_tile(const LoadA& la, const LoadB& lb, OutT* c, int ldc, in
     const int tiles = (k_total + BK - 1) / BK, per_split = (tiles + splits - 1) / splits;
     const int kt_begin = split * per_split, kt_end = min(tiles, kt_begin + per_split);
     float acc[4][4][4];
-    gemm_mainloop(la, lb, m0, n0, kt_begin, kt_end, acc);
+    if constexpr (Pipelined) gemm_mainloop_pipelined(la, lb, m0, n0, kt_begin, kt_end, acc);
+    else gemm_mainloop(la, lb, m0, n0, kt_begin, kt_end, acc);
     if (splits == 1) {
         gemm_epilogue(acc, c, ldc, m_total, n_total, m0, n0, alpha, bias, bias_mode, pair_ok);
     } else {
@@ -399,6 +470,26 @@ extern "C" __global__ void __launch_bounds__(THREADS, 2) gemm_tn_f16(IIP_GEMM_PA
     IIP_GEMM_BATCH;
     gemm_tile(RowContig{a, m, k, lda, (flags & A_VEC) != 0}, RowContig{b, n, k, ldb, (flags & B_VEC) != 0}, c, ldc, m, n, k, alpha,
               bias, bias_mode, (flags & C_PAIR) != 0, splits, item, split, partial);
+}
+
+// The same three products with the cp.async main loop: both operands must allow 16-byte loads (flags A_VEC and B_VEC,
+// which these kernels do not re-check); dynamic shared memory PIPELINE_SHARED_BYTES (61440: the launcher opts in).
+extern "C" __global__ void __launch_bounds__(THREADS, 2) gemm_nt_f16_pipelined(IIP_GEMM_PARAMS) {
+    IIP_GEMM_BATCH;
+    gemm_tile<true>(KContig{a, m, k, lda, true}, KContig{b, n, k, ldb, true}, c, ldc, m, n, k, alpha, bias, bias_mode,
+                    (flags & C_PAIR) != 0, splits, item, split, partial);
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS, 2) gemm_nn_f16_pipelined(IIP_GEMM_PARAMS) {
+    IIP_GEMM_BATCH;
+    gemm_tile<true>(KContig{a, m, k, lda, true}, RowContig{b, n, k, ldb, true}, c, ldc, m, n, k, alpha, bias, bias_mode,
+                    (flags & C_PAIR) != 0, splits, item, split, partial);
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS, 2) gemm_tn_f16_pipelined(IIP_GEMM_PARAMS) {
+    IIP_GEMM_BATCH;
+    gemm_tile<true>(RowContig{a, m, k, lda, true}, RowContig{b, n, k, ldb, true}, c, ldc, m, n, k, alpha, bias, bias_mode,
+                    (flags & C_PAIR) != 0, splits, item, split, partial);
 }
 #undef OUT_T
 

@@ -1,3 +1,4 @@
+using IIP.Runtime.Backends.Cuda;
 using IIP.Runtime.Tests.Cuda;
 using IIP.Runtime.Tests.Cuda.Conformance;
 
@@ -28,6 +29,26 @@ public class EmulatedConformanceTests
     {
         var result = ConformanceCases.ByName(caseName, CaseShapes.Small).Run(EmulatedBackend.Instance, new ConformanceOptions());
         Assert.True(result.Passed, result.Report());
+    }
+
+    [Theory]
+    [MemberData(nameof(CaseNames))]
+    public void MatchesCpuReferenceWithTheCpAsyncGemm(string caseName)
+    {
+        // Every case again with the opt-in cp.async main loop, which serves the products whose operands allow 16-byte
+        // loads (linear layers, 1x1 convolutions, the materialized attention's products and their gradients).
+        var backend = EmulatedBackend.Instance;
+        Assert.NotNull(backend.Kernels.GemmPipelined);
+        backend.GemmPipeline = GemmPipeline.CpAsync;
+        try
+        {
+            var result = ConformanceCases.ByName(caseName, CaseShapes.Small).Run(backend, new ConformanceOptions());
+            Assert.True(result.Passed, result.Report());
+        }
+        finally
+        {
+            backend.GemmPipeline = GemmPipeline.RegisterStaged;
+        }
     }
 
     [Fact]

@@ -15,8 +15,9 @@
 #
 # With the device tool (one short call; the machine's start counts against the session's device time):
 #   run(command="bash tools/cuda/run-on-gpu.sh all", carry=["build/gpu-check", "build/golden"], timeout_s=540)
-# where `all` runs check --reps 10, golden and bench, each under a time limit, then all three again with IIP_CUBLAS=1
-# (IIP_GPU_CUBLAS=0 skips those; their logs end in -cublas), and exits non-zero if any failed.
+# where `all` runs check --reps 10, golden and bench, each under a time limit, then check and bench with the cp.async
+# GEMM main loop (IIP_GEMM_PIPELINE=cp.async; IIP_GPU_CPASYNC=0 skips them; logs end in -cpasync), then all three with
+# IIP_CUBLAS=1 (IIP_GPU_CUBLAS=0 skips those; logs end in -cublas), and exits non-zero if any failed.
 # The tracked data/testbed (39 MiB) would push the call over the tool's 64 MiB: move it out of the tree for the call
 # (mv data/testbed /tmp/) and back after it.
 # Exit codes: 0 all cases passed, 1 a case failed, 2 no usable GPU.
@@ -84,6 +85,11 @@ case "${1:-}" in
     timeout "$check_s" bash "$0" check --reps 10 || { echo "run-on-gpu: check exit $?"; failed=1; }
     timeout "$golden_s" bash "$0" golden || { echo "run-on-gpu: golden exit $?"; failed=1; }
     timeout "$bench_s" bash "$0" bench --reps 10 || { echo "run-on-gpu: bench exit $?"; failed=1; }
+    if [ "${IIP_GPU_CPASYNC:-1}" = 1 ]; then
+      # the opt-in cp.async GEMM main loop (IIP_GEMM_PIPELINE=cp.async, unmeasured until here): check and speed; logs *-cpasync.txt
+      IIP_GEMM_PIPELINE=cp.async IIP_GPU_LOG_SUFFIX=-cpasync timeout "$check_s" bash "$0" check --reps 10 || { echo "run-on-gpu: check (cp.async) exit $?"; failed=1; }
+      IIP_GEMM_PIPELINE=cp.async IIP_GPU_LOG_SUFFIX=-cpasync timeout "$bench_s" bash "$0" bench --reps 10 || { echo "run-on-gpu: bench (cp.async) exit $?"; failed=1; }
+    fi
     if [ "${IIP_GPU_CUBLAS:-1}" = 1 ]; then
       # the same with linear layers and convolutions on cuBLAS (opt-in until checked here); logs *-cublas.txt
       IIP_CUBLAS=1 IIP_GPU_LOG_SUFFIX=-cublas timeout "$check_s" bash "$0" check --reps 10 || { echo "run-on-gpu: check (cuBLAS) exit $?"; failed=1; }

@@ -31,7 +31,7 @@ internal static class ModelBenchOnDevice
             Console.Error.WriteLine($"no usable GPU: {reason}");
             return 2;
         }
-        Console.WriteLine($"device: {gpu.Device}; kernels: sm_{gpu.KernelArchitecture} PTX; {gpu.BlasStatus}; latent {height}x{width}, best/median of {reps}");
+        Console.WriteLine($"device: {gpu.Device}; kernels: sm_{gpu.KernelArchitecture} PTX; {gpu.BlasStatus}; GEMM main loop {gpu.GemmPipeline}; latent {height}x{width}, best/median of {reps}");
         if (modelPath is null)
         {
             modelPath = Path.Combine(Path.GetTempPath(), "iip-bench-sd14");

@@ -49,7 +49,7 @@ if (gpu is null)
     Console.Error.WriteLine($"no usable GPU: {reason}");
     return 2;
 }
-Console.WriteLine($"device: {gpu.Device}; kernels: sm_{gpu.KernelArchitecture} PTX; {gpu.BlasStatus}");
+Console.WriteLine($"device: {gpu.Device}; kernels: sm_{gpu.KernelArchitecture} PTX; {gpu.BlasStatus}; GEMM main loop {gpu.GemmPipeline}");
 
 var cases = ConformanceCases.All.Where(c => filter is null || c.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
 var options = new ConformanceOptions(reps);

@@ -26,6 +26,14 @@ public sealed partial class CudaBackend
     private enum GemmLayout { NT, NN, TN }
 
     /// <summary>
+    /// The main loop of the linear layers and 1x1 convolutions whose operands allow 16-byte loads (kernels/gemm.cu):
+    /// registers stage the next k tile (the default, timed on an H200), or cp.async keeps two in flight
+    /// (<see cref="GemmPipeline.CpAsync"/>, opt-in with IIP_GEMM_PIPELINE=cp.async until a GPU has timed it).
+    /// </summary>
+    public GemmPipeline GemmPipeline { get; set; } =
+        Environment.GetEnvironmentVariable("IIP_GEMM_PIPELINE") == "cp.async" ? GemmPipeline.CpAsync : GemmPipeline.RegisterStaged;
+
+    /// <summary>
     /// C [M, N] = alpha op(A) op(B) + bias, batched: operand i of batch z starts at its pointer + z * stride (elements).
     /// NT: A [M, K], B [N, K]; NN: A [M, K], B [K, N]; TN: A [K, M], B [K, N] (row-major with leading dimensions).
     /// </summary>
@@ -48,14 +56,21 @@ public sealed partial class CudaBackend
             _ => throw new NotSupportedException($"GEMM {layout} with fp32 output"),
         };
         int outBytes = floatOutput ? 4 : 2;
+        int sharedBytes = 0;
         int splits = floatOutput ? 1 : SplitCount((long)Blocks(n, GemmTile) * Blocks(m, GemmTile) * batch, Blocks(k, GemmTileK), Device.MultiprocessorCount);
         // 16-byte vector loads need every row start (and batch start) aligned: leading dimension and stride multiples of 8.
         int flags = (lda % 8 == 0 && strideA % 8 == 0 && Aligned(a, 16) ? AVector : 0)
             | (ldb % 8 == 0 && strideB % 8 == 0 && Aligned(b, 16) ? BVector : 0)
             | (ldc % 2 == 0 && strideC % 2 == 0 && Aligned(c, 2 * outBytes) ? CPair : 0);
+        if (GemmPipeline == GemmPipeline.CpAsync && !floatOutput && (flags & (AVector | BVector)) == (AVector | BVector)
+            && _kernels.GemmPipelined is { } pipelined)
+        {
+            kernel = layout switch { GemmLayout.NT => pipelined.NT, GemmLayout.NN => pipelined.NN, _ => pipelined.TN };
+            sharedBytes = CudaKernelSet.GemmPipelinedSharedBytes;
+        }
         var (partial, owner) = splits > 1 ? Scratch((long)batch * splits * m * n * sizeof(float)) : (DevicePointer.Null, null);
         var grid = new Dim3((uint)Blocks(n, GemmTile), (uint)Blocks(m, GemmTile), (uint)(batch * splits));
-        kernel.Launch(grid, GemmThreads, 0, Stream, a, b, c, bias, m, n, k, lda, ldb, ldc, strideA, strideB, strideC, alpha, biasMode, flags,
+        kernel.Launch(grid, GemmThreads, sharedBytes, Stream, a, b, c, bias, m, n, k, lda, ldb, ldc, strideA, strideB, strideC, alpha, biasMode, flags,
             splits, partial);
         if (splits > 1) ReduceSplits(partial, c, bias, biasMode, m, n, ldc, strideC, splits, batch);
         GC.KeepAlive(owner);

@@ -46,6 +46,9 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
     /// <summary>The SM architecture of the PTX in use (90 or 80).</summary>
     public int KernelArchitecture => _kernels.Architecture;
 
+    /// <summary>The loaded kernels (for tests that check which variants this device got).</summary>
+    internal CudaKernelSet Kernels => _kernels;
+
     private CudaBackend(CudaDevice device)
     {
         Device = device;

@@ -23,7 +23,8 @@ internal sealed class CudaKernelSet : IDisposable
         ["ddim"] = ["ddim_transfer_f16", "guided_ddim_step_f16"],
         ["elementwise"] = ["add_f16", "add_channel_bias_f16", "axpby_f16", "silu_f16", "quick_gelu_f16", "gelu_f16", "geglu_f16",
             "silu_backward_f16", "geglu_backward_f16"],
-        ["gemm"] = ["gemm_nt_f16", "gemm_nn_f16", "gemm_tn_f16", "gemm_nt_f16_f32", "conv2d_f16", "conv2d_backward_input_f16", "splitk_reduce_f16", "im2col_f16"],
+        ["gemm"] = ["gemm_nt_f16", "gemm_nn_f16", "gemm_tn_f16", "gemm_nt_f16_f32", "gemm_nt_f16_pipelined", "gemm_nn_f16_pipelined",
+            "gemm_tn_f16_pipelined", "conv2d_f16", "conv2d_backward_input_f16", "splitk_reduce_f16", "im2col_f16"],
         ["groupnorm"] = ["group_norm_f16", "group_norm_partial_f16", "group_norm_apply_f16", "group_norm_backward_f16"],
         ["guidance"] = ["guidance_combine_f16", "sum_partials_f32"],
         ["layernorm"] = ["layer_norm_f16", "layer_norm_backward_f16"],
@@ -68,6 +69,15 @@ internal sealed class CudaKernelSet : IDisposable
     public CudaKernel GemmNN { get; }
     public CudaKernel GemmTN { get; }
     public CudaKernel GemmNTFloatOut { get; }
+
+    /// <summary>
+    /// The cp.async GEMMs (kernels/gemm.cu *_pipelined, for operands with 16-byte loads), null on a device that cannot give
+    /// them <see cref="GemmPipelinedSharedBytes"/> of shared memory per block.
+    /// </summary>
+    public (CudaKernel NT, CudaKernel NN, CudaKernel TN)? GemmPipelined { get; }
+
+    /// <summary>Dynamic shared memory of the pipelined GEMMs: three stages of a 128 x 40 A and B tile of halves.</summary>
+    public const int GemmPipelinedSharedBytes = 3 * 2 * 128 * 40 * 2;
     public CudaKernel Conv2d { get; }
     public CudaKernel Conv2dBackwardInput { get; }
     public CudaKernel SplitKReduce { get; }
@@ -126,6 +136,13 @@ internal sealed class CudaKernelSet : IDisposable
         GemmNN = Get(m, "gemm", "gemm_nn_f16");
         GemmTN = Get(m, "gemm", "gemm_tn_f16");
         GemmNTFloatOut = Get(m, "gemm", "gemm_nt_f16_f32");
+        if (GemmPipelinedSharedBytes <= device.MaxSharedMemoryPerBlockOptin)
+        {
+            var pipelined = (NT: Get(m, "gemm", "gemm_nt_f16_pipelined"), NN: Get(m, "gemm", "gemm_nn_f16_pipelined"),
+                TN: Get(m, "gemm", "gemm_tn_f16_pipelined"));
+            foreach (var kernel in new[] { pipelined.NT, pipelined.NN, pipelined.TN }) kernel.SetMaxDynamicSharedMemory(GemmPipelinedSharedBytes);
+            GemmPipelined = pipelined;
+        }
         Conv2d = Get(m, "gemm", "conv2d_f16");
         Conv2dBackwardInput = Get(m, "gemm", "conv2d_backward_input_f16");
         SplitKReduce = Get(m, "gemm", "splitk_reduce_f16");
