@@ -32,8 +32,9 @@ constexpr int STAGES = 3;        // the pipelined kernels' ring of k tiles
 constexpr int PIPELINE_SHARED_BYTES = STAGES * 2 * TILE * 2;  // A and B tile per stage: 61440 bytes (CudaKernelSet)
 static_assert(2 * PIPELINE_SHARED_BYTES <= 163 * 1024, "two pipelined blocks fit an A100 SM's shared memory");
 
-// Flags from the host: which operands allow 16-byte vector loads and 2-element stores.
-constexpr int A_VEC = 1, B_VEC = 2, C_PAIR = 4;
+// Flags from the host: which operands allow 16-byte vector loads and 2-element stores; X_ROWS (convolution): the input's
+// rows start 16-byte aligned (x aligned, W % 8 == 0).
+constexpr int A_VEC = 1, B_VEC = 2, C_PAIR = 4, X_ROWS = 8;
 
 // This thread's share of one 128 x 32 tile: two chunks of 8 halves.
 struct Regs {
@@ -138,12 +139,24 @@ struct ConvShape {
     int C, H, W, O, KH, KW, stride, pad_t, pad_l, Ho, Wo;
 };
 
+// Eight halves shifted by one along the row: [left, v0 .. v6] and [v1 .. v7, right] (h[0] in the low bytes).
+__device__ __forceinline__ uint4 shift_in_left(const uint4& v, unsigned short left) {
+    return {(v.x << 16) | left, (v.y << 16) | (v.x >> 16), (v.z << 16) | (v.y >> 16), (v.w << 16) | (v.z >> 16)};
+}
+__device__ __forceinline__ uint4 shift_in_right(const uint4& v, unsigned short right) {
+    return {(v.y << 16) | (v.x >> 16), (v.z << 16) | (v.y >> 16), (v.w << 16) | (v.z >> 16), ((unsigned)right << 16) | (v.w >> 16)};
+}
+
 // Implicit im2col, B of the forward convolution: element (p, k) with p = oy Wo + ox an output pixel and
 // k = (c KH + ky) KW + kx reads x[c, oy s - pad_t + ky, ox s - pad_l + kx], zero outside the image.
+// rows_aligned (X_ROWS): with stride 1, the 8 pixels of a chunk read input columns ox + kx - pad_l .. + 7 of one row, ox a
+// multiple of 8; when kx - pad_l is -1, 0 or 1 (every 3x3 convolution with padding 1), they are the aligned 16 bytes at
+// column ox shifted by one column, the one column beyond read alone (zero past the image's edge): two loads, not eight.
 struct Im2col {
     static constexpr bool k_major = true;
     const __half* x;
     ConvShape s;
+    bool rows_aligned;
 
     __device__ void load(int row0, int k0, Regs& r) const {
         const int pixels = s.Ho * s.Wo, k_total = s.C * s.KH * s.KW;
@@ -157,8 +170,24 @@ struct Im2col {
                 int oy = p / s.Wo, ox = p - oy * s.Wo;
                 if ((s.Wo & 7) == 0) {
                     // the 8 pixels lie in one output row (every SD latent width): one input row, columns stride apart
-                    const int iy = oy * s.stride - s.pad_t + ky, ix0 = ox * s.stride - s.pad_l + kx;
+                    const int iy = oy * s.stride - s.pad_t + ky, ix0 = ox * s.stride - s.pad_l + kx, shift = ix0 - ox;
                     const bool row_inside = p < pixels && iy >= 0 && iy < s.H;
+                    if (rows_aligned && s.stride == 1 && shift >= -1 && shift <= 1 && ox + 8 <= s.W) {
+                        if (!row_inside) {
+                            r.v[i] = make_uint4(0u, 0u, 0u, 0u);
+                            continue;
+                        }
+                        const __half* row = plane + iy * s.W;
+                        const uint4 center = *reinterpret_cast<const uint4*>(row + ox);
+                        if (shift == 0) {
+                            r.v[i] = center;
+                        } else if (shift < 0) {
+                            r.v[i] = shift_in_left(center, ox > 0 ? __half_as_ushort(row[ox - 1]) : (unsigned short)0);
+                        } else {
+                            r.v[i] = shift_in_right(center, ox + 8 < s.W ? __half_as_ushort(row[ox + 8]) : (unsigned short)0);
+                        }
+                        continue;
+                    }
 #pragma unroll
                     for (int j = 0; j < 8; ++j) {
                         const int ix = ix0 + j * s.stride;
@@ -504,7 +533,8 @@ extern "C" __global__ void __launch_bounds__(THREADS, 2) gemm_nt_f16_f32(IIP_GEM
 
 // Forward convolution as implicit GEMM per image: y [O, Ho Wo] = w [O, C KH KW] im2col(x) [C KH KW, Ho Wo] + bias [O].
 // x [N, C, H, W], w [O, C, KH, KW], bias [O] or null -> y [N, O, Ho, Wo]; grid (ceil(Ho Wo / 128), ceil(O / 128), N x splits).
-// flags: A_VEC when C KH KW % 8 == 0 and w is 16-byte aligned; C_PAIR when Ho Wo is even and y 4-byte aligned.
+// flags: A_VEC when C KH KW % 8 == 0 and w is 16-byte aligned; C_PAIR when Ho Wo is even and y 4-byte aligned; X_ROWS
+// when W % 8 == 0 and x is 16-byte aligned.
 // splits > 1: partial [N][splits][O][Ho Wo] floats, then splitk_reduce_f16 (bias per row) writes y.
 extern "C" __global__ void __launch_bounds__(THREADS, 2) conv2d_f16(const __half* x, const __half* w, const __half* bias, __half* y, int C,
                                                                  int H, int W, int O, int KH, int KW, int stride, int pad_t, int pad_l,
@@ -514,7 +544,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 2) conv2d_f16(const __half
     const int item = blockIdx.z / splits, split = blockIdx.z % splits;
     x += (long long)item * C * H * W;
     y += (long long)item * O * pixels;
-    gemm_tile(KContig{w, O, k_total, k_total, (flags & A_VEC) != 0}, Im2col{x, s}, y, pixels, O, pixels, k_total, 1.0f, bias,
+    gemm_tile(KContig{w, O, k_total, k_total, (flags & A_VEC) != 0}, Im2col{x, s, (flags & X_ROWS) != 0}, y, pixels, O, pixels, k_total, 1.0f, bias,
               bias != nullptr ? BIAS_PER_ROW : BIAS_NONE, (flags & C_PAIR) != 0, splits, item, split, partial);
 }
 

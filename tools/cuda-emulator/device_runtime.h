@@ -36,6 +36,7 @@ struct __attribute__((aligned(8))) float2 {
 };
 
 inline float2 make_float2(float x, float y) { return {x, y}; }
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
 
 // IEEE binary16 storage, converted with round-to-nearest-even as the GPU's cvt.rn.f16.f32.
 struct __half {

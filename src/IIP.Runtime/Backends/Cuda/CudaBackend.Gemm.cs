@@ -18,8 +18,8 @@ public sealed partial class CudaBackend
     // Split K: each split sums at least this many k tiles (256 of K), and a product is split at most this many ways.
     private const int MinSplitKTiles = 8, MaxSplits = 16;
 
-    // kernels/gemm.cu flag bits
-    private const int AVector = 1, BVector = 2, CPair = 4;
+    // kernels/gemm.cu flag bits (XRows: a convolution input's rows start 16-byte aligned)
+    private const int AVector = 1, BVector = 2, CPair = 4, XRows = 8;
 
     private const int BiasNone = 0, BiasPerColumn = 1, BiasPerRow = 2;
 
@@ -177,7 +177,8 @@ public sealed partial class CudaBackend
             GC.KeepAlive(colOwner);
             return;
         }
-        int flags = (ckk % 8 == 0 && Aligned(Ptr(w), 16) ? AVector : 0) | (pixels % 2 == 0 && Aligned(Ptr(y), 4) ? CPair : 0);
+        int flags = (ckk % 8 == 0 && Aligned(Ptr(w), 16) ? AVector : 0) | (pixels % 2 == 0 && Aligned(Ptr(y), 4) ? CPair : 0)
+            | (wd % 8 == 0 && Aligned(Ptr(x), 16) ? XRows : 0);
         int splits = SplitCount((long)Blocks(pixels, GemmTile) * Blocks(o, GemmTile) * n, Blocks(ckk, GemmTileK), Device.MultiprocessorCount);
         var (partial, owner) = splits > 1 ? Scratch((long)n * splits * o * pixels * sizeof(float)) : (DevicePointer.Null, null);
         var grid = new Dim3((uint)Blocks(pixels, GemmTile), (uint)Blocks(o, GemmTile), (uint)(n * splits));
