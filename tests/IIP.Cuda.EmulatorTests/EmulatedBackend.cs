@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using IIP.Runtime.Backends.Cuda;
 
 namespace IIP.Cuda.EmulatorTests;
@@ -7,7 +8,7 @@ namespace IIP.Cuda.EmulatorTests;
 /// repository root (the folder holding IIP.sln above this assembly); a missing one fails the tests with the command that
 /// builds it, and never falls back to a real driver.
 /// </summary>
-internal static class EmulatedBackend
+internal static unsafe class EmulatedBackend
 {
     public const string LibraryRelativePath = "build/cuda-emulator/libiip-cuda-emulator.so";
 
@@ -26,6 +27,24 @@ internal static class EmulatedBackend
             }
             throw new InvalidOperationException($"no IIP.sln above {AppContext.BaseDirectory}: cannot find {LibraryRelativePath}");
         }
+    }
+
+    /// <summary>
+    /// Runs each block's threads last to first until disposed (the emulator's iip_emulator_set_reverse_thread_order): a
+    /// kernel that depends on the order threads reach shared memory between barriers gives other results.
+    /// </summary>
+    public static IDisposable ReverseThreadOrder()
+    {
+        _ = Instance;  // the emulator is loaded (the same handle as IIP.Native's)
+        var library = NativeLibrary.Load(LibraryPath);
+        var set = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(library, "iip_emulator_set_reverse_thread_order");
+        set(1);
+        return new Restore(() => set(0));
+    }
+
+    private sealed class Restore(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
     }
 
     private static CudaBackend Create()

@@ -1,4 +1,5 @@
-// Blocks run one after another; a block's threads are fibers of the calling thread, resumed round-robin. A thread runs
+// Blocks run one after another; a block's threads are fibers of the calling thread, resumed round-robin (first to last,
+// or last to first: set_reverse_thread_order). A thread runs
 // until it reaches a barrier (__syncthreads) or a warp collective, arrives there and yields until the last live thread
 // of its block or warp arrives; the scheduler skips threads whose barrier has not completed. Warp collectives exchange
 // data through per-lane slots, two sets used in turn (a lane cannot reach the collective after next before every lane
@@ -94,6 +95,7 @@ struct Launch {
 };
 
 Launch state;  // one launch at a time (the driver's lock)
+bool reverse_order = false;
 
 void* allocate_stack() {
     void* base = mmap(nullptr, StackBytes + GuardBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -249,6 +251,8 @@ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row_address) {
                   });
 }
 
+void set_reverse_thread_order(bool reverse) { reverse_order = reverse; }
+
 std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, unsigned dynamic_shared_bytes) {
     const int threads = (int)(block.x * block.y * block.z), warp_count = (threads + WarpSize - 1) / WarpSize;
     state.body = &body;
@@ -286,8 +290,8 @@ std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, u
                 int remaining = threads;
                 while (remaining > 0) {
                     state.progress = false;
-                    for (int i = 0; i < threads; ++i) {
-                        Fiber& f = state.fibers[i];
+                    for (int n = 0; n < threads; ++n) {
+                        Fiber& f = state.fibers[reverse_order ? threads - 1 - n : n];
                         if (f.finished || (f.waiting != nullptr && f.waiting->generation == f.waiting_generation)) continue;
                         state.current = &f;
                         iip_switch_stack(&state.scheduler_stack_pointer, f.stack_pointer);

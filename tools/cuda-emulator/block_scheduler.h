@@ -14,4 +14,8 @@ namespace iip_emulation {
 // threads waiting at a barrier that the others never reach).
 std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, unsigned dynamic_shared_bytes);
 
+// Resume a block's threads last to first instead of first to last: threads then reach shared memory in the other
+// order between barriers, so a kernel that relies on an order the GPU does not promise gives other results.
+void set_reverse_thread_order(bool reverse);
+
 }  // namespace iip_emulation

@@ -476,6 +476,12 @@ API CUresult cuGraphDestroy(void* graph) {
     return Success;
 }
 
+// Not a driver function: the emulator's own switch (block_scheduler.h), for tests that look for order dependence.
+API void iip_emulator_set_reverse_thread_order(int reverse) {
+    LOCKED;
+    iip_emulation::set_reverse_thread_order(reverse != 0);
+}
+
 API CUresult cuGetErrorName(CUresult error, const char** text) {
     for (const auto& e : Errors)
         if (e.code == error) {
