@@ -108,6 +108,28 @@ __device__ __forceinline__ uint4 pack8(const __half (&h)[8]) {
     return r;
 }
 
+// Eight halves as floats and back (round to nearest even).
+__device__ __forceinline__ void unpack8(const uint4& v, float (&f)[8]) {
+    const uint32_t words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int w = 0; w < 4; ++w) {
+        f[2 * w] = f32(__ushort_as_half((unsigned short)(words[w] & 0xffffu)));
+        f[2 * w + 1] = f32(__ushort_as_half((unsigned short)(words[w] >> 16)));
+    }
+}
+
+__device__ __forceinline__ uint4 pack8(const float (&f)[8]) {
+    __half h[8];
+#pragma unroll
+    for (int j = 0; j < 8; ++j) h[j] = f16(f[j]);
+    return pack8(h);
+}
+
+// Whether every pointer is 16-byte aligned (for 16-byte loads and stores of 8 halves).
+__device__ __forceinline__ bool aligned16(const void* a, const void* b = nullptr, const void* c = nullptr) {
+    return (((uintptr_t)a | (uintptr_t)b | (uintptr_t)c) & 15u) == 0;
+}
+
 __device__ __forceinline__ __half unpack(const uint4& v, int j) {
     const uint32_t word = j < 2 ? v.x : j < 4 ? v.y : j < 6 ? v.z : v.w;
     return __ushort_as_half((unsigned short)((j & 1) ? word >> 16 : word & 0xffffu));

@@ -108,6 +108,23 @@ internal static partial class ConformanceCases
         yield return Single($"geglu [{rows},{2 * hidden}] -> [{rows},{hidden}]", "elementwise.cu geglu_f16", Pointwise, 8.0 * rows * hidden,
             () => [ConformanceHarness.Normal(11, 2f, rows, 2 * hidden)],
             x => Cpu.Geglu(x[0]), (g, x) => g.Geglu(x[0]));
+
+        // lengths that are not multiples of 8: the one-element path of each kernel (the shapes above take 8 at a time)
+        int[] odd = [3, 5, 7];
+        yield return Single("add odd [3,5,7]", "elementwise.cu add_f16", Pointwise, 105,
+            () => [ConformanceHarness.Normal(12, 1f, odd), ConformanceHarness.Normal(13, 1f, odd)],
+            x => Cpu.Add(x[0], x[1]), (g, x) => g.Add(x[0], x[1]));
+        yield return Single("add_channel_bias odd [3,5,7] + [3,5]", "elementwise.cu add_channel_bias_f16", Pointwise, 105,
+            () => [ConformanceHarness.Normal(14, 1f, odd), ConformanceHarness.Normal(15, 1f, 3, 5)],
+            x => Cpu.AddChannelBias(x[0], x[1]), (g, x) => g.AddChannelBias(x[0], x[1]));
+        yield return Single("silu odd [3,5,7]", "elementwise.cu silu_f16", Pointwise, 420,
+            () => [ConformanceHarness.Normal(16, 3f, odd)], x => Cpu.Silu(x[0]), (g, x) => g.Silu(x[0]));
+        yield return Single("gelu odd [3,5,7]", "elementwise.cu gelu_f16", Pointwise, 840,
+            () => [ConformanceHarness.Normal(17, 3f, odd)], x => Cpu.Gelu(x[0]), (g, x) => g.Gelu(x[0]));
+        yield return Single("quick_gelu odd [3,5,7]", "elementwise.cu quick_gelu_f16", Pointwise, 525,
+            () => [ConformanceHarness.Normal(18, 3f, odd)], x => Cpu.QuickGelu(x[0]), (g, x) => g.QuickGelu(x[0]));
+        yield return Single("geglu odd [5,74] -> [5,37]", "elementwise.cu geglu_f16", Pointwise, 8.0 * 5 * 37,
+            () => [ConformanceHarness.Normal(19, 2f, 5, 74)], x => Cpu.Geglu(x[0]), (g, x) => g.Geglu(x[0]));
     }
 
     /// <summary>"2,320,64,64": a shape as the case names write it.</summary>
