@@ -258,7 +258,10 @@ std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, u
     state.body = &body;
     state.grid = grid;
     state.block = block;
-    state.dynamic_shared.assign((dynamic_shared_bytes + 15) / 16, uint4{});
+    // the launch's bytes, then a guard that must survive each block (a kernel that writes past its dynamic shared memory)
+    const size_t guard_vectors = 64, shared_vectors = (dynamic_shared_bytes + 15) / 16;
+    state.dynamic_shared.assign(shared_vectors + guard_vectors, uint4{});
+    unsigned char* const guard = reinterpret_cast<unsigned char*>(state.dynamic_shared.data() + shared_vectors);
     while ((int)state.fibers.size() < threads) {
         Fiber f;
         f.stack = allocate_stack();
@@ -271,7 +274,8 @@ std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, u
             for (unsigned bx = 0; bx < grid.x; ++bx) {
                 state.block_index = {bx, by, bz};
                 // uninitialized shared memory reads as NaN (fp16 and fp32 alike), as a check that kernels write before reading
-                std::memset(state.dynamic_shared.data(), 0xff, state.dynamic_shared.size() * sizeof(uint4));
+                std::memset(state.dynamic_shared.data(), 0xff, shared_vectors * sizeof(uint4));
+                std::memset(guard, 0xa5, guard_vectors * sizeof(uint4));
                 state.block_group = Group{threads, 0, 0, 0};
                 for (int w = 0; w < warp_count; ++w) {
                     state.warps[w].size = std::min(WarpSize, threads - w * WarpSize);
@@ -303,6 +307,10 @@ std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, u
                                + " threads wait at a barrier or warp collective that the others never reach";
                     }
                 }
+                for (size_t i = 0; i < guard_vectors * sizeof(uint4); ++i)
+                    if (guard[i] != 0xa5)
+                        return "block (" + std::to_string(bx) + ", " + std::to_string(by) + ", " + std::to_string(bz) + ") wrote past its "
+                               + std::to_string(dynamic_shared_bytes) + " bytes of dynamic shared memory";
             }
     state.current = nullptr;
     return {};
