@@ -1,12 +1,12 @@
 using System.Runtime.InteropServices;
 using IIP.Runtime.Backends.Cuda;
+using IIP.Runtime.Tests;
 
 namespace IIP.Cuda.EmulatorTests;
 
 /// <summary>
-/// The CUDA backend on the kernel emulator, shared by the tests (created once). The emulator library is found from the
-/// repository root (the folder holding IIP.sln above this assembly); a missing one fails the tests with the command that
-/// builds it, and never falls back to a real driver.
+/// The CUDA backend on the kernel emulator, shared by the tests (created once). The emulator library is found under the
+/// repository root; a missing one fails the tests with the command that builds it, and never falls back to a real driver.
 /// </summary>
 internal static unsafe class EmulatedBackend
 {
@@ -16,18 +16,7 @@ internal static unsafe class EmulatedBackend
 
     public static CudaBackend Instance => Shared.Value;
 
-    public static string LibraryPath
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "IIP.sln")))
-                    return Path.Combine(dir.FullName, LibraryRelativePath);
-            }
-            throw new InvalidOperationException($"no IIP.sln above {AppContext.BaseDirectory}: cannot find {LibraryRelativePath}");
-        }
-    }
+    public static string LibraryPath => Path.Combine(TestPaths.RepoRoot, LibraryRelativePath);
 
     /// <summary>
     /// Runs each block's threads last to first until disposed (the emulator's iip_emulator_set_reverse_thread_order): a
