@@ -8,9 +8,11 @@
 // O' = O 2^(m - m') + P V, with P rounded to fp16 as the A operand of the second product (its accumulator layout
 // is the A fragment layout, so P never leaves registers). At the end y = O / l.
 // D is the head size rounded up to 16 (instantiated for 16 .. 160); columns d .. D are zero-filled in shared memory.
-// Shared memory: Q, K and V as [64][D+8] halves (63 KiB at D = 160: the launcher raises the kernel's dynamic shared
-// memory limit), each row written with 16-byte stores; V's fragments for P V (pairs along keys) are read with
-// ldmatrix.trans, as the GEMM reads its [k][n] tiles (a transposed copy of V took 2-byte stores that shared banks).
+// Shared memory: Q, and K and V twice (two key blocks), as [64][D+8] halves (105 KiB at D = 160: the launcher raises the
+// kernel's dynamic shared memory limit), each row written with 16-byte stores; the next key block is copied with
+// cp.async while the current one is multiplied (when rows are 16-byte aligned; else loaded in turn). V's fragments for
+// P V (pairs along keys) are read with ldmatrix.trans, as the GEMM reads its [k][n] tiles (a transposed copy of V took
+// 2-byte stores that shared banks).
 #include "common.cuh"
 
 using namespace iip;
@@ -40,13 +42,36 @@ __device__ void load_rows(const __half* src, int ld, int row0, int row_limit, in
     }
 }
 
+// As load_rows with cp.async (operands with 16-byte aligned rows, vec): the copies land at a later cp_async_wait.
+template <int D>
+__device__ void issue_rows(const __half* src, int ld, int row0, int row_limit, int d, __half* dst) {
+    constexpr int CHUNKS = D / 8, LD = D + 8;
+    for (int c = threadIdx.x; c < 64 * CHUNKS; c += THREADS) {
+        const int r = c / CHUNKS, col = (c - r * CHUNKS) * 8, gr = row0 + r;
+        const int bytes = gr < row_limit ? 2 * max(0, min(8, d - col)) : 0;
+        cp_async_16(dst + r * LD + col, bytes > 0 ? src + (long long)gr * ld + col : src, bytes);
+    }
+}
+
+// Key block `kb` of k and v into the shared tiles ks, vs: with cp.async when vec (waited for by the caller), else loaded.
+template <int D>
+__device__ void fetch_keys(const __half* k, const __half* v, int ldk, int ldv, int kb, int tk, int d, bool vec, __half* ks, __half* vs) {
+    if (vec) {
+        issue_rows<D>(k, ldk, kb, tk, d, ks);
+        issue_rows<D>(v, ldv, kb, tk, d, vs);
+    } else {
+        load_rows<D>(k, ldk, kb, tk, d, false, ks);
+        load_rows<D>(v, ldv, kb, tk, d, false, vs);
+    }
+    cp_async_commit();
+}
+
 template <int D>
 __device__ void attention_block(const __half* q, const __half* k, const __half* v, __half* y, int tq, int tk, int heads, int d,
                                 int ldq, int ldk, int ldv, int ldy, float scale_log2, int causal, int vec_flag) {
     constexpr int LD = D + 8, KSTEPS = D / 16, OUT_TILES = D / 8;
     __half* const qs = dynamic_shared<__half>();  // [64][LD]
-    __half* const ks = qs + BQ * LD;              // [64][LD]
-    __half* const vs = ks + BKEYS * LD;           // [64][LD]
+    __half* const kv = qs + BQ * LD;              // key block i: K at kv + (i % 2) 2 TILE, V a TILE after it, TILE = [64][LD]
 
     const bool vec = vec_flag != 0;
     const int b = blockIdx.y / heads, h = blockIdx.y - b * heads, q0 = blockIdx.x * BQ;
@@ -64,13 +89,20 @@ __device__ void attention_block(const __half* q, const __half* k, const __half* 
     for (int n = 0; n < OUT_TILES; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
     float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
 
+    constexpr int TILE = BKEYS * LD;
     load_rows<D>(q, ldq, q0, tq, d, vec, qs);
     const int key_end = causal ? min(tk, q0 + BQ) : tk;
-    for (int kb = 0; kb < key_end; kb += BKEYS) {
-        __syncthreads();  // the previous block's readers of ks / vs are done (and qs is complete)
-        load_rows<D>(k, ldk, kb, tk, d, vec, ks);
-        load_rows<D>(v, ldv, kb, tk, d, vec, vs);
+    if (key_end > 0) fetch_keys<D>(k, v, ldk, ldv, 0, tk, d, vec, kv, kv + TILE);
+    for (int kb = 0, i = 0; kb < key_end; kb += BKEYS, ++i) {
+        // block i has landed for every thread, and every warp is done with block i - 1, whose buffers are refilled next
+        cp_async_wait<0>();
         __syncthreads();
+        if (kb + BKEYS < key_end) {
+            __half* next = kv + ((i + 1) & 1) * 2 * TILE;
+            fetch_keys<D>(k, v, ldk, ldv, kb + BKEYS, tk, d, vec, next, next + TILE);  // in flight during this block's work
+        }
+        const __half* const ks = kv + (i & 1) * 2 * TILE;
+        const __half* const vs = ks + TILE;
 
         // S [16 x 64] per warp = Q K^T
         float s[8][4];
@@ -175,7 +207,7 @@ __device__ void attention_block(const __half* q, const __half* k, const __half* 
 
 }  // namespace
 
-// Grid (ceil(Tq / 64), B * heads), block 128, dynamic shared memory 192 (D + 8) * 2 bytes.
+// Grid (ceil(Tq / 64), B * heads), block 128, dynamic shared memory 320 (D + 8) * 2 bytes.
 // scale_log2 = log2(e) / sqrt(d). vec: d % 8 == 0, C % 8 == 0 and all pointers 16-byte aligned.
 #define IIP_ATTENTION(D)                                                                                                    \
     extern "C" __global__ void __launch_bounds__(THREADS) attention_f16_d##D(                                               \

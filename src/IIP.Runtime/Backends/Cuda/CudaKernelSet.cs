@@ -93,10 +93,10 @@ internal sealed class CudaKernelSet : IDisposable
     public CudaKernel SumPartials { get; }
 
     /// <summary>
-    /// Dynamic shared memory of the fused attention kernel for padded head size <paramref name="d"/>: Q, K and V tiles of
-    /// 64 rows of d + 8 halves (kernels/attention.cu).
+    /// Dynamic shared memory of the fused attention kernel for padded head size <paramref name="d"/>: a Q tile and two K and
+    /// V tiles (the current and the next key block) of 64 rows of d + 8 halves (kernels/attention.cu).
     /// </summary>
-    public static int AttentionSharedBytes(int d) => 3 * 64 * (d + 8) * 2;
+    public static int AttentionSharedBytes(int d) => 5 * 64 * (d + 8) * 2;
 
     public CudaKernelSet(CudaDevice device)
     {
