@@ -98,7 +98,7 @@ __device__ __forceinline__ void mma_m16n8k16(float (&d)[4], const uint32_t (&a)[
 #endif
 }
 
-// Eight halves as one 16-byte vector (h[0] in the low bytes, the order in memory) and back.
+// Eight halves as one 16-byte vector (h[0] in the low bytes, the order in memory).
 __device__ __forceinline__ uint4 pack8(const __half (&h)[8]) {
     uint4 r;
     r.x = (uint32_t)__half_as_ushort(h[0]) | ((uint32_t)__half_as_ushort(h[1]) << 16);
@@ -128,11 +128,6 @@ __device__ __forceinline__ uint4 pack8(const float (&f)[8]) {
 // Whether every pointer is 16-byte aligned (for 16-byte loads and stores of 8 halves).
 __device__ __forceinline__ bool aligned16(const void* a, const void* b = nullptr, const void* c = nullptr) {
     return (((uintptr_t)a | (uintptr_t)b | (uintptr_t)c) & 15u) == 0;
-}
-
-__device__ __forceinline__ __half unpack(const uint4& v, int j) {
-    const uint32_t word = j < 2 ? v.x : j < 4 ? v.y : j < 6 ? v.z : v.w;
-    return __ushort_as_half((unsigned short)((j & 1) ? word >> 16 : word & 0xffffu));
 }
 
 // 32-bit load of two adjacent halves from shared memory (the address must be 4-byte aligned).
