@@ -13,6 +13,8 @@ public sealed record LabelEntry(string Image, bool Memorized, string? Set = null
 /// and optionally a "set" column). The format follows the extension (.csv, else JSONL
 /// for .jsonl/.json/.ndjson), or the first character ('{' = JSONL) otherwise.
 /// Results files carry no labels, so a labels file is always needed (no label field in results, for now).
+/// Every malformed input is a <see cref="FormatException"/> whose message names the file and, where there is one,
+/// the line (tests/fuzz fuzzes this with AFL++).
 /// </summary>
 public sealed class LabelSet
 {
@@ -87,18 +89,30 @@ public sealed class LabelSet
             }
             using (document)
             {
-                var root = document.RootElement;
-                if (root.ValueKind != JsonValueKind.Object)
-                    throw new FormatException($"{path} line {lineNumber}: expected a JSON object");
-                if (!root.TryGetProperty("image", out var image) || image.ValueKind != JsonValueKind.String || image.GetString()!.Length == 0)
-                    throw new FormatException($"{path} line {lineNumber}: needs a non-empty string field \"image\"");
-                bool? memorized = root.TryGetProperty("memorized", out var m) ? JsonFlag(m, "memorized", path, lineNumber) : null;
-                bool? label = root.TryGetProperty("label", out var l) ? JsonFlag(l, "label", path, lineNumber) : null;
-                string? set = root.TryGetProperty("set", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
-                labels.Add((lineNumber, new LabelEntry(image.GetString()!, Combine(memorized, label, path, lineNumber), set)));
+                try
+                {
+                    labels.Add((lineNumber, JsonEntry(document.RootElement, path, lineNumber)));
+                }
+                catch (InvalidOperationException e)
+                {
+                    // A \u escape that is half a surrogate pair: System.Text.Json parses it and throws when the string is read.
+                    throw new FormatException($"{path} line {lineNumber}: a string holds an invalid \\u escape ({e.Message})", e);
+                }
             }
         }
         return labels;
+    }
+
+    private static LabelEntry JsonEntry(JsonElement root, string path, int lineNumber)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new FormatException($"{path} line {lineNumber}: expected a JSON object");
+        if (!root.TryGetProperty("image", out var image) || image.ValueKind != JsonValueKind.String || image.GetString()!.Length == 0)
+            throw new FormatException($"{path} line {lineNumber}: needs a non-empty string field \"image\"");
+        bool? memorized = root.TryGetProperty("memorized", out var m) ? JsonFlag(m, "memorized", path, lineNumber) : null;
+        bool? label = root.TryGetProperty("label", out var l) ? JsonFlag(l, "label", path, lineNumber) : null;
+        string? set = root.TryGetProperty("set", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
+        return new LabelEntry(image.GetString()!, Combine(memorized, label, path, lineNumber), set);
     }
 
     private static bool JsonFlag(JsonElement value, string name, string path, int line) => value.ValueKind switch

@@ -6,7 +6,8 @@ namespace IIP.Runtime.Imaging;
 /// <summary>Reads images of any common format into <see cref="RgbImage"/> and writes PNGs.</summary>
 /// <remarks>
 /// Decoding is stb_image (StbImageSharp): PNG (any bit depth, gray, palette, alpha), JPEG (baseline and
-/// progressive), BMP, GIF (first frame), TGA, PSD, HDR, PNM. Every source is converted to 8-bit RGB:
+/// progressive), BMP, GIF (first frame), TGA, PSD, HDR (StbImageSharp 2.30 does not read PNM: such files are reported as
+/// unsupported). Every source is converted to 8-bit RGB:
 /// gray is replicated, alpha is dropped (not composited), 16-bit samples keep their high byte
 /// (stb's v >> 8, the same bytes PIL's "RGB;16B" raw mode keeps).
 /// </remarks>
@@ -32,7 +33,7 @@ public static class ImageFile
             throw new ImageLoadException(name, "the file is empty");
         string? unsupported = UnsupportedFormatName(bytes);
         if (unsupported is not null)
-            throw new ImageLoadException(name, $"{unsupported} images are not supported (PNG, JPEG, BMP, GIF, TGA, PSD, HDR and PNM are)");
+            throw new ImageLoadException(name, $"{unsupported} images are not supported (PNG, JPEG, BMP, GIF, TGA, PSD and HDR are)");
         if (PngStructure.HasSignature(bytes) && PngStructure.FindProblem(bytes) is { } pngProblem)
             throw new ImageLoadException(name, pngProblem);
         if (JpegStructure.HasSignature(bytes) && JpegStructure.FindProblem(bytes) is { } jpegProblem)
@@ -51,7 +52,7 @@ public static class ImageFile
         if (info is null)
             throw new ImageLoadException(name, SupportedFormatName(bytes) is { } format
                 ? $"the {format} header is invalid or uses a variant the decoder does not read"
-                : "not a recognized image format (PNG, JPEG, BMP, GIF, TGA, PSD, HDR and PNM are read)");
+                : "not a recognized image format (PNG, JPEG, BMP, GIF, TGA, PSD and HDR are read)");
         long pixels = (long)info.Value.Width * info.Value.Height;
         if (info.Value.Width <= 0 || info.Value.Height <= 0 || pixels > MaxPixels)
             throw new ImageLoadException(name, $"image size {info.Value.Width}x{info.Value.Height} is outside 1 .. {MaxPixels} pixels");
@@ -106,6 +107,8 @@ public static class ImageFile
             return "HEIF/AVIF";
         if (b.Length >= 2 && b[0] == 0xFF && b[1] == 0x0A)
             return "JPEG XL";
+        if (b.Length >= 2 && b[0] == (byte)'P' && b[1] is (byte)'5' or (byte)'6')
+            return "PNM";   // StbImageSharp 2.30 answers "unknown image type" to a valid PPM/PGM
         return null;
     }
 
@@ -124,8 +127,6 @@ public static class ImageFile
             return "PSD";
         if (b.StartsWith("#?RADIANCE"u8) || b.StartsWith("#?RGBE"u8))
             return "HDR";
-        if (b.Length >= 2 && b[0] == (byte)'P' && b[1] is (byte)'5' or (byte)'6')
-            return "PNM";
         return null;
     }
 

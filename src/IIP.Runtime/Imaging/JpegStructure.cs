@@ -12,13 +12,29 @@ internal static class JpegStructure
 {
     private const byte StartOfImage = 0xD8, EndOfImage = 0xD9, StartOfScan = 0xDA, Temporary = 0x01;
 
-    public static bool HasSignature(ReadOnlySpan<byte> data) =>
-        data.Length >= 3 && data[0] == 0xFF && data[1] == StartOfImage && data[2] == 0xFF;
+    /// <summary>
+    /// True when the data starts with an SOI marker, which the decoder (like libjpeg) also finds after fill bytes:
+    /// FF FF .. FF D8. A file starting so must pass <see cref="FindProblem"/> too: the decoder skips a segment
+    /// length past the end of the data and then loops forever looking for the next marker (a fuzzer found this
+    /// with FF FF D8 FF E6 FF FF: tests/fuzz/regressions/image).
+    /// </summary>
+    public static bool HasSignature(ReadOnlySpan<byte> data) => AfterStartOfImage(data) > 0;
+
+    /// <summary>The offset just past the SOI marker (and the fill bytes before it), or -1 when there is none.</summary>
+    private static int AfterStartOfImage(ReadOnlySpan<byte> data)
+    {
+        int i = 0;
+        while (i < data.Length && data[i] == 0xFF)
+            i++;
+        return i >= 1 && i < data.Length && data[i] == StartOfImage ? i + 1 : -1;
+    }
 
     /// <summary>Null when the segments run from SOI to an EOI inside the file, else what is wrong.</summary>
     public static string? FindProblem(ReadOnlySpan<byte> data)
     {
-        int offset = 2;
+        int offset = AfterStartOfImage(data);
+        if (offset < 0)
+            return "JPEG has no start-of-image marker";
         while (true)
         {
             if (offset >= data.Length)

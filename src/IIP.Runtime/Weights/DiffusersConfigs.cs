@@ -62,6 +62,7 @@ public static class DiffusersConfigs
             TransformerLayersPerBlock = json.UniformInt("transformer_layers_per_block", d.TransformerLayersPerBlock),
         };
         CheckPositive(json, "layers_per_block", config.LayersPerBlock);
+        CheckPositive(json, "norm_num_groups", config.NormGroups);   // before the channel check divides by it
         CheckPositive(json, "attention_head_dim", config.Heads);
         CheckPositive(json, "transformer_layers_per_block", config.TransformerLayersPerBlock);
         CheckPositive(json, "cross_attention_dim", config.CrossAttentionDim);
@@ -96,6 +97,7 @@ public static class DiffusersConfigs
             SampleSize = json.Int("sample_size", d.SampleSize),
         };
         CheckPositive(json, "layers_per_block", config.LayersPerBlock);
+        CheckPositive(json, "norm_num_groups", config.NormGroups);   // before the channel check divides by it
         CheckPositive(json, "latent_channels", config.LatentChannels);
         if (channels.Length == 0 || channels.Any(c => c <= 0 || c % config.NormGroups != 0))
             throw json.Error("block_out_channels", $"[{string.Join(", ", channels)}] must be positive multiples of norm_num_groups {config.NormGroups}");

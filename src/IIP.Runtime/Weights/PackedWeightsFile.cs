@@ -73,7 +73,11 @@ public static class PackedWeightsFile
     public sealed record Contents(UNetConfig Unet, VaeConfig Vae, TextEncoderConfig TextEncoder, SchedulerConfig Scheduler,
         IWeightSource[] Parts, string? TokenizerFolder, IDisposable File);
 
-    /// <summary>Validates the preamble, header and tensor table against the file size, then maps the file.</summary>
+    /// <summary>
+    /// Validates the preamble, header and tensor table against the file size, then maps the file. Every problem,
+    /// a truncated file, a header that is not UTF-8 JSON, a bad config or tensor entry, is a
+    /// <see cref="WeightException"/> naming the file.
+    /// </summary>
     public static Contents Read(string origin)
     {
         long length;
@@ -94,10 +98,44 @@ public static class PackedWeightsFile
             if (headerLength > (ulong)(length - PackedWeightsFormat.PreambleBytes) || headerLength > SafetensorsHeader.MaxHeaderBytes)
                 throw new WeightException($"{origin}: truncated packed weight file or bad header: header length {headerLength} in a {length}-byte file");
             json = new byte[headerLength];
-            RandomAccess.Read(handle, json, PackedWeightsFormat.PreambleBytes);
+            int read = RandomAccess.Read(handle, json, PackedWeightsFormat.PreambleBytes);
+            if (read != json.Length)
+                throw new WeightException($"{origin}: truncated packed weight file: read {read} of {headerLength} header bytes");
         }
         long dataStart = PackedWeightsFormat.Align(PackedWeightsFormat.PreambleBytes + json.Length);
 
+        int invalid = SafetensorsHeader.FirstInvalidUtf8Byte(json);
+        if (invalid >= 0)
+            throw new WeightException($"{origin}: bad packed header: not valid UTF-8 (byte {invalid} of the header is 0x{json[invalid]:x2})");
+        // The writer emits strict JSON: parse it strictly once, so the config reader (which also takes comments and
+        // trailing commas, as config.json files may have them) and the tensor table see the same document.
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json);
+        }
+        catch (JsonException e)
+        {
+            throw new WeightException($"{origin}: bad packed header: not valid JSON ({e.Message})");
+        }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+                throw new WeightException($"{origin}: bad packed header: the JSON is a {document.RootElement.ValueKind}, not an object");
+            try
+            {
+                return ReadHeader(origin, json, document.RootElement, length, dataStart);
+            }
+            catch (InvalidOperationException e)
+            {
+                // A \u escape that is half a surrogate pair: System.Text.Json parses it and throws when the string is read.
+                throw new WeightException($"{origin}: bad packed header: a string holds an invalid \\u escape ({e.Message})");
+            }
+        }
+    }
+
+    private static Contents ReadHeader(string origin, byte[] json, JsonElement root, long length, long dataStart)
+    {
         using var header = ConfigJson.Parse(origin, json);
         UNetConfig unet;
         VaeConfig vae;
@@ -105,8 +143,8 @@ public static class PackedWeightsFile
         SchedulerConfig scheduler;
         using (var configs = header.Child("configs"))
         {
-            using (var c = configs.Child("unet")) unet = DiffusersConfigs.ReadUNet(c);
-            using (var c = configs.Child("vae")) vae = DiffusersConfigs.ReadVae(c);
+            using (var c = configs.Child("unet")) unet = DiffusersConfigs.ReadUNet(PositiveGroups(c, UNetConfig.StableDiffusionV14.NormGroups));
+            using (var c = configs.Child("vae")) vae = DiffusersConfigs.ReadVae(PositiveGroups(c, VaeConfig.StableDiffusionV14.NormGroups));
             using (var c = configs.Child("text_encoder")) textEncoder = DiffusersConfigs.ReadTextEncoder(c);
             using (var c = configs.Child("scheduler")) scheduler = DiffusersConfigs.ReadScheduler(c);
         }
@@ -118,8 +156,7 @@ public static class PackedWeightsFile
         try
         {
             var parts = ModelParts.All.Select(_ => new PackedPartSource(file, dataStart)).ToArray();
-            using var document = JsonDocument.Parse(json);
-            if (!document.RootElement.TryGetProperty("tensors", out var table) || table.ValueKind != JsonValueKind.Array)
+            if (!root.TryGetProperty("tensors", out var table) || table.ValueKind != JsonValueKind.Array)
                 throw new WeightException($"{origin}: packed header has no 'tensors' array");
             foreach (var item in table.EnumerateArray())
                 AddTensor(origin, item, parts, length - dataStart);
@@ -130,6 +167,18 @@ public static class PackedWeightsFile
             file.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Rejects a norm_num_groups below 1 before the config reader divides the channel counts by it, which threw a
+    /// DivideByZeroException naming no file (tests/fuzz/regressions/iipw/*-norm-groups-zero.iipw).
+    /// </summary>
+    private static ConfigJson PositiveGroups(ConfigJson config, int fallback)
+    {
+        int groups = config.Int("norm_num_groups", fallback);
+        if (groups < 1)
+            throw config.Error("norm_num_groups", $"is {groups}; it must be at least 1");
+        return config;
     }
 
     private static void AddTensor(string origin, JsonElement item, PackedPartSource[] parts, long dataLength)

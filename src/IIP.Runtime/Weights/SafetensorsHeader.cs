@@ -1,4 +1,6 @@
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace IIP.Runtime.Weights;
 
@@ -11,6 +13,10 @@ public sealed record SafetensorsEntry(WeightInfo Info, long Begin, long End)
 /// <summary>
 /// The parsed and validated JSON header of a safetensors file:
 /// <c>{"name": {"dtype": "F16", "shape": [..], "data_offsets": [begin, end]}, ..., "__metadata__": {..}}</c>.
+/// The header must be valid UTF-8 (System.Text.Json does not check the bytes inside strings until a string is
+/// read, and then throws an exception that names no file), and no two tensors may share bytes of the data
+/// section: overlapping or aliased data_offsets would let a write through one tensor change another, and the
+/// format's reference reader rejects them too. Every problem is a <see cref="WeightException"/> naming the file.
 /// </summary>
 public sealed class SafetensorsHeader
 {
@@ -33,12 +39,15 @@ public sealed class SafetensorsHeader
 
     /// <summary>
     /// Parses <paramref name="json"/> and checks every entry against a data section of
-    /// <paramref name="dataLength"/> bytes: known dtype, non-negative shape, element count x dtype size ==
-    /// end - begin, 0 &lt;= begin &lt;= end &lt;= dataLength. Throws <see cref="WeightException"/> naming
-    /// <paramref name="origin"/> and the tensor.
+    /// <paramref name="dataLength"/> bytes: valid UTF-8, known dtype, non-negative shape, element count x dtype
+    /// size == end - begin, 0 &lt;= begin &lt;= end &lt;= dataLength, and no byte range shared by two tensors.
+    /// Throws <see cref="WeightException"/> naming <paramref name="origin"/> and the tensor(s).
     /// </summary>
     public static SafetensorsHeader Parse(string origin, ReadOnlySpan<byte> json, long dataLength)
     {
+        int invalid = FirstInvalidUtf8Byte(json);
+        if (invalid >= 0)
+            throw new WeightException($"{origin}: bad safetensors header: not valid UTF-8 (byte {invalid} of the header is 0x{json[invalid]:x2})");
         JsonDocument doc;
         try
         {
@@ -52,26 +61,77 @@ public sealed class SafetensorsHeader
 
         using (doc)
         {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new WeightException($"{origin}: bad safetensors header: the JSON is a {doc.RootElement.ValueKind}, not an object");
-
-            var entries = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
-            var names = new List<string>();
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var property in doc.RootElement.EnumerateObject())
+            try
             {
-                if (property.Name == "__metadata__")
-                {
-                    ReadMetadata(origin, property.Value, metadata);
-                    continue;
-                }
-                if (entries.ContainsKey(property.Name))
-                    throw new WeightException($"{origin}: bad safetensors header: tensor '{property.Name}' appears twice");
-                entries.Add(property.Name, ReadEntry(origin, property.Name, property.Value, dataLength));
-                names.Add(property.Name);
+                return Read(origin, doc.RootElement, dataLength);
             }
-            return new SafetensorsHeader(entries, names, metadata);
+            catch (InvalidOperationException e)
+            {
+                // A \u escape that is half a surrogate pair: System.Text.Json parses it and throws when the string is read.
+                throw new WeightException($"{origin}: bad safetensors header: a string holds an invalid \\u escape ({e.Message})");
+            }
         }
+    }
+
+    private static SafetensorsHeader Read(string origin, JsonElement root, long dataLength)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new WeightException($"{origin}: bad safetensors header: the JSON is a {root.ValueKind}, not an object");
+
+        var entries = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
+        var names = new List<string>();
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var property in root.EnumerateObject())
+        {
+            if (property.Name == "__metadata__")
+            {
+                ReadMetadata(origin, property.Value, metadata);
+                continue;
+            }
+            if (entries.ContainsKey(property.Name))
+                throw new WeightException($"{origin}: bad safetensors header: tensor '{property.Name}' appears twice");
+            entries.Add(property.Name, ReadEntry(origin, property.Name, property.Value, dataLength));
+            names.Add(property.Name);
+        }
+        CheckNoSharedBytes(origin, names.Select(n => entries[n]).ToList());
+        return new SafetensorsHeader(entries, names, metadata);
+    }
+
+    /// <summary>
+    /// Rejects two tensors whose byte ranges overlap or coincide (aliasing). Empty tensors hold no bytes and may
+    /// sit anywhere. Sorted by begin, a range overlaps an earlier one exactly when it begins before the furthest
+    /// end seen so far; the error names that earlier tensor and this one.
+    /// </summary>
+    private static void CheckNoSharedBytes(string origin, List<SafetensorsEntry> entries)
+    {
+        var sorted = entries.Where(e => e.ByteLength > 0).OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
+        SafetensorsEntry? furthest = null;
+        foreach (var entry in sorted)
+        {
+            if (furthest is not null && entry.Begin < furthest.End)
+            {
+                string how = entry.Begin == furthest.Begin && entry.End == furthest.End ? "share the same bytes (aliased)" : "overlap";
+                throw new WeightException($"{origin}: bad safetensors header: tensors '{furthest.Info.Name}' data_offsets [{furthest.Begin}, {furthest.End}] "
+                    + $"and '{entry.Info.Name}' data_offsets [{entry.Begin}, {entry.End}] {how} in the data section");
+            }
+            if (furthest is null || entry.End > furthest.End)
+                furthest = entry;
+        }
+    }
+
+    /// <summary>Index of the first byte that does not start or continue a valid UTF-8 sequence, or -1 when all are valid.</summary>
+    internal static int FirstInvalidUtf8Byte(ReadOnlySpan<byte> bytes)
+    {
+        if (Utf8.IsValid(bytes))
+            return -1;
+        int offset = 0;
+        while (offset < bytes.Length)
+        {
+            if (Rune.DecodeFromUtf8(bytes[offset..], out _, out int consumed) != System.Buffers.OperationStatus.Done)
+                return offset;
+            offset += consumed;
+        }
+        return -1;
     }
 
     private static void ReadMetadata(string origin, JsonElement value, Dictionary<string, string> metadata)

@@ -62,6 +62,10 @@ public sealed class LabelSetTests
     [InlineData("l.jsonl", "{\"image\": \"a.png\", \"label\": 1, \"memorized\": false}\n", "disagree")]
     [InlineData("l.jsonl", "{\"image\": \"a.png\", \"label\": 1}\n{\"image\": \"a.png\", \"label\": 0}\n", "on line 1")]
     [InlineData("l.jsonl", "\n\n", "no labels")]
+    [InlineData("l.jsonl", "{\"image\": \"a.png\", \"label\": 1}\n[1, 2]\n", "line 2: expected a JSON object")]
+    [InlineData("l.jsonl", "{\"image\": \"a\\ud800.png\", \"label\": 1}\n", "line 1: a string holds an invalid \\u escape")]       // half a surrogate pair
+    [InlineData("l.jsonl", "{\"image\": \"a.png\", \"label\": 1, \"set\": \"\\udc00\"}\n", "line 1: a string holds an invalid")]
+    [InlineData("l.txt", "{\"image\": \"a.png\", \"memorized\": true}\n{\"image\": \"\\ud83d\"}\n", "line 2: a string holds an invalid")]
     [InlineData("l.csv", "path,memorized\na.png,1\n", "'image' column")]
     [InlineData("l.csv", "image,memorized\na.png,maybe\n", "line 2")]
     [InlineData("l.csv", "image,memorized\na.png\n", "1 fields but the header has 2")]

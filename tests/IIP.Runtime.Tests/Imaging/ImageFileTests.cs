@@ -208,6 +208,10 @@ public sealed class ImageFileTests : IDisposable
         byte[] tiff = [.. "II*\0"u8, 8, 0, 0, 0, 0, 0];
         e = Assert.Throws<ImageLoadException>(() => ImageFile.Load(WriteFile("x.tif", tiff)));
         Assert.Contains("TIFF", e.Message);
+        // a valid 1x1 binary PPM: stb_image as packaged does not read PNM, so it is named unsupported, not "corrupt"
+        byte[] ppm = [.. "P6\n1 1\n255\n"u8, 10, 20, 30];
+        e = Assert.Throws<ImageLoadException>(() => ImageFile.Load(WriteFile("x.ppm", ppm)));
+        Assert.Contains("PNM images are not supported", e.Message);
     }
 
     [Fact]

@@ -170,6 +170,36 @@ public sealed class ResultsFileTests
         Assert.Contains("method", e.Message);
     }
 
+    [Theory]
+    [InlineData("5")]
+    [InlineData("[1, 2]")]
+    [InlineData("\"a.png\"")]
+    [InlineData("null")]
+    [InlineData("{\"image\": \"a\\ud800.png\", \"sha256\": \"\", \"method\": \"iip\"}")]   // half a surrogate pair
+    [InlineData("{\"image\": \"a.png\", \"sha256\": \"\", \"method\": \"iip\", \"seed\": 1e30}")]
+    [InlineData("{\"image\": \"a.png\", \"sha256\": \"\", \"method\": \"iip\", \"components\": {\"a\": null}}")]
+    [InlineData("{\"image\": \"a.png\", \"sha256\": null, \"method\": \"iip\"}")]
+    public void A_terminated_line_that_is_not_a_record_names_the_file_and_line(string line)
+    {
+        string path = Path.Combine(TestPaths.NewTempDir("results"), "r.jsonl");
+        string good = Encoding.UTF8.GetString(ScanRecordJson.Serialize(Record("a.png")));
+        File.WriteAllText(path, good + "\n" + line + "\n");
+        var e = Assert.Throws<ResultsFormatException>(() => ResultsReader.Read(path));
+        Assert.Equal(2, e.LineNumber);
+        Assert.Contains($"{path} line 2: not a valid scan record", e.Message);
+    }
+
+    [Fact]
+    public void Invalid_utf8_inside_a_record_names_the_file_and_line()
+    {
+        string path = Path.Combine(TestPaths.NewTempDir("results"), "r.jsonl");
+        byte[] line = [.. "{\"image\": \"a"u8, 0xFF, .. ".png\", \"sha256\": \"\", \"method\": \"iip\"}\n"u8];
+        File.WriteAllBytes(path, line);
+        var e = Assert.Throws<ResultsFormatException>(() => ResultsReader.Read(path));
+        Assert.Equal(1, e.LineNumber);
+        Assert.Contains(path, e.Message);
+    }
+
     [Fact]
     public void A_missing_results_file_is_a_clear_error()
     {

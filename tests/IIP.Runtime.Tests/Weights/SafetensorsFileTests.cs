@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Text;
 using IIP.Runtime.Tensors;
 using IIP.Runtime.Weights;
 
@@ -167,6 +169,93 @@ public sealed class SafetensorsFileTests
         Assert.Contains(path, e.Message);
         Assert.Contains("'w'", e.Message);
         Assert.Contains(expected, e.Message);
+    }
+
+    /// <summary>A safetensors file whose header is <paramref name="header"/> byte for byte (so it may hold invalid UTF-8).</summary>
+    private static string WriteRawHeader(string dir, string fileName, byte[] header, int dataBytes)
+    {
+        var bytes = new byte[8 + header.Length + dataBytes];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)header.Length);
+        header.CopyTo(bytes, 8);
+        string path = Path.Combine(dir, fileName);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    private static byte[] Utf8WithByte(string before, byte value, string after) =>
+        [.. Encoding.UTF8.GetBytes(before), value, .. Encoding.UTF8.GetBytes(after)];
+
+    public static TheoryData<string, byte[]> InvalidUtf8Headers => new()
+    {
+        // a tensor name, a dtype, a metadata value, and a UTF-8 sequence cut short at the end of a name
+        { "name", Utf8WithByte("{\"w", 0xFF, "\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}}") },
+        { "dtype", Utf8WithByte("{\"w\": {\"dtype\": \"F3", 0xC0, "\", \"shape\": [2], \"data_offsets\": [0, 8]}}") },
+        { "metadata", Utf8WithByte("{\"__metadata__\": {\"format\": \"p", 0x80, "t\"}}") },
+        { "cut sequence", Utf8WithByte("{\"w", 0xE2, "\": 1}") },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidUtf8Headers))]
+    public void InvalidUtf8InTheHeaderIsRejectedNamingTheFile(string where, byte[] header)
+    {
+        string dir = TestPaths.NewTempDir("st-utf8");
+        string path = WriteRawHeader(dir, "u.safetensors", header, 8);
+        var e = Assert.Throws<WeightException>(() => SafetensorsFile.Open(path));
+        Assert.Contains(path, e.Message);
+        Assert.True(e.Message.Contains("not valid UTF-8"), $"invalid byte in the {where}: {e.Message}");
+        Assert.Contains($"byte {Array.FindIndex(header, b => b >= 0x80)} ", e.Message);
+    }
+
+    [Theory]
+    [InlineData("{\"w\\ud800\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}}")]        // half a surrogate pair in a name
+    [InlineData("{\"w\": {\"dtype\": \"F\\udc0032\", \"shape\": [2], \"data_offsets\": [0, 8]}}")]        // and in a dtype
+    public void AnEscapedHalfSurrogateIsRejectedNamingTheFile(string header)
+    {
+        string dir = TestPaths.NewTempDir("st-surrogate");
+        string path = RawSafetensors.Write(dir, "s.safetensors", header, new byte[8]);
+        var e = Assert.Throws<WeightException>(() => SafetensorsFile.Open(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("invalid \\u escape", e.Message);
+    }
+
+    [Theory]
+    [InlineData("[0, 8]", "[4, 12]", "overlap")]                     // b starts inside a
+    [InlineData("[0, 8]", "[0, 8]", "share the same bytes")]         // b aliases a
+    [InlineData("[4, 12]", "[0, 8]", "overlap")]                     // the same, listed the other way round
+    public void OverlappingOrAliasedDataOffsetsAreRejectedNamingBothTensors(string a, string b, string expected)
+    {
+        string dir = TestPaths.NewTempDir("st-overlap");
+        string path = RawSafetensors.Write(dir, "o.safetensors",
+            $"{{\"a\": {{\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": {a}}}, \"b\": {{\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": {b}}}}}", new byte[12]);
+        var e = Assert.Throws<WeightException>(() => SafetensorsFile.Open(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("'a'", e.Message);
+        Assert.Contains("'b'", e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void ALongTensorCoveringALaterOneIsAnOverlapToo()
+    {
+        // sorted by begin: big [0, 16], small [4, 8], tail [8, 12]; small and tail overlap big, not each other
+        string dir = TestPaths.NewTempDir("st-cover");
+        string path = RawSafetensors.Write(dir, "c.safetensors",
+            "{\"big\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [0, 16]}, \"tail\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [8, 12]}, "
+            + "\"small\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}}", new byte[16]);
+        var e = Assert.Throws<WeightException>(() => SafetensorsFile.Open(path));
+        Assert.Contains("'big'", e.Message);
+        Assert.Contains("'small'", e.Message);
+    }
+
+    [Fact]
+    public void EmptyTensorsMayShareAnOffsetAndAdjacentRangesAreFine()
+    {
+        string dir = TestPaths.NewTempDir("st-adjacent");
+        string path = RawSafetensors.Write(dir, "a.safetensors",
+            "{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}, \"e1\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [8, 8]}, "
+            + "\"e2\": {\"dtype\": \"F16\", \"shape\": [0, 4], \"data_offsets\": [8, 8]}, \"b\": {\"dtype\": \"F16\", \"shape\": [2], \"data_offsets\": [8, 12]}}", new byte[12]);
+        using var file = SafetensorsFile.Open(path);
+        Assert.Equal(["a", "e1", "e2", "b"], file.Names);
     }
 
     [Fact]
