@@ -17,6 +17,8 @@ public static class MethodCatalog
         new(DenoisingLossMethod.Name, "membership baseline (Matsumoto et al. 2023): minus the unconditional denoising loss at fixed timesteps", false),
         new(PiaMethod.Name, "membership baseline PIA (Kong et al., ICLR 2024): minus ||eps(x_t, t) - eps(z0, 0)||_p with x_t built from eps(z0, 0)", false),
         new(SecMiMethod.Name, "membership baseline SecMI (Duan et al., ICML 2023): minus the t-error of a deterministic DDIM round trip", false),
+        new(PiaMethod.StableDiffusionName, "PIA at its authors' Stable Diffusion settings (kong13661/PIA): the caption with guidance 7.5 at every prediction, t = 10, 20, ..., 500, p = 4, minus the mean log error", true),
+        new(SecMiMethod.StableDiffusionName, "SecMI at SecMI-LDM's Stable Diffusion settings: the caption without guidance, t_SEC = 150, k = 10", true),
     ];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(m => m.Name).ToArray();

@@ -47,6 +47,37 @@ internal static class BaselineModel
         return be.ToHost(model.Unet.Forward(be.FromHost(x), t, be.FromHost(batchContext)));
     }
 
+    /// <summary>
+    /// The noise prediction a baseline reads, under its <see cref="BaselineConditioning"/>: with guidance g = 1,
+    /// eps(x_i, t_i, c) from one UNet call; otherwise classifier-free guidance eps_u + g (eps_c - eps_u) from one UNet call
+    /// on [x; x] with contexts [uncond x N; cond x N]. x [N, C, h, w] (host), timesteps [N], uncond and cond [1, L, D] -> [N, C, h, w] (host).
+    /// </summary>
+    public static Tensor GuidedNoise(StableDiffusion model, Tensor x, IReadOnlyList<int> timesteps, Tensor uncond, Tensor cond, float guidance)
+    {
+        if (guidance == 1f) return PredictNoise(model, x, timesteps, cond);
+        int n = x.Shape[0];
+        if (timesteps.Count != n)
+            throw new ArgumentException($"{n} latents need {n} timesteps, got {timesteps.Count}");
+        var be = model.Backend;
+        var contexts = Tensor.ConcatBatch([.. Enumerable.Repeat(be.ToHost(uncond), n), .. Enumerable.Repeat(be.ToHost(cond), n)]);   // [2N, L, D]
+        var t = timesteps.Concat(timesteps).Select(v => (float)v).ToArray();
+        var eps = be.ToHost(model.Unet.Forward(be.FromHost(Tensor.ConcatBatch(x, x)), t, be.FromHost(contexts)));             // [2N, C, h, w]: uncond, then cond
+        var guided = new Tensor(x.Shape);
+        long half = x.Length;
+        for (long i = 0; i < half; i++)
+            guided.Data[i] = eps.Data[i] + guidance * (eps.Data[half + i] - eps.Data[i]);
+        return guided;
+    }
+
+    /// <summary>The conditioning embedding of a baseline for one image: e0, or the caption's (throws naming the method when there is none).</summary>
+    public static Tensor Condition(StableDiffusion model, string method, BaselineConditioning conditioning, ScanInput input, Tensor empty)
+    {
+        if (conditioning == BaselineConditioning.Empty) return empty;
+        if (string.IsNullOrWhiteSpace(input.Caption))
+            throw new ArgumentException($"{method} needs the image's caption (labels file `caption` field); none given for {input.ImagePath}");
+        return model.Backend.ToHost(model.EncodePrompts([input.Caption]));   // [1, L, D]
+    }
+
     /// <summary>eps_theta(x, t, context) for one latent x [1, C, h, w] -> [1, C, h, w] (host).</summary>
     public static Tensor PredictNoise(StableDiffusion model, Tensor x, int timestep, Tensor context) =>
         PredictNoise(model, x, [timestep], context);

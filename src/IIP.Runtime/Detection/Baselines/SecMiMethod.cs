@@ -13,6 +13,17 @@ public sealed record SecMiOptions
 
     /// <summary>k: the DDIM interval of every deterministic step.</summary>
     public int Interval { get; init; } = 10;
+
+    /// <summary>Text conditioning of every noise prediction (SecMI-LDM: the caption, no guidance).</summary>
+    public BaselineConditioning Conditioning { get; init; } = BaselineConditioning.Empty;
+
+    /// <summary>
+    /// SecMI as SecMI-LDM runs it on Stable Diffusion (jinhaoduan/SecMI-LDM, src/mia/secmi.py and its
+    /// pipeline_stable_diffusion.py): the caption's embedding with guidance 1 (none), the grid 0, 10, ..., 140 inverted
+    /// deterministically, one step up to 150 and back, score = the squared L2 error at 140 (reverse_results[14] against
+    /// denoising_results[-15]): t_SEC = 150, k = 10 here.
+    /// </summary>
+    public static SecMiOptions AuthorsStableDiffusion { get; } = new() { Timestep = 150, Interval = 10, Conditioning = BaselineConditioning.Caption };
 }
 
 /// <summary>
@@ -27,20 +38,25 @@ public sealed record SecMiOptions
 /// 2. Round trip: up one step, x' = D(x~, t_SEC - k, t_SEC), and back, x^ = D(x', t_SEC, t_SEC - k).
 /// 3. t-error = mean_i (x~_i - x^_i)^2; score = -t-error (members have smaller errors).
 /// The code's statistic sums over elements instead of averaging (the component t_error_sum; same ranking).
-/// UNet calls: t_SEC / k + 1 (11 for the defaults). Prompt-free (e0); SecMI-LDM conditions on the caption.
+/// UNet calls: t_SEC / k + 1 (11 for the defaults). "secmi" is prompt-free (e0); "secmi-sd"
+/// (<see cref="SecMiOptions.AuthorsStableDiffusion"/>) conditions on the caption with SecMI-LDM's t_SEC = 150.
 /// </summary>
 public sealed class SecMiMethod : IDetectionMethod
 {
     public const string Name = "secmi";
+    public const string StableDiffusionName = "secmi-sd";
 
     private readonly StableDiffusion _model;
     private readonly Tensor _empty;
+    private readonly string _name;
 
-    public SecMiMethod(StableDiffusion model, SecMiOptions options, Tensor? emptyEmbedding = null)
+    /// <param name="name"><see cref="Name"/> or <see cref="StableDiffusionName"/>: the method name its records carry.</param>
+    public SecMiMethod(StableDiffusion model, SecMiOptions options, Tensor? emptyEmbedding = null, string name = Name)
     {
+        _name = name;
         int total = model.Scheduler.Config.TrainTimesteps;
         if (options.Interval < 1 || options.Timestep < options.Interval || options.Timestep % options.Interval != 0 || options.Timestep >= total)
-            throw new ArgumentException($"{Name}: need 1 <= k <= t_SEC < {total} with t_SEC a multiple of k, got t_SEC {options.Timestep}, k {options.Interval}");
+            throw new ArgumentException($"{name}: need 1 <= k <= t_SEC < {total} with t_SEC a multiple of k, got t_SEC {options.Timestep}, k {options.Interval}");
         _model = model;
         Options = options;
         _empty = emptyEmbedding is null ? BaselineModel.EmptyEmbedding(model) : model.Backend.ToHost(emptyEmbedding);
@@ -48,29 +64,43 @@ public sealed class SecMiMethod : IDetectionMethod
 
     public SecMiOptions Options { get; }
 
-    public IReadOnlyList<string> Methods => [Name];
+    public IReadOnlyList<string> Methods => [_name];
 
-    public string OptionsKey => ScanHashes.OptionsHash(new Dictionary<string, string>
+    /// <summary>The options hashed; the conditioning only when it is the caption, so earlier prompt-free keys stay.</summary>
+    public string OptionsKey
     {
-        ["method"] = Name,
-        ["t_sec"] = Options.Timestep.ToString(CultureInfo.InvariantCulture),
-        ["k"] = Options.Interval.ToString(CultureInfo.InvariantCulture),
-    });
+        get
+        {
+            var key = new Dictionary<string, string>
+            {
+                ["method"] = _name,
+                ["t_sec"] = Options.Timestep.ToString(CultureInfo.InvariantCulture),
+                ["k"] = Options.Interval.ToString(CultureInfo.InvariantCulture),
+            };
+            if (Options.Conditioning != BaselineConditioning.Empty) key["conditioning"] = Options.Conditioning.ToString();
+            return ScanHashes.OptionsHash(key);
+        }
+    }
 
-    public bool NeedsCaption => false;
+    public bool NeedsCaption => Options.Conditioning == BaselineConditioning.Caption;
 
-    public IReadOnlyList<MethodResult> Score(ScanInput input) => [ScoreLatent(BaselineModel.Latent(_model, input))];
+    public IReadOnlyList<MethodResult> Score(ScanInput input) =>
+        [ScoreLatent(BaselineModel.Latent(_model, input), BaselineModel.Condition(_model, _name, Options.Conditioning, input, _empty))];
 
-    /// <summary>The score from the input's UNet-space latent z0 = s E(x).mean, [1, C, h, w] (lets a scan encode each image once).</summary>
-    public MethodResult ScoreLatent(Tensor z0)
+    /// <summary>
+    /// The score from the input's UNet-space latent z0 = s E(x).mean, [1, C, h, w] (lets a scan encode each image once), under
+    /// the conditioning embedding cond [1, L, D] (default e0).
+    /// </summary>
+    public MethodResult ScoreLatent(Tensor z0, Tensor? cond = null)
     {
-        z0 = BaselineModel.HostLatent(_model, Name, z0);
+        z0 = BaselineModel.HostLatent(_model, _name, z0);
+        cond ??= _empty;
         int k = Options.Interval, tSec = Options.Timestep;
         var x = z0;                                            // [1, C, h, w], x~_0 = z0
         for (int s = 0; s < tSec - k; s += k)
-            x = Transfer(x, s, s + k);                         // x~_{s+k}
-        var up = Transfer(x, tSec - k, tSec);                  // x' at t_SEC
-        var back = Transfer(up, tSec, tSec - k);               // x^ at t_SEC - k
+            x = Transfer(x, s, s + k, cond);                   // x~_{s+k}
+        var up = Transfer(x, tSec - k, tSec, cond);            // x' at t_SEC
+        var back = Transfer(up, tSec, tSec - k, cond);         // x^ at t_SEC - k
         double sum = LatentDistance.SumSquared(x.Data, back.Data);
         double tError = sum / x.Length;
         var components = new Dictionary<string, double>
@@ -78,13 +108,13 @@ public sealed class SecMiMethod : IDetectionMethod
             ["t_error"] = tError,
             ["t_error_sum"] = sum,
         };
-        return new MethodResult(Name, -tError, components);
+        return new MethodResult(_name, -tError, components);
     }
 
-    // D(x, from, to): one deterministic DDIM step with eps(x, from, e0). x [1, C, h, w] -> [1, C, h, w]
-    private Tensor Transfer(Tensor x, int from, int to)
+    // D(x, from, to): one deterministic DDIM step with eps(x, from, cond). x [1, C, h, w] -> [1, C, h, w]
+    private Tensor Transfer(Tensor x, int from, int to, Tensor cond)
     {
-        var eps = BaselineModel.PredictNoise(_model, x, from, _empty);
+        var eps = BaselineModel.PredictNoise(_model, x, from, cond);
         var result = new Tensor(x.Shape);
         var scheduler = _model.Scheduler;
         if (to > from) scheduler.InvertStep(x.Data, eps.Data, to, to - from, result.Data);   // a(from) -> a(to)

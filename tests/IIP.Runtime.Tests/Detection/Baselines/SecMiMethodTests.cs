@@ -37,6 +37,25 @@ public class SecMiMethodTests(TinyModelFixture tiny)
     }
 
     [Fact]
+    public void TheStableDiffusionVariantConditionsEveryStepOnTheCaption()
+    {
+        var model = tiny.Model;
+        const string Caption = "a large blue square at the top left";
+        var options = SecMiOptions.AuthorsStableDiffusion with { Timestep = 20 };   // SecMI-LDM's conditioning, a shorter inversion
+        var method = new SecMiMethod(model, options, tiny.Empty, SecMiMethod.StableDiffusionName);
+        Assert.True(method.NeedsCaption);
+        var cond = model.EncodePrompts([Caption]);
+        var withCaption = method.ScoreLatent(tiny.Latent, cond);
+        var scored = Assert.Single(method.Score(new Runtime.Detection.ScanInput("pattern.png", tiny.Image, Caption)));
+        // Score encodes the caption itself: the same t-error as ScoreLatent given its embedding (one extra VAE encode, same values)
+        BaselineTestData.Close("Score vs ScoreLatent", withCaption.Components["t_error"], scored.Components["t_error"], 1e-6);
+        var promptFree = new SecMiMethod(model, options with { Conditioning = BaselineConditioning.Empty }, tiny.Empty).ScoreLatent(tiny.Latent);
+        Assert.True(Math.Abs(withCaption.Components["t_error"] - promptFree.Components["t_error"]) > 1e-6 * promptFree.Components["t_error"],
+            "the caption changes the round trip");
+        Assert.Equal(150, SecMiOptions.AuthorsStableDiffusion.Timestep);
+    }
+
+    [Fact]
     public void RejectsATimestepThatIsNotAMultipleOfTheInterval()
     {
         var e = Assert.Throws<ArgumentException>(() => new SecMiMethod(tiny.Model, new SecMiOptions { Timestep = 95, Interval = 10 }, tiny.Empty));
