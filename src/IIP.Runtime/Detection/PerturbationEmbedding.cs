@@ -71,16 +71,27 @@ public static class PerturbationEmbedding
         int timestep = model.Scheduler.Timesteps(options.GridSteps)[0];
         var adam = new AdamWOptions { LearningRate = options.PerturbationLearningRate };
         var result = Optimize(model, start, uncond, noise, timestep, adam, options.PerturbationIterations, log);
+        long bad = Weights.NonFiniteWeights.FindFirst(result.Embedding.Span);
+        if (bad >= 0 || result.Losses.Any(l => !double.IsFinite(l)))
+            throw new InvalidOperationException($"the perturbation embedding became non-finite while it was optimized (TCNP per step: {string.Join(", ", result.Losses.Select(l => l.ToString("G4")))}); " +
+                                                "it is not cached. Try a smaller --perturbation-lr or fewer --perturbation-iterations, or check the model's weights");
 
         if (cachePath is not null)
         {
             Directory.CreateDirectory(cacheDirectory!);
             string tmp = cachePath + ".tmp";
-            SafetensorsWriter.Write(tmp, [
-                SafetensorsTensor.From("embedding", result.Embedding, WeightDType.F32),
-                SafetensorsTensor.From("losses", Tensor.From(result.Losses.Select(v => (float)v).ToArray(), result.Losses.Length), WeightDType.F32),
-            ], new Dictionary<string, string> { ["model"] = modelFingerprint, ["options"] = options.PerturbationKey() });
-            File.Move(tmp, cachePath, overwrite: true);
+            try
+            {
+                SafetensorsWriter.Write(tmp, [
+                    SafetensorsTensor.From("embedding", result.Embedding, WeightDType.F32),
+                    SafetensorsTensor.From("losses", Tensor.From(result.Losses.Select(v => (float)v).ToArray(), result.Losses.Length), WeightDType.F32),
+                ], new Dictionary<string, string> { ["model"] = modelFingerprint, ["options"] = options.PerturbationKey() });
+                File.Move(tmp, cachePath, overwrite: true);
+            }
+            finally
+            {
+                if (File.Exists(tmp)) File.Delete(tmp);   // a failed write (a full disk) leaves no partial file behind
+            }
         }
         return result;
     }

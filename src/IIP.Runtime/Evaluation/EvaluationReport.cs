@@ -102,7 +102,9 @@ public sealed class EvaluationReport
         {
             int positives = p.Selected.Count(m => m.Memorized);
             int negatives = p.Selected.Count - positives;
-            if (positives + negatives == 0)
+            if (positives + negatives == 0 && p.NonFinite > 0 && p.Join.Matched.Count == 0)
+                skipped.Add(new SkippedMethod(p.Name, $"every score is non-finite (NaN or infinity: {p.NonFinite} records); the model or the method's options produce no usable number"));
+            else if (positives + negatives == 0)
                 skipped.Add(new SkippedMethod(p.Name,
                     $"no labelled record with a score ({p.Errors} with an error, {p.NonFinite} without a finite score, {p.Join.Unmatched.Count} without a label, {p.OutsideSets} outside the selected sets)"));
             else if (positives == 0 || negatives == 0)
@@ -122,11 +124,11 @@ public sealed class EvaluationReport
 
     private static PreparedSeries Prepare(string name, List<ScanRecord> records, LabelSet labels, EvaluationOptions options)
     {
-        // Last record per image wins.
+        // Last record per image wins (an image is known by its absolute path where the record has one).
         var latest = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < records.Count; i++)
-            latest[records[i].Image] = i;
-        var kept = Enumerable.Range(0, records.Count).Where(i => latest[records[i].Image] == i).Select(i => records[i]).ToList();
+            latest[records[i].Path ?? records[i].Image] = i;
+        var kept = Enumerable.Range(0, records.Count).Where(i => latest[records[i].Path ?? records[i].Image] == i).Select(i => records[i]).ToList();
 
         int errors = kept.Count(r => r.Error is not null);
         var scored = kept.Where(r => r.Error is null).ToList();

@@ -7,7 +7,7 @@ namespace IIP.Runtime.Scanning;
 /// Flat CSV export of scan records for pandas and spreadsheets (RFC 4180: comma separated, CRLF line ends,
 /// a field quoted when it holds a comma, quote, CR or LF, quotes doubled inside). Columns:
 /// image, sha256, method, score, one column per component name (union over all records, first-seen order),
-/// seconds, error, seed, options. Per-step TCNP is not exported (variable length; it stays in the JSONL).
+/// seconds, error, seed, options, path, model. Per-step TCNP is not exported (variable length; it stays in the JSONL).
 /// Empty field = missing; numbers use the invariant culture, round-trip precision, NaN/Infinity/-Infinity spelled out.
 /// A component whose name equals a fixed column is written as "component_&lt;name&gt;".
 /// pandas.read_csv reads it as is; pass float_precision="round_trip" to get the doubles back bit-exactly
@@ -16,25 +16,42 @@ namespace IIP.Runtime.Scanning;
 public static class ResultsCsv
 {
     private static readonly string[] LeadingColumns = ["image", "sha256", "method", "score"];
-    private static readonly string[] TrailingColumns = ["seconds", "error", "seed", "options"];
+    private static readonly string[] TrailingColumns = ["seconds", "error", "seed", "options", "path", "model"];
 
     /// <summary>
     /// The last record of each (image, method, options) in file order: what a results file says now, after reruns that
-    /// appended a new record for an image (<c>scan --retry-errors</c>), as <c>iip eval</c> reads it.
+    /// appended a new record for an image (<c>scan --retry-errors</c>, an image replaced in place), as <c>iip eval</c> reads
+    /// it. An image is known by its absolute path where the record has one (<see cref="ScanRecord.Path"/>).
     /// </summary>
     public static List<ScanRecord> Latest(IReadOnlyList<ScanRecord> records)
     {
         var last = new Dictionary<(string, string, string), int>();
         for (int i = 0; i < records.Count; i++)
-            last[(records[i].Image, records[i].Method, records[i].Options ?? "")] = i;
-        return records.Where((r, i) => last[(r.Image, r.Method, r.Options ?? "")] == i).ToList();
+            last[(records[i].Path ?? records[i].Image, records[i].Method, records[i].Options ?? "")] = i;
+        return records.Where((r, i) => last[(r.Path ?? r.Image, r.Method, r.Options ?? "")] == i).ToList();
     }
 
+    /// <summary>
+    /// Writes the CSV to a temporary file beside <paramref name="path"/> and renames it over the old one: a full disk or a
+    /// crash leaves the previous CSV whole (and removes the temporary file where it can).
+    /// </summary>
     public static void Write(IEnumerable<ScanRecord> records, string path)
     {
-        using var writer = new StreamWriter(path, append: false, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-        Write(records, writer);
+        string tmp = path + ".tmp";
+        try
+        {
+            using (var writer = new StreamWriter(tmp, append: false, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)))
+                Write(records, writer);
+            File.Move(tmp, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
     }
+
+    /// <summary>The header line every CSV this class writes starts with ("image,sha256,method,score").</summary>
+    public static string HeaderStart => string.Join(',', LeadingColumns);
 
     public static void Write(IEnumerable<ScanRecord> records, TextWriter writer)
     {
@@ -61,6 +78,8 @@ public static class ResultsCsv
             fields.Add(r.Error ?? "");
             fields.Add(r.Seed?.ToString(CultureInfo.InvariantCulture) ?? "");
             fields.Add(r.Options ?? "");
+            fields.Add(r.Path ?? "");
+            fields.Add(r.Model ?? "");
             WriteRow(writer, fields);
         }
     }

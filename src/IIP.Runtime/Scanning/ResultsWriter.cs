@@ -5,18 +5,20 @@ namespace IIP.Runtime.Scanning;
 /// (fsync) before <see cref="Append"/> returns: a scan that is killed or loses power keeps every record it
 /// had written. Opening a file whose last line has no newline (a crash mid-write) repairs it first: the tail
 /// is kept and terminated when it is a complete record, otherwise removed; <see cref="RepairNote"/> says which.
-/// Thread-safe: concurrent <see cref="Append"/> calls write whole lines, one after another. One writer per
-/// file: two processes appending to the same file at once are not guarded against. Readers may read meanwhile.
+/// Thread-safe: concurrent <see cref="Append"/> calls write whole lines, one after another. One writer per file: opening
+/// takes the file's <see cref="ResultsLock"/>, so a second process that opens it fails at once. Readers may read meanwhile.
 /// </summary>
 public sealed class ResultsWriter : IDisposable
 {
     private readonly FileStream _stream;
+    private readonly ResultsLock? _ownLock;
     private readonly Lock _gate = new();
 
-    private ResultsWriter(string path, FileStream stream, string? repairNote)
+    private ResultsWriter(string path, FileStream stream, ResultsLock? ownLock, string? repairNote)
     {
         FilePath = path;
         _stream = stream;
+        _ownLock = ownLock;
         RepairNote = repairNote;
     }
 
@@ -25,22 +27,28 @@ public sealed class ResultsWriter : IDisposable
     /// <summary>What opening did to an interrupted last line, or null when the file was clean or new.</summary>
     public string? RepairNote { get; }
 
-    /// <summary>Opens (creating it and its folder if needed) a results file for appending.</summary>
-    public static ResultsWriter Open(string path)
+    /// <summary>
+    /// Opens (creating it and its folder if needed) a results file for appending, taking its <see cref="ResultsLock"/>;
+    /// a caller that already holds the lock passes it as <paramref name="heldLock"/> (and keeps disposing it).
+    /// </summary>
+    public static ResultsWriter Open(string path, ResultsLock? heldLock = null)
     {
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null)
             Directory.CreateDirectory(folder);
-        var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        var ownLock = heldLock is null ? ResultsLock.Acquire(path) : null;
+        FileStream? stream = null;
         try
         {
+            stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
             string? note = RepairTail(path, stream);
             stream.Seek(0, SeekOrigin.End);
-            return new ResultsWriter(path, stream, note);
+            return new ResultsWriter(path, stream, ownLock, note);
         }
         catch
         {
-            stream.Dispose();
+            stream?.Dispose();
+            ownLock?.Dispose();
             throw;
         }
     }
@@ -64,7 +72,10 @@ public sealed class ResultsWriter : IDisposable
     public void Dispose()
     {
         lock (_gate)
+        {
             _stream.Dispose();
+            _ownLock?.Dispose();
+        }
     }
 
     /// <summary>Terminates or trims an unterminated last line; returns a note for the user, or null.</summary>

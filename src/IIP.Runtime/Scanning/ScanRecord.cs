@@ -13,6 +13,20 @@ public sealed record ScanRecord
     [JsonPropertyName("image")]
     public required string Image { get; init; }
 
+    /// <summary>
+    /// The image's absolute, normalized path when it was scored: the same file named through different spellings
+    /// (relative, absolute, ./, ../) is one image to a resumed scan. Null in records written before it was recorded.
+    /// </summary>
+    [JsonPropertyName("path")]
+    public string? Path { get; init; }
+
+    /// <summary>
+    /// The first 16 hex characters of the model's content fingerprint (<c>ModelFingerprint</c>): a results file holds the
+    /// scores of one model, and a scan with another model is refused instead of reusing them. Null in older records.
+    /// </summary>
+    [JsonPropertyName("model")]
+    public string? Model { get; init; }
+
     /// <summary>Lower-case hex SHA-256 of the image file's bytes (<see cref="ScanHashes.Sha256OfFile"/>); empty when unreadable.</summary>
     [JsonPropertyName("sha256")]
     public required string Sha256 { get; init; }

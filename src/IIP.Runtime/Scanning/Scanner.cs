@@ -20,8 +20,12 @@ public sealed record ScanSummary(int Images, int Written, int Skipped, int Faile
 /// batched scan loses at most the batch in progress. A failure of the device itself (a <see cref="CudaException"/> when
 /// one image is scored: out of memory, a lost context) is no fault of the image and would fail every image after it:
 /// the scan stops with a <see cref="ScanDeviceException"/>, keeping what it wrote, so a rerun resumes there.
+/// Each image is hashed before it is looked up, so a record is reused only for the same file contents (see
+/// <see cref="ResumeSet"/>); records carry the image's absolute path and <paramref name="modelFingerprint"/>. A score that is
+/// not finite is recorded as an error, not as a NaN score.
 /// </summary>
-public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string, Tensor> loadImage, long? seed, int batchSize = 1)
+public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string, Tensor> loadImage, long? seed, int batchSize = 1,
+    string? modelFingerprint = null)
 {
     // one image of the batch in progress: what is still to do for it, and the loaded pixels or why there are none
     private sealed class Entry(ScanItem item, List<IDetectionMethod> pending)
@@ -47,10 +51,11 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
             for (int i = first; i < Math.Min(items.Count, first + batchSize); i++)   // by index: Skip would rescan from the start
             {
                 var item = items[i];
-                var pending = methods.Where(m => m.Methods.Any(name => !done.IsDone(item.Image, name, m.OptionsKey))).ToList();
+                string sha = Hash(item.FullPath);
+                var pending = methods.Where(m => m.Methods.Any(name => !done.IsDone(item.Image, name, m.OptionsKey, item.FullPath, sha))).ToList();
                 if (pending.Count > 0)
                 {
-                    batch.Add(Load(new Entry(item, pending)));
+                    batch.Add(Load(new Entry(item, pending) { Sha256 = sha }));
                     continue;
                 }
                 skipped++;
@@ -65,26 +70,29 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
                 {
                     var entry = entries[i];
                     if (results[i] is null && errors[i] is null) continue;   // not reached: the device failed before it
-                    foreach (var name in method.Methods.Where(name => !done.IsDone(entry.Item.Image, name, method.OptionsKey)))
+                    foreach (var name in method.Methods.Where(name => !done.IsDone(entry.Item.Image, name, method.OptionsKey, entry.Item.FullPath, entry.Sha256)))
                     {
                         var result = results[i]?.First(r => r.Method == name);
+                        string? error = errors[i] ?? (result is { Score: var score } && !double.IsFinite(score) ? NonFiniteError(name, score, result.Components) : null);
                         var record = new ScanRecord
                         {
                             Image = entry.Item.Image,
+                            Path = entry.Item.FullPath,
+                            Model = modelFingerprint,
                             Sha256 = entry.Sha256,
                             Method = name,
-                            Score = result?.Score,
+                            Score = error is null ? result?.Score : null,
                             Components = result?.Components ?? new Dictionary<string, double>(),
                             Tcnp = result?.Tcnp,
                             Seconds = seconds[i] + entry.LoadSeconds,
-                            Error = errors[i],
+                            Error = error,
                             Seed = seed,
                             Options = method.OptionsKey,
                         };
                         writer.Append(record);
                         done.Add(record);
                         written++;
-                        if (errors[i] is not null) failed++;
+                        if (error is not null) failed++;
                     }
                 }
                 if (deviceFailure is not null) throw deviceFailure;
@@ -95,12 +103,37 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
         return new ScanSummary(items.Count, written, skipped, failed, clock.Elapsed);
     }
 
+    // the file's SHA-256, or "" when it cannot be read (its load then fails and records why)
+    private static string Hash(string path)
+    {
+        try
+        {
+            return ScanHashes.Sha256OfFile(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
+    // what a record says instead of a score that is not a number: the score and the components that are not finite
+    private static string NonFiniteError(string method, double score, IReadOnlyDictionary<string, double> components)
+    {
+        var bad = components.Where(c => !double.IsFinite(c.Value)).Select(c => FormattableString.Invariant($"{c.Key} = {c.Value}")).ToList();
+        return FormattableString.Invariant($"{method}: the score is {score}, not a finite number") + (bad.Count > 0 ? $" ({string.Join(", ", bad)})" : "") +
+               ": the model produced non-finite values for this image";
+    }
+
     private Entry Load(Entry entry)
     {
+        if (entry.Item.Unsupported is { } reason)   // a format the decoder cannot read: recorded, never silently dropped
+        {
+            entry.LoadError = $"{entry.Item.FullPath}: {reason}";
+            return entry;
+        }
         var loadClock = Stopwatch.StartNew();
         try
         {
-            entry.Sha256 = ScanHashes.Sha256OfFile(entry.Item.FullPath);
             entry.Image = loadImage(entry.Item.FullPath);
         }
         catch (Exception e) when (e is not OutOfMemoryException)

@@ -43,4 +43,25 @@ public class PerturbationCacheTests
         var otherModel = new IipSession(model, options, "fedcba9876543210fedcba9876543210", cache);
         Assert.False(otherModel.Perturbation.FromCache);
     }
+
+    [Fact]
+    public void A_non_finite_embedding_is_never_cached_and_a_failed_write_leaves_no_temporary_file()
+    {
+        using var checkpoint = StableDiffusionCheckpoint.Open(Path.Combine(TestPaths.Testbed, "model"));
+        var model = new StableDiffusion(checkpoint, CpuBackend.Instance);
+        const string Fingerprint = "0123456789abcdef0123456789abcdef";
+        var options = new IipOptions { InversionSteps = 4, MtcnpSteps = 2, PerturbationIterations = 2, PerturbationNoiseLatents = 1 };
+
+        // AdamW steps of 1e38 push the embedding past float's range
+        string cache = TestPaths.NewTempDir("perturbation-nonfinite");
+        var e = Assert.Throws<InvalidOperationException>(() => new IipSession(model, options with { PerturbationLearningRate = 1e38 }, Fingerprint, cache));
+        Assert.Contains("became non-finite", e.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(cache));
+
+        // the cache entry's name is taken by a folder: the write fails, and its temporary file goes with it
+        string blocked = TestPaths.NewTempDir("perturbation-blocked");
+        Directory.CreateDirectory(Path.Combine(blocked, $"perturbation-{Fingerprint[..16]}-{options.PerturbationKey()}.safetensors"));
+        Assert.ThrowsAny<IOException>(() => new IipSession(model, options, Fingerprint, blocked));
+        Assert.Empty(Directory.GetFiles(blocked));
+    }
 }
