@@ -20,6 +20,9 @@ public static class TestPaths
 
     public static string Testbed => Path.Combine(Shared, "testbed");
 
+    /// <summary>The testbed whose model really memorizes (../shared/testbed-v2; the README's main job scans its copy in data/).</summary>
+    public static string TestbedV2 => Path.Combine(Shared, "testbed-v2");
+
     /// <summary>A fresh empty directory under the system temp folder.</summary>
     public static string NewTempDir(string tag)
     {

@@ -16,12 +16,15 @@ public sealed record IipScore(double Score, double Mtcnp, double Similarity, dou
     };
 }
 
+/// <summary>An image's <see cref="IipScore"/> with its latent z0 and the regenerated latent, both [1, C, h, w] on the host.</summary>
+public sealed record IipTrace(IipScore Score, Tensor Latent, Tensor Regenerated);
+
 /// <summary>
 /// The IIP detector (Jiang, Lin et al., ICLR 2025) as shared/docs/IIP.md specifies it:
 /// z0 = s E(x).mean; t_I unconditional DDIM inversion steps with e0; perturbed regeneration with CFG
-/// (guidance g, perturbation embedding c*) down to t = 1, recording TCNP per step; MTCNP = mean TCNP of the first
-/// t_P steps; d = 1 - similarity(input, regeneration);
-/// score = lambda_e MTCNP / scale_e + lambda_d sign d / scale_d.
+/// (guidance g, perturbation embedding c*) down to t = 1, recording TCNP per step; MTCNP = mean TCNP of t_P steps (the
+/// first ones, or those before the last: <see cref="IipOptions.MtcnpWindow"/>); d = 1 - similarity(input, regeneration);
+/// score = lambda_e (MTCNP - centre_e) / scale_e + lambda_d sign (d - centre_d) / scale_d (centres 0 under IIP.md's median scales).
 /// With <see cref="SimilarityKind.OnnxEmbedding"/> the embedder is the one passed in (it must match the options'
 /// model and normalization), else loaded once here from <see cref="IipOptions.EmbeddingModelPath"/>,
 /// <see cref="IipOptions.EmbeddingMean"/> and <see cref="IipOptions.EmbeddingStd"/>.
@@ -34,7 +37,13 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
     public OnnxImageEmbedder? Embedder { get; } = options.Similarity == SimilarityKind.OnnxEmbedding ? EmbedderFor(options, embedder) : null;
 
     /// <summary>image [1, 3, S, S] in [-1, 1] at the model's native size -> score and components.</summary>
-    public IipScore Score(Tensor image)
+    public IipScore Score(Tensor image) => Trace(image).Score;
+
+    /// <summary>
+    /// <see cref="Score"/> with the latents it went through, for a report to show: z0 [1, C, h, w] (its decoding is the
+    /// VAE reconstruction) and the regenerated latent [1, C, h, w].
+    /// </summary>
+    public IipTrace Trace(Tensor image)
     {
         var o = Options;
         var z0 = model.Backend.ToHost(model.EncodeImage(image));                               // [1, C, h, w]
@@ -45,7 +54,7 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
         double[] tcnp;
         using (IIP.Native.Nvtx.Range("iip regeneration"))
             regenerated = Regenerate(inverted, out tcnp);
-        return Combine(image, z0, regenerated, tcnp);
+        return new IipTrace(Combine(image, z0, regenerated, tcnp), z0, regenerated);
     }
 
     /// <summary>
@@ -75,10 +84,10 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
     private IipScore Combine(Tensor image, Tensor z0, Tensor regenerated, double[] tcnp)
     {
         var o = Options;
-        double mtcnp = tcnp.Take(Math.Min(o.MtcnpSteps, tcnp.Length)).DefaultIfEmpty(0).Average();
+        double mtcnp = o.Mtcnp(tcnp);
         double similarity = MeasureSimilarity(image, z0, regenerated);
         double discrepancy = 1 - similarity;
-        double score = o.LambdaE * mtcnp / o.ScaleE + o.LambdaD * o.DiscrepancySign * discrepancy / o.ScaleD;
+        double score = o.LambdaE * (mtcnp - o.CenterE) / o.ScaleE + o.LambdaD * o.DiscrepancySign * (discrepancy - o.CenterD) / o.ScaleD;
         return new IipScore(score, mtcnp, similarity, discrepancy, tcnp, L2(z0.Data, regenerated.Data));
     }
 
@@ -94,6 +103,23 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
         SimilarityKind.OnnxEmbedding => Embedder!.Similarity(image, model.DecodeLatent(regenerated)),
         _ => throw new ArgumentOutOfRangeException(nameof(Options.Similarity), Options.Similarity, "unknown similarity"),
     };
+
+    /// <summary>
+    /// Every similarity this detector can measure for one regeneration, by <see cref="SimilarityKind"/>: latent cosine and
+    /// pixel SSIM always, the embedding cosine when the options name an embedding model (the regeneration is decoded once).
+    /// Each value equals what <see cref="MeasureSimilarity"/> gives under that kind.
+    /// </summary>
+    public IReadOnlyDictionary<SimilarityKind, double> MeasureSimilarities(Tensor image, Tensor z0, Tensor regenerated)
+    {
+        var decoded = model.DecodeLatent(regenerated);
+        var values = new Dictionary<SimilarityKind, double>
+        {
+            [SimilarityKind.LatentCosine] = Similarity.Cosine(z0.Data, regenerated.Data),
+            [SimilarityKind.PixelSsim] = Similarity.Ssim(image, decoded),
+        };
+        if (Embedder is not null) values[SimilarityKind.OnnxEmbedding] = Embedder.Similarity(image, decoded);
+        return values;
+    }
 
     /// <summary>DDIM with guidance from the inverted latent over the remaining grid timesteps down to t = 1.</summary>
     public Tensor Regenerate(Tensor inverted, out double[] tcnp)

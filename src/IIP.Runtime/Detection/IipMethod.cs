@@ -34,11 +34,16 @@ public sealed class IipMethod : IBatchDetectionMethod
     private IReadOnlyList<MethodResult> Results(IipScore s)
     {
         var o = _detector.Options;
+        // the scales the score used, so a results file says how its components were weighed
+        var components = new Dictionary<string, double>(s.Components)
+        {
+            ["center_e"] = o.CenterE, ["scale_e"] = o.ScaleE, ["center_d"] = o.CenterD, ["scale_d"] = o.ScaleD,
+        };
         return Methods.Select(m => new MethodResult(m, m switch
         {
             MtcnpOnly => s.Mtcnp,
             SimilarityOnly => o.DiscrepancySign * s.Discrepancy,
             _ => s.Score,
-        }, s.Components, s.Tcnp)).ToList();
+        }, components, s.Tcnp)).ToList();
     }
 }

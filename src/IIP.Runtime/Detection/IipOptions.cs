@@ -15,6 +15,20 @@ public enum SimilarityKind
     OnnxEmbedding,
 }
 
+/// <summary>Which regeneration steps' TCNP MTCNP averages (IIP.md step 5).</summary>
+public enum MtcnpWindow
+{
+    /// <summary>The first t_P steps of the regeneration (IIP.md's reading of the paper): the noisiest timesteps of the trajectory.</summary>
+    First,
+
+    /// <summary>
+    /// The t_P steps before the last one, where the noise is lowest (t = 81, 61, 41, 21 for t_P = 4 on the 50-step grid):
+    /// where TCNP separates memorized images on every testbed (docs/detection.md). The last step (t = 1), which predicts
+    /// the noise of an almost clean latent, separates less and is left out.
+    /// </summary>
+    Late,
+}
+
 /// <summary>How the perturbation embedding starts (IIP.md step 4).</summary>
 public enum PerturbationInit
 {
@@ -25,7 +39,8 @@ public enum PerturbationInit
 }
 
 /// <summary>
-/// Every IIP option with the defaults of shared/docs/IIP.md (the paper's values where it gives them).
+/// Every IIP option of shared/docs/IIP.md. The defaults are the default preset's (<see cref="IipPresets.Default"/>), chosen
+/// by measurement (docs/detection.md); <see cref="IipPresets.Paper"/> holds IIP.md's reading of the paper.
 /// Notation: 50-step DDIM grid t = 981, ..., 1; s = VAE scaling factor; e0 = embedding of "".
 /// </summary>
 public sealed record IipOptions
@@ -36,8 +51,11 @@ public sealed record IipOptions
     /// <summary>t_I: unconditional inversion steps from z0 (20 -> latent at t = 381).</summary>
     public int InversionSteps { get; init; } = 20;
 
-    /// <summary>t_P: the first regeneration steps whose TCNP is averaged into MTCNP.</summary>
-    public int MtcnpSteps { get; init; } = 10;
+    /// <summary>t_P: how many regeneration steps' TCNP MTCNP averages (which ones: <see cref="MtcnpWindow"/>).</summary>
+    public int MtcnpSteps { get; init; } = 4;
+
+    /// <summary>Which regeneration steps MTCNP averages: the first t_P (IIP.md) or the t_P before the last (default).</summary>
+    public MtcnpWindow MtcnpWindow { get; init; } = MtcnpWindow.Late;
 
     /// <summary>Classifier-free guidance scale of the perturbed regeneration.</summary>
     public float Guidance { get; init; } = 7.5f;
@@ -79,19 +97,33 @@ public sealed record IipOptions
     /// <summary>lambda_e: weight of MTCNP in the score.</summary>
     public double LambdaE { get; init; } = 1.0;
 
-    /// <summary>lambda_d: weight of the discrepancy d = 1 - similarity in the score.</summary>
-    public double LambdaD { get; init; } = 1.0;
+    /// <summary>lambda_d: weight of the discrepancy d = 1 - similarity in the score (the paper's 1; 0.5 by default: docs/detection.md).</summary>
+    public double LambdaD { get; init; } = 0.5;
 
-    /// <summary>scale_e: MTCNP is divided by it (a reference-set median; 1 when none is given).</summary>
+    /// <summary>scale_e: MTCNP - centre_e is divided by it (from the calibration or a reference set; 1 when none is given).</summary>
     public double ScaleE { get; init; } = 1.0;
 
-    /// <summary>scale_d: d is divided by it (a reference-set median; 1 when none is given).</summary>
+    /// <summary>scale_d: d - centre_d is divided by it (from the calibration or a reference set; 1 when none is given).</summary>
     public double ScaleD { get; init; } = 1.0;
+
+    /// <summary>centre_e: subtracted from MTCNP before scaling (the non-memorized median under <see cref="ScaleStatistic.RobustZ"/>, else 0).</summary>
+    public double CenterE { get; init; }
+
+    /// <summary>centre_d: subtracted from d before scaling (the non-memorized median under <see cref="ScaleStatistic.RobustZ"/>, else 0).</summary>
+    public double CenterD { get; init; }
+
+    /// <summary>What the calibration or a reference set turns into centres and scales (see <see cref="Detection.ScaleStatistic"/>).</summary>
+    public ScaleStatistic ScaleStatistic { get; init; } = ScaleStatistic.RobustZ;
+
+    /// <summary>
+    /// Images the model generates from the perturbation embedding and scores to set the centres and scales when no
+    /// reference set or explicit scales are given (<see cref="IipCalibration"/>); 0: no calibration (scales stay as given).
+    /// </summary>
+    public int CalibrationImages { get; init; } = 16;
 
     /// <summary>
     /// +1 when memorized images regenerate farther from the input (larger d), -1 when closer. IIP.md leaves it
-    /// to measurement; docs/benchmarks.md records the evidence. Default +1: the paper's similarity signal
-    /// "changes" more for memorized images once the prompt is perturbed.
+    /// to measurement: +1, memorized images regenerate farther on every testbed measured (docs/detection.md).
     /// </summary>
     public int DiscrepancySign { get; init; } = 1;
 
@@ -100,10 +132,15 @@ public sealed record IipOptions
     {
         if (GridSteps < 1 || GridSteps > 1000) throw new ArgumentException($"grid steps must be in 1..1000, got {GridSteps}");
         if (InversionSteps < 1 || InversionSteps > GridSteps) throw new ArgumentException($"inversion steps (t_I) must be in 1..{GridSteps}, got {InversionSteps}");
-        if (MtcnpSteps < 1 || MtcnpSteps > InversionSteps) throw new ArgumentException($"MTCNP steps (t_P) must be in 1..{InversionSteps} (the regeneration has t_I steps), got {MtcnpSteps}");
+        if (MtcnpSteps < 1 || MtcnpSteps > MaxMtcnpSteps(InversionSteps))
+            throw new ArgumentException(MtcnpWindow == MtcnpWindow.Late
+                ? $"MTCNP steps (t_P) must be in 1..{InversionSteps - 1} (the late window takes the steps before the last of the t_I = {InversionSteps} regeneration steps), got {MtcnpSteps}"
+                : $"MTCNP steps (t_P) must be in 1..{InversionSteps} (the regeneration has t_I steps), got {MtcnpSteps}");
         if (PerturbationIterations < 0) throw new ArgumentException("perturbation iterations must be >= 0");
         if (PerturbationNoiseLatents < 1) throw new ArgumentException("perturbation noise latents must be >= 1");
-        if (!(ScaleE > 0) || !(ScaleD > 0)) throw new ArgumentException("scales must be positive");
+        if (CalibrationImages < 0) throw new ArgumentException($"calibration images must be >= 0, got {CalibrationImages}");
+        if (!(ScaleE > 0) || !(ScaleD > 0) || double.IsInfinity(ScaleE) || double.IsInfinity(ScaleD)) throw new ArgumentException("scales must be positive and finite");
+        if (!double.IsFinite(CenterE) || !double.IsFinite(CenterD)) throw new ArgumentException("centres must be finite");
         if (DiscrepancySign is not (1 or -1)) throw new ArgumentException("discrepancy sign must be 1 or -1");
         if (Similarity == SimilarityKind.OnnxEmbedding && string.IsNullOrWhiteSpace(EmbeddingModelPath))
             throw new ArgumentException("the onnx-embedding similarity needs an embedding model path");
@@ -124,11 +161,41 @@ public sealed record IipOptions
         if (positive && values.Any(v => !(v > 0))) throw new ArgumentException($"{name} values must be positive, got {ChannelText(values)}");
     }
 
+    /// <summary>The largest t_P a regeneration of <paramref name="inversionSteps"/> steps allows under <see cref="MtcnpWindow"/>.</summary>
+    public int MaxMtcnpSteps(int inversionSteps) => MtcnpWindow == MtcnpWindow.Late ? inversionSteps - 1 : inversionSteps;
+
+    /// <summary>MTCNP of per-step TCNP values (one per regeneration step, in order) under these options' window and t_P.</summary>
+    public double Mtcnp(IReadOnlyList<double> tcnp) => MtcnpOf(tcnp, MtcnpSteps, MtcnpWindow);
+
+    /// <summary>
+    /// The mean of <paramref name="steps"/> TCNP values: the first ones (<see cref="MtcnpWindow.First"/>), or those before the last
+    /// (<see cref="MtcnpWindow.Late"/>), clipped to what the regeneration has (one step: its only value).
+    /// </summary>
+    public static double MtcnpOf(IReadOnlyList<double> tcnp, int steps, MtcnpWindow window)
+    {
+        if (tcnp.Count == 0) return 0;
+        int end = window == MtcnpWindow.Late ? Math.Max(1, tcnp.Count - 1) : tcnp.Count;   // exclusive
+        int count = Math.Clamp(steps, 1, end);
+        int start = window == MtcnpWindow.Late ? end - count : 0;
+        double sum = 0;
+        for (int i = start; i < start + count; i++) sum += tcnp[i];
+        return sum / count;
+    }
+
     /// <summary>The options the perturbation embedding depends on, hashed for its cache key.</summary>
     public string PerturbationKey() => Hash($"init={PerturbationInit};prompt={PerturbationPrompt};lr={PerturbationLearningRate:R};it={PerturbationIterations};noise={PerturbationNoiseLatents};seed={Seed};grid={GridSteps}");
 
     /// <summary>Every option that changes a score, hashed: resumed scans only reuse records with the same hash.</summary>
-    public string ScoreKey() => Hash($"{PerturbationKey()};tI={InversionSteps};tP={MtcnpSteps};g={Guidance:R};sim={Similarity}{EmbeddingModelKey()};le={LambdaE:R};ld={LambdaD:R};se={ScaleE:R};sd={ScaleD:R};sign={DiscrepancySign}");
+    public string ScoreKey() => Hash($"{PerturbationKey()};tI={InversionSteps};tP={MtcnpSteps}{WindowKey()};g={Guidance:R};sim={Similarity}{EmbeddingModelKey()};le={LambdaE:R};ld={LambdaD:R};se={ScaleE:R};sd={ScaleD:R};sign={DiscrepancySign}{CenterKey()}");
+
+    /// <summary>";win=late" for the late window, empty for IIP.md's first steps (whose keys are unchanged from before the window existed).</summary>
+    public string WindowKey() => MtcnpWindow == MtcnpWindow.First ? "" : $";win={MtcnpWindow}";
+
+    // ";ce=..;cd=.." only for non-zero centres, so the keys of scans without centres are unchanged
+    private string CenterKey() => CenterE == 0 && CenterD == 0 ? "" : FormattableString.Invariant($";ce={CenterE:R};cd={CenterD:R}");
+
+    /// <summary>The options with the centres and scales of <paramref name="e"/> (MTCNP) and <paramref name="d"/> (discrepancy).</summary>
+    public IipOptions WithScales(ComponentScale e, ComponentScale d) => this with { CenterE = e.Center, ScaleE = e.Scale, CenterD = d.Center, ScaleD = d.Scale };
 
     /// <summary>
     /// ";emb=full path|size|last write UTC ticks" of the embedding model ("missing" when absent), then

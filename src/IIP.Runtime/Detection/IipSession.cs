@@ -15,6 +15,12 @@ public sealed class IipSession
     public Tensor EmptyEmbedding { get; }
     public PerturbationResult Perturbation { get; }
 
+    /// <summary>The model's content fingerprint: the key of everything cached for it.</summary>
+    public string ModelFingerprint { get; }
+
+    /// <summary>Where the perturbation embedding and the calibration are cached (null: nowhere).</summary>
+    public string? CacheDirectory { get; }
+
     /// <param name="emptyEmbedding">e0 when the caller already has it [1, 77, D]; computed otherwise.</param>
     public IipSession(StableDiffusion model, IipOptions options, string modelFingerprint, string? cacheDirectory, IProgress<string>? log = null,
         Tensor? emptyEmbedding = null)
@@ -22,6 +28,8 @@ public sealed class IipSession
         options.Validate();
         Model = model;
         Options = options;
+        ModelFingerprint = modelFingerprint;
+        CacheDirectory = cacheDirectory;
         EmptyEmbedding = emptyEmbedding ?? model.Backend.ToHost(model.EncodePrompts([""]));
         Perturbation = PerturbationEmbedding.Compute(model, modelFingerprint, options, EmptyEmbedding, cacheDirectory, log);
     }
@@ -43,8 +51,8 @@ public sealed class IipSession
     }
 
     /// <summary>
-    /// IIP.md step 7: scale_e and scale_d = medians of MTCNP and of the discrepancy over images known to be
-    /// non-memorized. Returns the options with those scales.
+    /// IIP.md step 7: the centres and scales of MTCNP and the discrepancy (<see cref="IipOptions.ScaleStatistic"/>: medians,
+    /// or medians and robust spreads) over images known to be non-memorized. Returns the options with them.
     /// </summary>
     public IipOptions WithReferenceScales(IReadOnlyList<ScanItem> reference, Func<string, Tensor> loadImage, IProgress<string>? log = null)
     {
@@ -59,10 +67,19 @@ public sealed class IipSession
             discrepancy.Add(s.Discrepancy);
             log?.Report($"reference {mtcnp.Count}/{reference.Count}: {item.Image} MTCNP {s.Mtcnp:G5} d {s.Discrepancy:G5}");
         }
-        double scaleE = Median(mtcnp), scaleD = Median(discrepancy);
-        if (!(scaleE > 0) || !(scaleD > 0))
-            throw new InvalidOperationException($"reference medians must be positive (MTCNP {scaleE}, discrepancy {scaleD})");
-        return Options with { ScaleE = scaleE, ScaleD = scaleD };
+        return Options.WithScales(ComponentScale.From(mtcnp, Options.ScaleStatistic, "reference MTCNP"),
+            ComponentScale.From(discrepancy, Options.ScaleStatistic, "reference discrepancy"));
+    }
+
+    /// <summary>
+    /// The centres and scales of <see cref="IipCalibration"/> (generated non-memorized images, cached beside the
+    /// perturbation embedding) under <see cref="IipOptions.ScaleStatistic"/>: the options with them, and the calibration itself.
+    /// </summary>
+    public (IipOptions Options, CalibrationResult Calibration) WithCalibratedScales(IProgress<string>? log = null)
+    {
+        var calibration = IipCalibration.Compute(this, Options, ModelFingerprint, CacheDirectory, log);
+        var (e, d) = calibration.Scales(Options.ScaleStatistic);
+        return (Options.WithScales(e, d), calibration);
     }
 
     public static double Median(IReadOnlyList<double> values)

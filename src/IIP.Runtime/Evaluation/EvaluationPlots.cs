@@ -57,6 +57,33 @@ public static class EvaluationPlots
         Save(plot, path);
     }
 
+    /// <summary>
+    /// Lines of (x, y) points, one per named series, with markers; the y axis spans [0, 1] (AUCs) with the chance level
+    /// 0.5 dashed. For the ablation's AUC-against-t_I and AUC-against-timestep figures.
+    /// </summary>
+    public static void WriteAucLines(string title, string xLabel, IReadOnlyList<(string Name, double[] X, double[] Y)> series, string path)
+    {
+        var plot = new Plot();
+        double xMin = series.SelectMany(s => s.X).DefaultIfEmpty(0).Min(), xMax = series.SelectMany(s => s.X).DefaultIfEmpty(1).Max();
+        var chance = plot.Add.Line(xMin, 0.5, xMax, 0.5);
+        chance.LinePattern = LinePattern.Dashed;
+        chance.Color = Colors.Gray;
+        chance.LegendText = "chance";
+        foreach (var (name, x, y) in series)
+        {
+            var line = plot.Add.Scatter(x, y);
+            line.MarkerSize = 6;
+            line.LineWidth = 2;
+            line.LegendText = name;
+        }
+        plot.Axes.SetLimitsY(0, 1.02);
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel("AUC (memorized vs non-memorized)");
+        plot.ShowLegend(Alignment.LowerLeft);
+        Save(plot, path);
+    }
+
     private static void AddClass(Plot plot, double[] scores, double min, double width, int binCount, Color color, string label)
     {
         var fractions = new double[binCount];

@@ -16,7 +16,7 @@ public class IipAblationTests(TestbedModelFixture testbed)
     {
         var model = testbed.Model;
         var session = new IipSession(model, options, "0123456789abcdef0123456789abcdef", null, emptyEmbedding: model.Backend.ToHost(testbed.Empty));
-        var ablation = new IipAblation(session, new AblationPlan { InversionSteps = [options.InversionSteps], MtcnpSteps = [], StepsRemoved = false });
+        var ablation = new IipAblation(session, new AblationPlan { InversionSteps = [options.InversionSteps], MtcnpSteps = [], Guidances = [], Perturbations = [], StepsRemoved = false });
         string results = Path.Combine(TestPaths.NewTempDir("ablation"), "components.jsonl");
         using (var writer = ResultsWriter.Open(results))
             Assert.Equal(1, ablation.Compute([item], path => ModelImageLoader.Load(path, model.NativeImageSize), writer, new ResumeSet()));
