@@ -9,7 +9,7 @@ public static class Program
     /// <summary>Builds the root command; tests invoke verbs through this.</summary>
     public static RootCommand BuildRoot()
     {
-        var root = new RootCommand("iip: find the training images a Stable Diffusion v1 model has memorized, from the image alone (IIP, ICLR 2025).");
+        var root = new RootCommand("iip: find the training images a Stable Diffusion v1 model has memorized, from the image alone (IIP, ICLR 2025). " + CliErrors.Summary);
         foreach (var command in Verbs)
             root.Subcommands.Add(command());
         return root;
@@ -24,6 +24,7 @@ public static class Program
         IIP.Cli.Commands.Eval.EvalCommand.Create,
         IIP.Cli.Commands.Scan.ScanCommand.Create,
         IIP.Cli.Commands.Ablate.AblateCommand.Create,
+        IIP.Cli.Commands.Explain.ExplainCommand.Create,
         IIP.Cli.Commands.Info.InfoCommand.Create,
         IIP.Cli.Commands.Tokenize.TokenizeCommand.Create,
         IIP.Cli.Commands.Bench.BenchCommand.Create,

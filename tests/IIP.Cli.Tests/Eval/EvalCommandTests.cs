@@ -78,7 +78,7 @@ public sealed class EvalCommandTests
         var (dir, _, labels) = Files();
         string missing = Path.Combine(dir, "nope.jsonl");
         var run = CliRunner.Run("eval", "--results", missing, "--labels", labels);
-        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(2, run.ExitCode);
         Assert.Contains($"results file not found: {missing}", run.Stderr);
     }
 
@@ -98,7 +98,7 @@ public sealed class EvalCommandTests
         string labels = Path.Combine(dir, "other.jsonl");
         File.WriteAllText(labels, "{\"image\": \"zzz.png\", \"memorized\": true}\n{\"image\": \"yyy.png\", \"memorized\": false}\n");
         var run = CliRunner.Run("eval", "--results", results, "--labels", labels);
-        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(2, run.ExitCode);
         Assert.Contains("no scan record with a score matched a label", run.Stderr);
     }
 
@@ -109,7 +109,7 @@ public sealed class EvalCommandTests
         string labels = Path.Combine(dir, "all-memorized.csv");
         File.WriteAllText(labels, "image,memorized\n" + string.Join("\n", new[] { "m0", "m1", "m2", "h0", "h1", "h2" }.Select(n => $"imgs/{n}.png,1")) + "\n");
         var run = CliRunner.Run("eval", "--results", results, "--labels", labels);
-        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(2, run.ExitCode);
         Assert.Contains("method 'iip': 6 memorized and 0 non-memorized", run.Stderr);
     }
 
@@ -118,7 +118,7 @@ public sealed class EvalCommandTests
     {
         var (_, results, labels) = Files();
         var run = CliRunner.Run("eval", "--results", results, "--labels", labels, "--methods", "secmi");
-        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(2, run.ExitCode);
         Assert.Contains("it has: iip, mtcnp", run.Stderr);
     }
 }

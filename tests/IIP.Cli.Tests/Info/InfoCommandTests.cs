@@ -33,7 +33,7 @@ public sealed class InfoCommandTests
     {
         string missing = Path.Combine(TestPaths.NewTempDir("info-missing"), "none.safetensors");
         var result = CliRunner.Run("info", "--model", missing);
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(2, result.ExitCode);
         Assert.Contains($"error: {missing}", result.Stderr);
     }
 

@@ -30,7 +30,7 @@ public class ScanCommandTests
         string dir = TestPaths.NewTempDir("scan");
         string images = Manifest(dir, Image("memorized/000000.png"), Image("heldout/000000.png"));
         string output = Path.Combine(dir, "results.jsonl");
-        var result = Scan(images, output, "--method", "iip,iip-mtcnp,iip-similarity");
+        var result = Scan(images, output, "--method", "iip,iip-mtcnp,iip-similarity", "--calibration-images", "3");
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
         var records = ResultsReader.Read(output).Records;
         Assert.Equal(6, records.Count);
@@ -38,13 +38,55 @@ public class ScanCommandTests
         Assert.All(records, r => Assert.True(double.IsFinite(r.Score!.Value)));
         Assert.All(records, r => Assert.Equal(4, r.Tcnp!.Length));   // one TCNP per regeneration step (t_I = 4)
         var iip = records.First(r => r.Method == "iip");
-        // score = MTCNP / 1 + (+1)(1 - similarity) / 1 with unit scales
-        Assert.Equal(iip.Components["mtcnp"] + iip.Components["discrepancy"], iip.Score!.Value, 12);
-        Assert.Equal(iip.Tcnp!.Take(2).Average(), iip.Components["mtcnp"], 12);
+        // without --reference or --scale-*, the centres and scales are the self-calibration's robust z-scores, cached beside the results
+        var calibration = JsonDocument.Parse(File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(dir, ".iip-cache"), "calibration-*.json")))).RootElement;
+        double[] Values(string name) => calibration.GetProperty(name).EnumerateArray().Select(v => v.GetDouble()).Order().ToArray();
+        var mtcnps = Values("mtcnp");
+        Assert.Equal(3, mtcnps.Length);
+        double median = mtcnps[1], mad = mtcnps.Select(v => Math.Abs(v - median)).Order().ElementAt(1);
+        Assert.Equal(median, iip.Components["center_e"], 12);
+        Assert.Equal(1.482602218505602 * mad, iip.Components["scale_e"], 12);
+        Assert.Equal(Values("discrepancy")[1], iip.Components["center_d"], 12);
+        Assert.Contains("calibrated scales (robust-z", result.Stderr);
+        // score = 1 (MTCNP - centre_e) / scale_e + 0.5 (+1)(1 - similarity - centre_d) / scale_d
+        Assert.Equal((iip.Components["mtcnp"] - iip.Components["center_e"]) / iip.Components["scale_e"]
+                     + 0.5 * (iip.Components["discrepancy"] - iip.Components["center_d"]) / iip.Components["scale_d"], iip.Score!.Value, 12);
+        Assert.Equal(iip.Tcnp!.Skip(1).Take(2).Average(), iip.Components["mtcnp"], 12);   // the late window: the 2 steps before the last
         Assert.Equal(iip.Components["mtcnp"], records.First(r => r.Method == "iip-mtcnp" && r.Image == iip.Image).Score!.Value, 12);
         string csv = File.ReadAllText(Path.ChangeExtension(output, ".csv"));
         Assert.StartsWith("image,sha256,method,score", csv);
         Assert.Equal(7, csv.Trim().Split('\n').Length);
+    }
+
+    [Fact]
+    public void Given_scales_or_no_calibration_skip_it_and_the_paper_preset_is_IIP_md()
+    {
+        string dir = TestPaths.NewTempDir("scan-scales");
+        string images = Manifest(dir, Image("memorized/000001.png"));
+        var given = Scan(images, Path.Combine(dir, "given.jsonl"), "--scale-e", "2");
+        Assert.True(given.ExitCode == 0, given.Stdout + given.Stderr);
+        var iip = ResultsReader.Read(Path.Combine(dir, "given.jsonl")).Records.Single();
+        Assert.Equal(2.0, iip.Components["scale_e"]);
+        Assert.Equal(1.0, iip.Components["scale_d"]);   // the one not given stays 1
+        Assert.Equal(0.0, iip.Components["center_e"]);
+        Assert.Empty(Directory.GetFiles(Path.Combine(dir, ".iip-cache"), "calibration-*"));
+
+        Assert.Equal(0, Scan(images, Path.Combine(dir, "none.jsonl"), "--calibration-images", "0").ExitCode);
+        var unit = ResultsReader.Read(Path.Combine(dir, "none.jsonl")).Records.Single();
+        Assert.Equal(unit.Components["mtcnp"] + 0.5 * unit.Components["discrepancy"], unit.Score!.Value, 12);
+        Assert.Empty(Directory.GetFiles(Path.Combine(dir, ".iip-cache"), "calibration-*"));
+
+        // --preset paper: t_I 20 and no calibration; an option given explicitly still wins over the preset
+        var paper = CliRunner.Run(["scan", "--model", Model, "--images", images, "--out", Path.Combine(dir, "paper.jsonl"), "--preset", "paper",
+            "--perturbation-iterations", "1", "--perturbation-noise", "1"]);
+        Assert.True(paper.ExitCode == 0, paper.Stdout + paper.Stderr);
+        var record = ResultsReader.Read(Path.Combine(dir, "paper.jsonl")).Records.Single();
+        Assert.Equal(20, record.Tcnp!.Length);
+        Assert.Equal(1.0, record.Components["scale_e"]);
+        Assert.Equal(0, CliRunner.Run(["scan", "--model", Model, "--images", images, "--out", Path.Combine(dir, "paper5.jsonl"), "--preset", "paper",
+            "--inversion-steps", "5", "--mtcnp-steps", "5", "--perturbation-iterations", "1", "--perturbation-noise", "1"]).ExitCode);
+        Assert.Equal(5, ResultsReader.Read(Path.Combine(dir, "paper5.jsonl")).Records.Single().Tcnp!.Length);
+        Assert.Empty(Directory.GetFiles(Path.Combine(dir, ".iip-cache"), "calibration-*"));
     }
 
     [Fact]
@@ -81,9 +123,15 @@ public class ScanCommandTests
         var one = ResultsReader.Read(single).Records;
         var three = ResultsReader.Read(batched).Records;
         Assert.Equal(one.Select(r => r.Image), three.Select(r => r.Image));
-        // batched products sum in another order: ~1e-6 relative (IipBatchScoringTests measures it)
+        // batched products sum in another order: ~1e-6 relative on the components (IipBatchScoringTests measures it); the
+        // score divides them by scales from the calibration's spread, so its error is 1e-5 of the scaled terms' size
         foreach (var (a, b) in one.Zip(three))
-            Assert.True(Math.Abs(a.Score!.Value - b.Score!.Value) <= 1e-5 * Math.Max(1, Math.Abs(a.Score.Value)), $"{a.Image}: {a.Score:R} vs {b.Score:R}");
+        {
+            var c = a.Components;
+            Assert.True(Math.Abs(c["mtcnp"] - b.Components["mtcnp"]) <= 1e-5 * c["mtcnp"], $"{a.Image}: MTCNP {c["mtcnp"]:R} vs {b.Components["mtcnp"]:R}");
+            double size = Math.Abs(c["mtcnp"]) / c["scale_e"] + Math.Abs(c["discrepancy"]) / c["scale_d"];
+            Assert.True(Math.Abs(a.Score!.Value - b.Score!.Value) <= 1e-5 * size, $"{a.Image}: {a.Score:R} vs {b.Score:R} (scaled terms {size:G4})");
+        }
     }
 
     [Fact]
@@ -123,24 +171,31 @@ public class ScanCommandTests
         string images = Manifest(dir, fixedLater, Image("heldout/000001.png"));
         string output = Path.Combine(dir, "results.jsonl");
         Assert.Equal(0, Scan(images, output).ExitCode);
-        File.Copy(Image("heldout/000002.png"), fixedLater, overwrite: true);
 
-        // a plain rerun keeps the error (errors are final) ...
+        // a plain rerun keeps the error while the file is the same (errors are final) ...
         var plain = Scan(images, output);
         Assert.Contains("2 images already done", plain.Stdout);
         Assert.Equal(2, ResultsReader.Read(output).Records.Count);
 
-        // ... --retry-errors scores that image again and appends its new record
+        // ... --retry-errors tries it again (a failure that may have passed) and appends its new record
         var retry = Scan(images, output, "--retry-errors");
         Assert.True(retry.ExitCode == 0, retry.Stdout + retry.Stderr);
-        Assert.Contains("1 records written, 1 images already done, 0 failed", retry.Stdout);
+        Assert.Contains("1 records written, 1 images already done, 1 failed", retry.Stdout);
+        Assert.Equal(3, ResultsReader.Read(output).Records.Count);
+
+        // ... and a file fixed since is scored again by a plain rerun: its contents are not those its error was recorded for
+        File.Copy(Image("heldout/000002.png"), fixedLater, overwrite: true);
+        var fixedRun = Scan(images, output);
+        Assert.True(fixedRun.ExitCode == 0, fixedRun.Stdout + fixedRun.Stderr);
+        Assert.Contains("1 records written, 1 images already done, 0 failed", fixedRun.Stdout);
         var records = ResultsReader.Read(output).Records;
-        Assert.Equal(3, records.Count);
+        Assert.Equal(4, records.Count);
         Assert.Equal(fixedLater, records[0].Image);
         Assert.NotNull(records[0].Error);
-        Assert.Equal(fixedLater, records[2].Image);
-        Assert.Null(records[2].Error);
-        Assert.NotNull(records[2].Score);
+        Assert.NotNull(records[2].Error);   // the retry of the unchanged file failed again
+        Assert.Equal(fixedLater, records[3].Image);
+        Assert.Null(records[3].Error);
+        Assert.NotNull(records[3].Score);
         // the CSV copy holds what the results say now: one row per image, the retried one without its old error
         var csv = File.ReadAllLines(Path.ChangeExtension(output, ".csv"));
         Assert.Equal(3, csv.Length);

@@ -10,7 +10,8 @@ namespace IIP.Cli.Commands.Eval;
 /// bootstrap interval, TPR@1%FPR, accuracy, n+, n-), what was left out and the metric definitions; writes
 /// roc.png, hist-&lt;method&gt;.png, metrics.csv and report.md into the output folder. --sets keeps only
 /// labels of the named subsets (e.g. memorized,heldout: the testbed reports memorized vs each negative set).
-/// Exit codes: 0 done, 1 bad input (missing file, no labels matched, a class empty, unknown method).
+/// Exit codes as every verb (<see cref="CliErrors"/>): 0 done, 2 bad input (missing or malformed file, no labels matched, a
+/// class empty, unknown method, every score non-finite).
 /// </summary>
 public static class EvalCommand
 {
@@ -77,8 +78,8 @@ public static class EvalCommand
         }
         catch (Exception e) when (e is IOException or FormatException or EvaluationException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"iip eval: {e.Message}");
-            return 1;
+            Console.Error.WriteLine($"error: {e.Message}");
+            return CliErrors.BadInput;
         }
     }
 

@@ -27,7 +27,7 @@ public static class InfoCommand
             catch (Exception e) when (e is WeightException or IOException or UnauthorizedAccessException)
             {
                 parse.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
-                return 1;
+                return CliErrors.BadInput;
             }
         });
         return command;

@@ -22,22 +22,53 @@ public static class MethodFactory
         return names;
     }
 
-    public static IReadOnlyList<IDetectionMethod> Create(IReadOnlyList<string> names, StableDiffusion model, string modelPath, IipOptions iip,
-        BaselineSettings baselines, string cacheDirectory, string? reference, Func<string, Tensor> loadImage, ConsoleProgress progress)
+    /// <summary>
+    /// IIP's session for a model (perturbation embedding from the cache or optimized) and the options with their scales,
+    /// from the first of: the medians over <paramref name="reference"/> images; the given --scale-e/--scale-d
+    /// (<paramref name="scalesGiven"/>); the self-calibration (<see cref="IipOptions.CalibrationImages"/> > 0, also returned); else 1.
+    /// </summary>
+    /// <param name="fingerprint">the model's <see cref="ModelFingerprint"/> (the caches' key)</param>
+    public static (IipSession Session, IipOptions Options, CalibrationResult? Calibration) OpenIip(StableDiffusion model, string fingerprint, IipOptions iip,
+        string cacheDirectory, string? reference, bool scalesGiven, Func<string, Tensor> loadImage, ConsoleProgress progress, Tensor? empty = null)
+    {
+        var session = new IipSession(model, iip, fingerprint, cacheDirectory, progress, empty);
+        if (reference is not null)
+        {
+            var listed = ScanSource.Read(reference);
+            var readable = listed.Where(i => i.Unsupported is null).ToList();
+            if (readable.Count < listed.Count)
+                Console.Error.WriteLine($"warning: --reference {reference}: {listed.Count - readable.Count} files in formats the decoder cannot read are left out");
+            var options = session.WithReferenceScales(readable, loadImage, progress);
+            progress.Report($"reference scales ({OptionText.Kebab(options.ScaleStatistic)}): {ScalesText(options)}");
+            return (session, options, null);
+        }
+        if (!scalesGiven && iip.CalibrationImages > 0)
+        {
+            var (options, calibration) = session.WithCalibratedScales(progress);
+            progress.Report($"calibrated scales ({OptionText.Kebab(options.ScaleStatistic)}, {iip.CalibrationImages} generated images): {ScalesText(options)}");
+            return (session, options, calibration);
+        }
+        return (session, iip, null);
+    }
+
+    /// <summary>
+    /// The methods called <paramref name="names"/>. IIP's scales as <see cref="OpenIip"/> sets them: reference medians,
+    /// given scales, self-calibration or 1.
+    /// </summary>
+    /// <summary>"MTCNP (x - c) / s, discrepancy (x - c) / s" with the options' values, for messages and reports.</summary>
+    public static string ScalesText(IipOptions o) =>
+        FormattableString.Invariant($"MTCNP (x - {o.CenterE:G5}) / {o.ScaleE:G5}, discrepancy (x - {o.CenterD:G5}) / {o.ScaleD:G5}");
+
+    public static IReadOnlyList<IDetectionMethod> Create(IReadOnlyList<string> names, StableDiffusion model, string fingerprint, IipOptions iip,
+        BaselineSettings baselines, string cacheDirectory, string? reference, Func<string, Tensor> loadImage, ConsoleProgress progress,
+        bool scalesGiven = false)
     {
         var methods = new List<IDetectionMethod>();
         var empty = model.Backend.ToHost(model.EncodePrompts([""]));   // e0, shared by IIP and the baselines
         var iipNames = names.Where(IipMethod.All.Contains).ToList();
         if (iipNames.Count > 0)
         {
-            progress.Report("fingerprinting the model (the perturbation embedding is cached by content)...");
-            var session = new IipSession(model, iip, ModelFingerprint.Compute(modelPath), cacheDirectory, progress, empty);
-            var options = iip;
-            if (reference is not null)
-            {
-                options = session.WithReferenceScales(ScanSource.Read(reference), loadImage, progress);
-                progress.Report($"reference scales: MTCNP {options.ScaleE:G6}, discrepancy {options.ScaleD:G6}");
-            }
+            var (session, options, _) = OpenIip(model, fingerprint, iip, cacheDirectory, reference, scalesGiven, loadImage, progress, empty);
             methods.Add(new IipMethod(session.CreateDetector(options), iipNames));
         }
         foreach (var name in names.Where(n => !IipMethod.All.Contains(n)))
@@ -48,6 +79,8 @@ public static class MethodFactory
                 DenoisingLossMethod.Name => new DenoisingLossMethod(model, baselines.DenoisingLoss, empty),
                 PiaMethod.Name => new PiaMethod(model, baselines.Pia, empty),
                 SecMiMethod.Name => new SecMiMethod(model, baselines.SecMi, empty),
+                PiaMethod.StableDiffusionName => new PiaMethod(model, PiaOptions.AuthorsStableDiffusion, empty, PiaMethod.StableDiffusionName),
+                SecMiMethod.StableDiffusionName => new SecMiMethod(model, SecMiOptions.AuthorsStableDiffusion, empty, SecMiMethod.StableDiffusionName),
                 _ => throw new ArgumentException($"method {name} has no factory"),
             });
         }

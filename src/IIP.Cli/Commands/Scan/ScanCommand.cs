@@ -31,6 +31,11 @@ public static class ScanCommand
         {
             if (result.GetValueOrDefault<int>() < 1) result.AddError($"--batch {result.GetValueOrDefault<int>()}: must be at least 1");
         });
+        var fresh = new Option<bool>("--fresh")
+        {
+            Description = "start a new results file when --out holds the scores of another model: the old results and CSV are moved " +
+                          "aside to NAME.TIMESTAMP.bak (without it such a scan is refused)",
+        };
         var retryErrors = new Option<bool>("--retry-errors")
         {
             Description = "score again the images whose earlier records carry an error (an image fixed since, a failure that has passed); " +
@@ -40,12 +45,14 @@ public static class ScanCommand
         var iip = new IipOptionSet();
         var baselines = new BaselineOptionSet();
         var command = new Command("scan",
-            "Score images for memorization. Writes one JSON line per (image, method): image, sha256, method, score (higher = more " +
-            "likely memorized), components, tcnp, seconds, error. A bad image is recorded with its error and the scan goes on; a killed " +
-            "scan, run again with the same arguments, skips what is done (errors included, unless --retry-errors). If the GPU itself " +
-            "fails (out of memory, a lost context) the scan stops with exit code 3, keeping what it wrote.")
+            "Score images for memorization. Writes one JSON line per (image, method): image, path, model, sha256, method, score " +
+            "(higher = more likely memorized), components, tcnp, seconds, error. A bad image is recorded with its error and the scan " +
+            "goes on. Resuming: run the same command again and it skips what is done (errors included, unless --retry-errors); a " +
+            "record is reused only for the same model, method, options and image contents (an image replaced in place is scored " +
+            "again). A second scan into the same --out while one runs fails at once. If the GPU itself fails (out of memory, a lost " +
+            "context) the scan stops with exit code 3, keeping what it wrote; Ctrl-C or a kill loses at most the image in progress.")
         {
-            model, images, output, methods, tokenizer, seed, csv, cacheDir, limit, batch, retryErrors, device,
+            model, images, output, methods, tokenizer, seed, csv, cacheDir, limit, batch, retryErrors, fresh, device,
         };
         iip.AddTo(command);
         baselines.AddTo(command);
@@ -54,7 +61,8 @@ public static class ScanCommand
             var settings = new ScanSettings(parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(output)!,
                 MethodFactory.ParseNames(parse.GetValue(methods) ?? ["iip"]), parse.GetValue(tokenizer), parse.GetValue(seed),
                 parse.GetValue(csv), parse.GetValue(cacheDir), parse.GetValue(limit), iip.Read(parse, parse.GetValue(seed)), parse.GetValue(iip.Reference),
-                baselines.Read(parse, parse.GetValue(seed)), parse.GetValue(device)!, parse.GetValue(batch), parse.GetValue(retryErrors));
+                baselines.Read(parse, parse.GetValue(seed)), parse.GetValue(device)!, parse.GetValue(batch), parse.GetValue(retryErrors),
+                iip.ScalesGiven(parse), parse.GetValue(fresh));
             return Run(settings);
         }));
         return command;
@@ -62,32 +70,54 @@ public static class ScanCommand
 
     public sealed record ScanSettings(string Model, string Images, string Out, IReadOnlyList<string> Methods, string? Tokenizer, int Seed,
         string? Csv, string? CacheDir, int? Limit, IipOptions Iip, string? Reference, BaselineSettings Baselines, string Device = "cpu",
-        int Batch = 1, bool RetryErrors = false);
+        int Batch = 1, bool RetryErrors = false, bool ScalesGiven = false, bool Fresh = false);
 
     public static int Run(ScanSettings s)
     {
         var progress = new ConsoleProgress();
-        var items = ScanSource.Read(s.Images);
+        var listing = ScanSource.Walk(s.Images);
+        foreach (string warning in listing.Warnings) Console.Error.WriteLine($"warning: {warning}");
+        int unsupported = listing.Items.Count(i => i.Unsupported is not null);
+        if (unsupported > 0)
+            Console.Error.WriteLine($"note: {unsupported} files are images in formats the decoder cannot read (WebP, TIFF, ...): each is recorded as an error; convert them to PNG or JPEG");
+        var items = SameFileOnce(listing.Items);
         if (s.Limit is { } limit) items = items.Take(limit).ToList();
         if (items.Count == 0) throw new ArgumentException($"{s.Images}: no images found");
+        string csvPath = s.Csv ?? Path.ChangeExtension(s.Out, ".csv");
+        ResultsFileGuard.CheckPaths(s.Out, csvPath);   // before anything is written
 
         using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer);
+        progress.Report("fingerprinting the model (results and caches are keyed by its content)...");
+        string fingerprint = ModelFingerprint.Compute(s.Model);
+        using var fileLock = ResultsLock.Acquire(s.Out);
+        foreach (string moved in ResultsFileGuard.RequireModel(s.Out, csvPath, s.Model, fingerprint[..16], s.Fresh))
+            Console.Error.WriteLine($"--fresh: moved the results of another model aside to {moved}");
+
         var model = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device));
         int size = model.NativeImageSize;
-        Console.Error.WriteLine($"model {s.Model} ({checkpoint.Layout}), native {size}x{size}, backend {model.Backend.Name}; {items.Count} images; methods {string.Join(", ", s.Methods)}");
+        Console.Error.WriteLine($"model {s.Model} ({checkpoint.Layout}, fingerprint {fingerprint[..16]}), native {size}x{size}, backend {model.Backend.Name}; {items.Count} images; methods {string.Join(", ", s.Methods)}");
 
-        using var writer = ResultsWriter.Open(s.Out);
+        using var writer = ResultsWriter.Open(s.Out, fileLock);
         if (writer.RepairNote is { } note) Console.Error.WriteLine(note);
         var done = ResumeSet.Load(s.Out, s.RetryErrors);
 
         Func<string, IIP.Runtime.Tensors.Tensor> load = path => ModelImageLoader.Load(path, size);
         string cacheDir = s.CacheDir ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(s.Out))!, ".iip-cache");
-        var detectors = MethodFactory.Create(s.Methods, model, s.Model, s.Iip, s.Baselines, cacheDir, s.Reference, load, progress);
+        var detectors = MethodFactory.Create(s.Methods, model, fingerprint, s.Iip, s.Baselines, cacheDir, s.Reference, load, progress, s.ScalesGiven);
 
         ScanSummary summary;
+        using var interrupt = new ScanInterrupt();
         try
         {
-            summary = new Scanner(detectors, load, s.Seed, s.Batch).Run(items, writer, done, progress);
+            summary = new Scanner(detectors, load, s.Seed, s.Batch, fingerprint[..16]).Run(items, writer, done, progress, interrupt.Token);
+        }
+        catch (OperationCanceledException) when (interrupt.Token.IsCancellationRequested)
+        {
+            writer.Dispose();
+            var kept = ResultsReader.Read(s.Out).Records;
+            ResultsCsv.Write(ResultsCsv.Latest(kept), csvPath);
+            Console.Error.WriteLine($"interrupted ({interrupt.Reason}): the {kept.Count} records in {s.Out} are kept; run the same command again to resume");
+            return CliErrors.Interrupted;
         }
         catch (ScanDeviceException e)
         {
@@ -99,12 +129,32 @@ public static class ScanCommand
         }
         writer.Dispose();
 
-        string csvPath = s.Csv ?? Path.ChangeExtension(s.Out, ".csv");
         var all = ResultsReader.Read(s.Out).Records;
         ResultsCsv.Write(ResultsCsv.Latest(all), csvPath);   // one row per (image, method): the latest
         Console.WriteLine($"{summary.Images} images: {summary.Written} records written, {summary.Skipped} images already done, " +
                           $"{summary.Failed} failed, in {ConsoleProgress.Format(summary.Elapsed)}");
         Console.WriteLine($"results: {s.Out} ({all.Count} records), {csvPath}");
         return CliErrors.Ok;
+    }
+
+    /// <summary>
+    /// The items with each file once: the same file reached through two spellings (relative and absolute, ./ or ../) is
+    /// scanned once, under its first spelling, and the others are reported.
+    /// </summary>
+    public static List<ScanItem> SameFileOnce(IReadOnlyList<ScanItem> items)
+    {
+        var first = new Dictionary<string, ScanItem>(StringComparer.Ordinal);
+        var kept = new List<ScanItem>();
+        foreach (var item in items)
+        {
+            if (first.TryGetValue(item.FullPath, out var earlier))
+            {
+                Console.Error.WriteLine($"note: '{item.Image}' is the same file as '{earlier.Image}' ({item.FullPath}): scanned once");
+                continue;
+            }
+            first[item.FullPath] = item;
+            kept.Add(item);
+        }
+        return kept;
     }
 }
