@@ -89,6 +89,10 @@ public sealed class EvaluationReport
         CheckSets(labels, options.Sets);
 
         var prepared = selected.Select(s => Prepare(s.Name, s.Records, labels, options)).ToList();
+        if (prepared.All(p => p.Join.Matched.Count == 0 && p.Join.Unmatched.Count == 0) && prepared.Sum(p => p.NonFinite) > 0)
+            throw new EvaluationException(
+                $"{results.FilePath}: every score is non-finite ({prepared.Sum(p => p.NonFinite)} records with NaN or infinity, " +
+                $"{prepared.Sum(p => p.Errors)} with an error): nothing to evaluate; the model or the methods' options produce no usable number");
         if (prepared.All(p => p.Join.Matched.Count == 0))
         {
             var examples = prepared.SelectMany(p => p.Join.Unmatched).Select(r => r.Image).Distinct().Take(3);

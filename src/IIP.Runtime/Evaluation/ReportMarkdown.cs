@@ -52,6 +52,13 @@ public static class ReportMarkdown
         md.AppendLine();
         foreach (string figure in figureFiles)
             md.AppendLine($"![{figure}]({figure})");
+        md.AppendLine();
+        md.AppendLine("## Pictures of the images");
+        md.AppendLine();
+        md.AppendLine("For each of the top-scoring images, its input, VAE reconstruction and perturbed regeneration and its TCNP per step " +
+                      "against the model's calibration band (the evaluation has no model, so this is a separate command):");
+        md.AppendLine();
+        md.AppendLine($"    iip explain --model MODEL --results {Path.GetFullPath(report.Results.FilePath)} --top-k 8");
         return md.ToString();
     }
 

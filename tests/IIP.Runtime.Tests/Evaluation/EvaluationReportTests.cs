@@ -94,6 +94,17 @@ public sealed class EvaluationReportTests
     }
 
     [Fact]
+    public void A_method_whose_every_score_is_not_finite_says_so_plainly()
+    {
+        var results = Results(R("m0.png", "a", 0.9), R("h0.png", "a", 0.1), R("m0.png", "b", double.NaN), R("h0.png", "b", double.PositiveInfinity));
+        var skipped = Assert.Single(EvaluationReport.Build(results, Labels()).Skipped);
+        Assert.Equal("b", skipped.Method);
+        Assert.Contains("every score is non-finite (NaN or infinity: 2 records)", skipped.Reason);
+        var only = Assert.Throws<EvaluationException>(() => EvaluationReport.Build(Results(R("m0.png", "b", double.NaN), R("h0.png", "b", double.NaN)), Labels()));
+        Assert.Contains("every score is non-finite", only.Message);
+    }
+
+    [Fact]
     public void Clear_errors_for_no_match_one_class_and_unknown_methods()
     {
         var labels = Labels();

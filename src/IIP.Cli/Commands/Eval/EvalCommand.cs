@@ -74,6 +74,7 @@ public static class EvalCommand
             string folder = outDirectory ?? EvaluationOutput.DefaultDirectory(resultsPath);
             var files = EvaluationOutput.Write(report, folder);
             Print(report, files);
+            Console.WriteLine($"pictures of the top images (input, reconstruction, regeneration, TCNP per step): iip explain --model MODEL --results {resultsPath} --top-k 8");
             return 0;
         }
         catch (Exception e) when (e is IOException or FormatException or EvaluationException or UnauthorizedAccessException)

@@ -132,7 +132,7 @@ public static class ScanCommand
         var all = ResultsReader.Read(s.Out).Records;
         ResultsCsv.Write(ResultsCsv.Latest(all), csvPath);   // one row per (image, method): the latest
         Console.WriteLine($"{summary.Images} images: {summary.Written} records written, {summary.Skipped} images already done, " +
-                          $"{summary.Failed} failed, in {ConsoleProgress.Format(summary.Elapsed)}");
+                          $"{summary.Failed} failed{(unsupported > 0 ? $" ({unsupported} files in formats the decoder cannot read)" : "")}, in {ConsoleProgress.Format(summary.Elapsed)}");
         Console.WriteLine($"results: {s.Out} ({all.Count} records), {csvPath}");
         return CliErrors.Ok;
     }
