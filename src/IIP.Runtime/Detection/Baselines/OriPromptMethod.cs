@@ -79,39 +79,18 @@ public sealed class OriPromptMethod : IDetectionMethod
         return [new MethodResult(Name, components["tcnp_mean"], components, perStep)];
     }
 
-    /// <summary>Runs the batched guided generations from the caption embedding cond [1, L, D]; TCNP [seed][step].</summary>
+    /// <summary>
+    /// The batched guided generations from the caption embedding cond [1, L, D] through the model's one guided DDIM loop
+    /// (<see cref="StableDiffusion.SampleBatch"/>: the UNet sees [x_1..x_n, x_1..x_n] with contexts [e0 x n, c x n]);
+    /// TCNP [seed][step].
+    /// </summary>
     private double[][] Generate(Tensor cond)
     {
         var o = Options;
-        var latentShape = _model.NativeLatentShape;                       // [1, C, h, w]
         var rng = new GaussianNoise(o.Seed);
-        var x = Tensor.ConcatBatch(Enumerable.Range(0, o.Seeds).Select(_ => rng.Sample(latentShape)).ToArray()); // [n, C, h, w]
-        var context = Tensor.ConcatBatch([.. Enumerable.Repeat(_empty, o.Seeds), .. Enumerable.Repeat(cond, o.Seeds)]); // [2n, L, D]
-        var grid = _model.Scheduler.Timesteps(o.Steps);                   // descending
-        int ratio = _model.Scheduler.StepRatio(o.Steps);
-        int per = (int)(x.Length / o.Seeds);
-        var tcnp = Enumerable.Range(0, o.Seeds).Select(_ => new double[grid.Length]).ToArray();
-        var guided = new Tensor(x.Shape);
-        var be = _model.Backend;
-        for (int step = 0; step < grid.Length; step++)
-        {
-            int t = grid[step];
-            var pair = Tensor.ConcatBatch(x, x);                                                      // [2n, C, h, w]
-            var eps = be.ToHost(_model.Unet.Forward(be.FromHost(pair), t, be.FromHost(context))).Data; // [2n, C, h, w]: uncond then cond
-            long condOffset = x.Length;
-            for (int s = 0; s < o.Seeds; s++)
-            {
-                double sq = 0;
-                for (int i = s * per; i < (s + 1) * per; i++)
-                {
-                    float diff = eps[condOffset + i] - eps[i];
-                    sq += (double)diff * diff;
-                    guided.Data[i] = eps[i] + o.Guidance * diff;
-                }
-                tcnp[s][step] = Math.Sqrt(sq);
-            }
-            _model.Scheduler.Step(x.Data, guided.Data, t, ratio, x.Data);
-        }
-        return tcnp;
+        var x = Tensor.ConcatBatch(Enumerable.Range(0, o.Seeds).Select(_ => rng.Sample(_model.NativeLatentShape)).ToArray()); // [n, C, h, w]
+        var perStep = new List<double[]>();                                                                                       // [step][seed]
+        _model.SampleBatch(x, _model.Scheduler.Timesteps(o.Steps), _model.Scheduler.StepRatio(o.Steps), _empty, cond, o.Guidance, perStep);
+        return Enumerable.Range(0, o.Seeds).Select(seed => perStep.Select(step => step[seed]).ToArray()).ToArray();
     }
 }
