@@ -12,7 +12,8 @@ public enum ScaleStatistic
 
     /// <summary>
     /// Robust z-scores: subtract each component's median over non-memorized images and divide by its robust standard
-    /// deviation 1.4826 MAD; score = lambda_e (MTCNP - med_e) / s_e + lambda_d sign (d - med_d) / s_d. Each component counts
+    /// deviation 1.4826 MAD; score = lambda_e (MTCNP - med_e) / s_e + lambda_d sign (T(d) - med_d) / s_d, T the
+    /// <see cref="DiscrepancyTransform"/> (ln by default). Each component counts
     /// in units of its own spread among non-memorized images, so lambda_e = lambda_d = 1 weighs them alike; 0 is a typical
     /// non-memorized image (docs/detection.md, "Calibration").
     /// </summary>

@@ -163,8 +163,9 @@ public sealed class IipAblation(IipSession session, AblationPlan plan)
     /// "iip CONFIG" for each configuration (t_P = the default's, at most what the configuration's t_I allows), "mtcnp-only tI=X"
     /// and "similarity-only tI=X" along the t_I sweep; at the default configuration "iip tP=Y", "iip window=W" (the other
     /// <see cref="MtcnpWindow"/>), "mtcnp-only", "similarity-only", "iip similarity=KIND"
-    /// for each other similarity recorded, "iip sign=-1", "iip lambda_d/lambda_e=R", "iip scales=STATISTIC" (the other
-    /// <see cref="ScaleStatistic"/>), and "iip scales=calibration" when <paramref name="calibration"/> is given.
+    /// for each other similarity recorded, "iip sign=-1", "iip lambda_d/lambda_e=R", "iip discrepancy=TRANSFORM" (the other
+    /// <see cref="DiscrepancyTransform"/>), "iip scales=STATISTIC" (the other <see cref="ScaleStatistic"/>), and
+    /// "iip scales=calibration" when <paramref name="calibration"/> is given.
     /// memorized: image -> label; centres and scales come from the non-memorized images of the set.
     /// </summary>
     public IReadOnlyList<ScanRecord> Score(IReadOnlyList<ScanRecord> components, Func<string, bool?> memorized, CalibrationResult? calibration = null)
@@ -200,12 +201,19 @@ public sealed class IipAblation(IipSession session, AblationPlan plan)
             series.AddRange(Combined("iip sign=-1", records, tP, "discrepancy", -o.DiscrepancySign, o.LambdaD, memorized));
             foreach (double ratio in plan.WeightRatios)
                 series.AddRange(Combined(FormattableString.Invariant($"iip lambda_d/lambda_e={ratio:G4}"), records, tP, "discrepancy", o.DiscrepancySign, o.LambdaE * ratio, memorized));
-            var otherStatistic = o.ScaleStatistic == ScaleStatistic.RobustZ ? ScaleStatistic.Median : ScaleStatistic.RobustZ;
-            series.AddRange(Combined($"iip scales={OptionText.Kebab(otherStatistic)}", records, tP, "discrepancy", o.DiscrepancySign, o.LambdaD, memorized, otherStatistic));
+            var otherTransform = o.DiscrepancyTransform == DiscrepancyTransform.Log ? DiscrepancyTransform.Linear : DiscrepancyTransform.Log;
+            if (!(o.ScaleStatistic == ScaleStatistic.Median && otherTransform == DiscrepancyTransform.Log))
+                series.AddRange(Combined($"iip discrepancy={OptionText.Kebab(otherTransform)}", records, tP, "discrepancy", o.DiscrepancySign, o.LambdaD, memorized,
+                    transform: otherTransform));
+            // IIP.md's medians scale d itself (a median of ln d is negative)
+            series.AddRange(o.ScaleStatistic == ScaleStatistic.RobustZ
+                ? Combined("iip scales=median", records, tP, "discrepancy", o.DiscrepancySign, o.LambdaD, memorized, ScaleStatistic.Median, transform: DiscrepancyTransform.Linear)
+                : Combined("iip scales=robust-z", records, tP, "discrepancy", o.DiscrepancySign, o.LambdaD, memorized, ScaleStatistic.RobustZ));
             if (calibration is not null)
             {
-                var (e, d) = calibration.Scales(o.ScaleStatistic);
-                series.AddRange(records.Select(r => Scored(r, "iip scales=calibration", Mtcnp(r, tP), r.Components["discrepancy"], e, d, o.DiscrepancySign, o.LambdaD)));
+                var (e, d) = calibration.Scales(o.ScaleStatistic, o.DiscrepancyTransform);
+                series.AddRange(records.Select(r => Scored(r, "iip scales=calibration", Mtcnp(r, tP), r.Components["discrepancy"], e, d, o.DiscrepancySign, o.LambdaD,
+                    o.DiscrepancyTransform)));
             }
         }
         return series;
@@ -218,26 +226,34 @@ public sealed class IipAblation(IipSession session, AblationPlan plan)
 
     // the combined score of each record with centres and scales from the non-memorized images of the set (IIP.md step 7)
     private IEnumerable<ScanRecord> Combined(string name, IReadOnlyList<ScanRecord> records, int tP, string discrepancyKey, int sign, double lambdaD,
-        Func<string, bool?> memorized, ScaleStatistic? statistic = null, MtcnpWindow? window = null)
+        Func<string, bool?> memorized, ScaleStatistic? statistic = null, MtcnpWindow? window = null, DiscrepancyTransform? transform = null)
     {
         var negatives = records.Where(r => memorized(r.Image) == false).ToList();
         var kind = statistic ?? session.Options.ScaleStatistic;
         var w = window ?? session.Options.MtcnpWindow;
+        var t = transform ?? session.Options.DiscrepancyTransform;
         var e = negatives.Count > 1 ? ComponentScale.From(negatives.Select(r => Mtcnp(r, tP, w)).ToList(), kind, "MTCNP") : new ComponentScale(0, 1);
-        var d = negatives.Count > 1 ? ComponentScale.From(negatives.Select(r => r.Components[discrepancyKey]).ToList(), kind, "discrepancy") : new ComponentScale(0, 1);
-        return records.Select(r => Scored(r, name, Mtcnp(r, tP, w), r.Components[discrepancyKey], e, d, sign, lambdaD));
+        var d = negatives.Count > 1
+            ? ComponentScale.From(negatives.Select(r => IipOptions.TransformDiscrepancy(r.Components[discrepancyKey], t)).ToList(), kind, "discrepancy")
+            : new ComponentScale(0, 1);
+        return records.Select(r => Scored(r, name, Mtcnp(r, tP, w), r.Components[discrepancyKey], e, d, sign, lambdaD, t));
     }
 
-    // lambda_e (MTCNP - centre_e) / scale_e + lambda_d sign (d - centre_d) / scale_d, with the parts in the components
-    private ScanRecord Scored(ScanRecord r, string name, double mtcnp, double discrepancy, ComponentScale e, ComponentScale d, int sign, double lambdaD) => r with
+    // lambda_e (MTCNP - centre_e) / scale_e + lambda_d sign (T(d) - centre_d) / scale_d, with the parts in the components
+    private ScanRecord Scored(ScanRecord r, string name, double mtcnp, double discrepancy, ComponentScale e, ComponentScale d, int sign, double lambdaD,
+        DiscrepancyTransform transform)
     {
-        Method = name,
-        Score = session.Options.LambdaE * e.Apply(mtcnp) + lambdaD * sign * d.Apply(discrepancy),
-        Components = new Dictionary<string, double>(r.Components)
+        double term = IipOptions.TransformDiscrepancy(discrepancy, transform);
+        return r with
         {
-            ["mtcnp"] = mtcnp, ["center_e"] = e.Center, ["scale_e"] = e.Scale, ["center_d"] = d.Center, ["scale_d"] = d.Scale,
-        },
-    };
+            Method = name,
+            Score = session.Options.LambdaE * e.Apply(mtcnp) + lambdaD * sign * d.Apply(term),
+            Components = new Dictionary<string, double>(r.Components)
+            {
+                ["mtcnp"] = mtcnp, ["discrepancy_term"] = term, ["center_e"] = e.Center, ["scale_e"] = e.Scale, ["center_d"] = d.Center, ["scale_d"] = d.Scale,
+            },
+        };
+    }
 
     /// <summary>The component name of a similarity kind in ablation records: "similarity_latent_cosine", ...</summary>
     public static string SimilarityComponent(SimilarityKind kind) => "similarity_" + OptionText.Kebab(kind).Replace('-', '_');

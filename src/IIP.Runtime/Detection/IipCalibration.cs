@@ -28,9 +28,13 @@ public sealed record CalibrationResult
 
     [JsonIgnore] public bool FromCache { get; init; }
 
-    /// <summary>The centres and scales of MTCNP and the discrepancy over the calibration images under <paramref name="statistic"/>.</summary>
-    public (ComponentScale Mtcnp, ComponentScale Discrepancy) Scales(ScaleStatistic statistic) =>
-        (ComponentScale.From(Mtcnp, statistic, "calibration MTCNP"), ComponentScale.From(Discrepancy, statistic, "calibration discrepancy"));
+    /// <summary>
+    /// The centres and scales of MTCNP and of the discrepancy under <paramref name="transform"/> over the calibration images,
+    /// under <paramref name="statistic"/>.
+    /// </summary>
+    public (ComponentScale Mtcnp, ComponentScale Discrepancy) Scales(ScaleStatistic statistic, DiscrepancyTransform transform) =>
+        (ComponentScale.From(Mtcnp, statistic, "calibration MTCNP"),
+         ComponentScale.From(Discrepancy.Select(d => IipOptions.TransformDiscrepancy(d, transform)).ToList(), statistic, "calibration discrepancy"));
 }
 
 /// <summary>Computes and caches <see cref="CalibrationResult"/>s (see there).</summary>
@@ -109,7 +113,10 @@ public static class IipCalibration
             return new[] { Percentile(values, 0.05), Percentile(values, 0.5), Percentile(values, 0.95) };
         }).ToArray();
         var result = new CalibrationResult { Mtcnp = mtcnp, Discrepancy = discrepancy, TcnpBand = band, Key = key };
-        foreach (var statistic in Enum.GetValues<ScaleStatistic>()) result.Scales(statistic);   // both must be usable before it is cached
+        foreach (var statistic in Enum.GetValues<ScaleStatistic>())   // every combination must be usable before it is cached
+            foreach (var transform in Enum.GetValues<DiscrepancyTransform>())
+                if (!(statistic == ScaleStatistic.Median && transform == DiscrepancyTransform.Log))   // a median of logs can be negative: not a scale
+                    result.Scales(statistic, transform);
         return result;
     }
 

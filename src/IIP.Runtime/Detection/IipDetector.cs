@@ -24,7 +24,8 @@ public sealed record IipTrace(IipScore Score, Tensor Latent, Tensor Regenerated)
 /// z0 = s E(x).mean; t_I unconditional DDIM inversion steps with e0; perturbed regeneration with CFG
 /// (guidance g, perturbation embedding c*) down to t = 1, recording TCNP per step; MTCNP = mean TCNP of t_P steps (the
 /// first ones, or those before the last: <see cref="IipOptions.MtcnpWindow"/>); d = 1 - similarity(input, regeneration);
-/// score = lambda_e (MTCNP - centre_e) / scale_e + lambda_d sign (d - centre_d) / scale_d (centres 0 under IIP.md's median scales).
+/// score = lambda_e (MTCNP - centre_e) / scale_e + lambda_d sign (T(d) - centre_d) / scale_d, T = ln by default or the identity
+/// (<see cref="IipOptions.DiscrepancyTransform"/>; centres 0 under IIP.md's median scales).
 /// With <see cref="SimilarityKind.OnnxEmbedding"/> the embedder is the one passed in (it must match the options'
 /// model and normalization), else loaded once here from <see cref="IipOptions.EmbeddingModelPath"/>,
 /// <see cref="IipOptions.EmbeddingMean"/> and <see cref="IipOptions.EmbeddingStd"/>.
@@ -87,7 +88,7 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
         double mtcnp = o.Mtcnp(tcnp);
         double similarity = MeasureSimilarity(image, z0, regenerated);
         double discrepancy = 1 - similarity;
-        double score = o.LambdaE * (mtcnp - o.CenterE) / o.ScaleE + o.LambdaD * o.DiscrepancySign * (discrepancy - o.CenterD) / o.ScaleD;
+        double score = o.LambdaE * (mtcnp - o.CenterE) / o.ScaleE + o.LambdaD * o.DiscrepancySign * (o.DiscrepancyTerm(discrepancy) - o.CenterD) / o.ScaleD;
         return new IipScore(score, mtcnp, similarity, discrepancy, tcnp, L2(z0.Data, regenerated.Data));
     }
 

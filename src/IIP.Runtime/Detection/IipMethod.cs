@@ -37,6 +37,7 @@ public sealed class IipMethod : IBatchDetectionMethod
         // the scales the score used, so a results file says how its components were weighed
         var components = new Dictionary<string, double>(s.Components)
         {
+            ["discrepancy_term"] = o.DiscrepancyTerm(s.Discrepancy),
             ["center_e"] = o.CenterE, ["scale_e"] = o.ScaleE, ["center_d"] = o.CenterD, ["scale_d"] = o.ScaleD,
         };
         return Methods.Select(m => new MethodResult(m, m switch

@@ -29,6 +29,20 @@ public enum MtcnpWindow
     Late,
 }
 
+/// <summary>What the discrepancy d = 1 - similarity enters the score as, before its centre and scale (IIP.md step 7).</summary>
+public enum DiscrepancyTransform
+{
+    /// <summary>d itself (IIP.md).</summary>
+    Linear,
+
+    /// <summary>
+    /// ln d: the discrepancy is a positive quantity that spans orders of magnitude, and its distribution over non-memorized
+    /// images has a long upper tail (one held-out image of a testbed sat 144 robust standard deviations above the median);
+    /// on the log scale such an image no longer outweighs MTCNP (docs/detection.md). d below 1e-12 is taken as 1e-12.
+    /// </summary>
+    Log,
+}
+
 /// <summary>How the perturbation embedding starts (IIP.md step 4).</summary>
 public enum PerturbationInit
 {
@@ -112,6 +126,9 @@ public sealed record IipOptions
     /// <summary>centre_d: subtracted from d before scaling (the non-memorized median under <see cref="ScaleStatistic.RobustZ"/>, else 0).</summary>
     public double CenterD { get; init; }
 
+    /// <summary>What the discrepancy enters the score as: ln d by default, d itself in the paper preset.</summary>
+    public DiscrepancyTransform DiscrepancyTransform { get; init; } = DiscrepancyTransform.Log;
+
     /// <summary>What the calibration or a reference set turns into centres and scales (see <see cref="Detection.ScaleStatistic"/>).</summary>
     public ScaleStatistic ScaleStatistic { get; init; } = ScaleStatistic.RobustZ;
 
@@ -142,6 +159,8 @@ public sealed record IipOptions
         if (!(ScaleE > 0) || !(ScaleD > 0) || double.IsInfinity(ScaleE) || double.IsInfinity(ScaleD)) throw new ArgumentException("scales must be positive and finite");
         if (!double.IsFinite(CenterE) || !double.IsFinite(CenterD)) throw new ArgumentException("centres must be finite");
         if (DiscrepancySign is not (1 or -1)) throw new ArgumentException("discrepancy sign must be 1 or -1");
+        if (ScaleStatistic == ScaleStatistic.Median && DiscrepancyTransform == DiscrepancyTransform.Log)
+            throw new ArgumentException("median scales divide by the median, which must be positive, and ln d is negative: use the linear discrepancy transform with median scales (as the paper preset does)");
         if (Similarity == SimilarityKind.OnnxEmbedding && string.IsNullOrWhiteSpace(EmbeddingModelPath))
             throw new ArgumentException("the onnx-embedding similarity needs an embedding model path");
         if (Similarity != SimilarityKind.OnnxEmbedding && EmbeddingModelPath is not null)
@@ -163,6 +182,13 @@ public sealed record IipOptions
 
     /// <summary>The largest t_P a regeneration of <paramref name="inversionSteps"/> steps allows under <see cref="MtcnpWindow"/>.</summary>
     public int MaxMtcnpSteps(int inversionSteps) => MtcnpWindow == MtcnpWindow.Late ? inversionSteps - 1 : inversionSteps;
+
+    /// <summary>The discrepancy as the score takes it, before its centre and scale: d, or ln max(d, 1e-12).</summary>
+    public double DiscrepancyTerm(double discrepancy) => TransformDiscrepancy(discrepancy, DiscrepancyTransform);
+
+    /// <summary>d under <paramref name="transform"/>: d, or ln max(d, 1e-12) (a cosine rounded to 1 gives d = 0).</summary>
+    public static double TransformDiscrepancy(double discrepancy, DiscrepancyTransform transform) =>
+        transform == DiscrepancyTransform.Log ? Math.Log(Math.Max(discrepancy, 1e-12)) : discrepancy;
 
     /// <summary>MTCNP of per-step TCNP values (one per regeneration step, in order) under these options' window and t_P.</summary>
     public double Mtcnp(IReadOnlyList<double> tcnp) => MtcnpOf(tcnp, MtcnpSteps, MtcnpWindow);
@@ -186,7 +212,7 @@ public sealed record IipOptions
     public string PerturbationKey() => Hash($"init={PerturbationInit};prompt={PerturbationPrompt};lr={PerturbationLearningRate:R};it={PerturbationIterations};noise={PerturbationNoiseLatents};seed={Seed};grid={GridSteps}");
 
     /// <summary>Every option that changes a score, hashed: resumed scans only reuse records with the same hash.</summary>
-    public string ScoreKey() => Hash($"{PerturbationKey()};tI={InversionSteps};tP={MtcnpSteps}{WindowKey()};g={Guidance:R};sim={Similarity}{EmbeddingModelKey()};le={LambdaE:R};ld={LambdaD:R};se={ScaleE:R};sd={ScaleD:R};sign={DiscrepancySign}{CenterKey()}");
+    public string ScoreKey() => Hash($"{PerturbationKey()};tI={InversionSteps};tP={MtcnpSteps}{WindowKey()};g={Guidance:R};sim={Similarity}{EmbeddingModelKey()};le={LambdaE:R};ld={LambdaD:R};se={ScaleE:R};sd={ScaleD:R};sign={DiscrepancySign}{CenterKey()}{(DiscrepancyTransform == DiscrepancyTransform.Linear ? "" : $";dt={DiscrepancyTransform}")}");
 
     /// <summary>";win=late" for the late window, empty for IIP.md's first steps (whose keys are unchanged from before the window existed).</summary>
     public string WindowKey() => MtcnpWindow == MtcnpWindow.First ? "" : $";win={MtcnpWindow}";

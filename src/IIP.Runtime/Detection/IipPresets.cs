@@ -20,8 +20,9 @@ public static class IipPresets
     /// The default detector. Differs from <see cref="Paper"/> where the evidence of docs/detection.md says so: MTCNP over
     /// the 4 regeneration steps before the last (t = 81 to 21; TCNP separates memorized images at low noise on every
     /// testbed, and not at the first steps of the regeneration from t = 381), robust z-scores (centre the median, scale
-    /// 1.4826 MAD) from a self-calibration on generated images when no reference set is given, and the discrepancy at
-    /// half MTCNP's weight (in those units it is the weaker signal on every testbed).
+    /// 1.4826 MAD) from a self-calibration on generated images when no reference set is given, the discrepancy on a log scale
+    /// (its long upper tail among non-memorized images otherwise decides the score) and at half MTCNP's weight (in those
+    /// units it is the weaker signal on every testbed).
     /// </summary>
     public static IipOptions Default { get; } = new();
 
@@ -29,6 +30,7 @@ public static class IipPresets
     public static IipOptions Paper { get; } = new()
     {
         InversionSteps = 20, MtcnpSteps = 10, MtcnpWindow = MtcnpWindow.First, LambdaD = 1, CalibrationImages = 0, ScaleStatistic = ScaleStatistic.Median,
+        DiscrepancyTransform = DiscrepancyTransform.Linear,
     };
 
     public static IipOptions Of(IipPreset preset) => preset switch

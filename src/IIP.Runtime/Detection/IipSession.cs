@@ -68,7 +68,7 @@ public sealed class IipSession
             log?.Report($"reference {mtcnp.Count}/{reference.Count}: {item.Image} MTCNP {s.Mtcnp:G5} d {s.Discrepancy:G5}");
         }
         return Options.WithScales(ComponentScale.From(mtcnp, Options.ScaleStatistic, "reference MTCNP"),
-            ComponentScale.From(discrepancy, Options.ScaleStatistic, "reference discrepancy"));
+            ComponentScale.From(discrepancy.Select(Options.DiscrepancyTerm).ToList(), Options.ScaleStatistic, "reference discrepancy"));
     }
 
     /// <summary>
@@ -78,7 +78,7 @@ public sealed class IipSession
     public (IipOptions Options, CalibrationResult Calibration) WithCalibratedScales(IProgress<string>? log = null)
     {
         var calibration = IipCalibration.Compute(this, Options, ModelFingerprint, CacheDirectory, log);
-        var (e, d) = calibration.Scales(Options.ScaleStatistic);
+        var (e, d) = calibration.Scales(Options.ScaleStatistic, Options.DiscrepancyTransform);
         return (Options.WithScales(e, d), calibration);
     }
 

@@ -24,7 +24,7 @@ public class AblateCommandTests
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
         foreach (var name in new[] { "iip tI=2", "mtcnp-only tI=2", "similarity-only tI=2", "iip tI=4", "iip tP=1", "mtcnp-only", "similarity-only",
                      "iip no-inversion", "iip perturbation iterations=0", "iip g=3", "iip similarity=pixel-ssim", "iip sign=-1",
-                     "iip lambda_d/lambda_e=2", "iip scales=median", "iip scales=calibration", "iip window=first" })
+                     "iip lambda_d/lambda_e=2", "iip scales=median", "iip scales=calibration", "iip window=first", "iip discrepancy=linear" })
             Assert.Contains(name, result.Stdout);
         Assert.True(File.Exists(Path.Combine(output, "report.md")));
         foreach (var figure in new[] { "roc.png", "auc-by-inversion-steps.png", "auc-by-timestep.png" })
@@ -45,18 +45,20 @@ public class AblateCommandTests
             Assert.Equal(medianE, r.Components["center_e"], 12);
             Assert.Equal(1.482602218505602 * madE, r.Components["scale_e"], 12);
             // lambda_e = 1, lambda_d = 0.5 (the defaults)
-            Assert.Equal((r.Components["mtcnp"] - medianE) / r.Components["scale_e"] + 0.5 * (r.Components["discrepancy"] - r.Components["center_d"]) / r.Components["scale_d"], r.Score!.Value, 10);
+            Assert.Equal(Math.Log(r.Components["discrepancy"]), r.Components["discrepancy_term"], 12);   // ln d by default
+            Assert.Equal((r.Components["mtcnp"] - medianE) / r.Components["scale_e"] + 0.5 * (r.Components["discrepancy_term"] - r.Components["center_d"]) / r.Components["scale_d"], r.Score!.Value, 10);
         }
-        foreach (var r in series.Where(r => r.Method == "iip scales=median"))
+        foreach (var r in series.Where(r => r.Method == "iip scales=median"))   // IIP.md's medians, of d itself
         {
             Assert.Equal(medianE, r.Components["scale_e"], 12);
+            Assert.Equal(r.Components["discrepancy"], r.Components["discrepancy_term"]);
             Assert.Equal(r.Components["mtcnp"] / medianE + 0.5 * r.Components["discrepancy"] / r.Components["scale_d"], r.Score!.Value, 10);
         }
 
         // the weight ratio sets lambda_d: lambda_e z_e + 2 lambda_e z_d
         var twice = series.First(r => r.Method == "iip lambda_d/lambda_e=2");
         Assert.Equal((twice.Components["mtcnp"] - twice.Components["center_e"]) / twice.Components["scale_e"]
-                     + 2 * (twice.Components["discrepancy"] - twice.Components["center_d"]) / twice.Components["scale_d"], twice.Score!.Value, 10);
+                     + 2 * (twice.Components["discrepancy_term"] - twice.Components["center_d"]) / twice.Components["scale_d"], twice.Score!.Value, 10);
 
         // a rerun reuses the component records (nothing recomputed) and gives the same table
         var rerun = CliRunner.Run("ablate", "--model", Path.Combine(TestPaths.Testbed, "model"), "--images", manifest, "--out", output,

@@ -46,11 +46,12 @@ public class ScanCommandTests
         double median = mtcnps[1], mad = mtcnps.Select(v => Math.Abs(v - median)).Order().ElementAt(1);
         Assert.Equal(median, iip.Components["center_e"], 12);
         Assert.Equal(1.482602218505602 * mad, iip.Components["scale_e"], 12);
-        Assert.Equal(Values("discrepancy")[1], iip.Components["center_d"], 12);
+        Assert.Equal(Math.Log(Values("discrepancy")[1]), iip.Components["center_d"], 12);   // the median of ln d: ln of the median
+        Assert.Equal(Math.Log(iip.Components["discrepancy"]), iip.Components["discrepancy_term"], 12);
         Assert.Contains("calibrated scales (robust-z", result.Stderr);
-        // score = 1 (MTCNP - centre_e) / scale_e + 0.5 (+1)(1 - similarity - centre_d) / scale_d
+        // score = 1 (MTCNP - centre_e) / scale_e + 0.5 (+1)(ln(1 - similarity) - centre_d) / scale_d
         Assert.Equal((iip.Components["mtcnp"] - iip.Components["center_e"]) / iip.Components["scale_e"]
-                     + 0.5 * (iip.Components["discrepancy"] - iip.Components["center_d"]) / iip.Components["scale_d"], iip.Score!.Value, 12);
+                     + 0.5 * (iip.Components["discrepancy_term"] - iip.Components["center_d"]) / iip.Components["scale_d"], iip.Score!.Value, 12);
         Assert.Equal(iip.Tcnp!.Skip(1).Take(2).Average(), iip.Components["mtcnp"], 12);   // the late window: the 2 steps before the last
         Assert.Equal(iip.Components["mtcnp"], records.First(r => r.Method == "iip-mtcnp" && r.Image == iip.Image).Score!.Value, 12);
         string csv = File.ReadAllText(Path.ChangeExtension(output, ".csv"));
@@ -73,7 +74,7 @@ public class ScanCommandTests
 
         Assert.Equal(0, Scan(images, Path.Combine(dir, "none.jsonl"), "--calibration-images", "0").ExitCode);
         var unit = ResultsReader.Read(Path.Combine(dir, "none.jsonl")).Records.Single();
-        Assert.Equal(unit.Components["mtcnp"] + 0.5 * unit.Components["discrepancy"], unit.Score!.Value, 12);
+        Assert.Equal(unit.Components["mtcnp"] + 0.5 * Math.Log(unit.Components["discrepancy"]), unit.Score!.Value, 12);
         Assert.Empty(Directory.GetFiles(Path.Combine(dir, ".iip-cache"), "calibration-*"));
 
         // --preset paper: t_I 20 and no calibration; an option given explicitly still wins over the preset

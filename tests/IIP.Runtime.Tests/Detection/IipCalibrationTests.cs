@@ -21,12 +21,12 @@ public class IipCalibrationTests(TestbedModelFixture testbed)
             Score(1.0, 0.30, 1, 10), Score(3.0, 0.10, 2, 20), Score(2.0, 0.20, 3, 30), Score(5.0, 0.50, 4, 40), Score(4.0, 0.60, 5, 50),
         };
         var result = IipCalibration.FromScores(scores, "key");
-        var (e, d) = result.Scales(ScaleStatistic.Median);
+        var (e, d) = result.Scales(ScaleStatistic.Median, DiscrepancyTransform.Linear);
         Assert.Equal(new ComponentScale(0, 3.0), e);
         Assert.Equal(0.30, d.Scale, 15);
         // robust z: centre = median; scale = 1.4826 x median |x - median|: MTCNP |1..5 - 3| = 2,0,1,2,1 -> 1;
         // discrepancy |.3 .1 .2 .5 .6 - .3| = 0, .2, .1, .2, .3 -> 0.2
-        (e, d) = result.Scales(ScaleStatistic.RobustZ);
+        (e, d) = result.Scales(ScaleStatistic.RobustZ, DiscrepancyTransform.Linear);
         Assert.Equal(3.0, e.Center);
         Assert.Equal(ComponentScale.MadToSigma, e.Scale, 15);
         Assert.Equal(0.30, d.Center, 15);
@@ -48,6 +48,10 @@ public class IipCalibrationTests(TestbedModelFixture testbed)
         // every image alike: no spread, so no robust scale
         var flat = Assert.Throws<InvalidOperationException>(() => IipCalibration.FromScores([Score(1, 0.1, 1), Score(1, 0.2, 1), Score(1, 0.3, 1)], "key"));
         Assert.Contains("MTCNP scale (RobustZ)", flat.Message);
+        // the log transform's robust scale: ln of 0.1, 0.2, 0.4 -> median ln 0.2, MAD ln 2
+        var logs = IipCalibration.FromScores([Score(1, 0.1, 1), Score(2, 0.2, 1), Score(4, 0.4, 1)], "key").Scales(ScaleStatistic.RobustZ, DiscrepancyTransform.Log);
+        Assert.Equal(Math.Log(0.2), logs.Discrepancy.Center, 12);
+        Assert.Equal(ComponentScale.MadToSigma * Math.Log(2), logs.Discrepancy.Scale, 12);
     }
 
     [Fact]
@@ -60,11 +64,11 @@ public class IipCalibrationTests(TestbedModelFixture testbed)
         var (options, first) = session.WithCalibratedScales();
         Assert.False(first.FromCache);
         Assert.Equal(3, first.Mtcnp.Length);
-        // the default statistic: robust z-scores of the calibration images' components
+        // the default statistic: robust z-scores of the calibration images' MTCNP and ln discrepancy
         Assert.Equal(IipSession.Median(first.Mtcnp), options.CenterE);
-        Assert.Equal(first.Scales(ScaleStatistic.RobustZ).Mtcnp.Scale, options.ScaleE);
-        Assert.Equal(IipSession.Median(first.Discrepancy), options.CenterD);
-        Assert.Equal(first.Scales(ScaleStatistic.RobustZ).Discrepancy.Scale, options.ScaleD);
+        Assert.Equal(first.Scales(ScaleStatistic.RobustZ, DiscrepancyTransform.Log).Mtcnp.Scale, options.ScaleE);
+        Assert.Equal(Math.Log(IipSession.Median(first.Discrepancy)), options.CenterD, 12);   // 3 images: the median of the logs is the log of the median
+        Assert.Equal(first.Scales(ScaleStatistic.RobustZ, DiscrepancyTransform.Log).Discrepancy.Scale, options.ScaleD);
         Assert.Equal(Fast.InversionSteps, first.TcnpBand.Length);
         Assert.All(first.TcnpBand, b => Assert.True(b[0] <= b[1] && b[1] <= b[2], string.Join(", ", b)));
 

@@ -33,10 +33,22 @@ public sealed class IipOptionsTests
     public void The_paper_preset_is_IIP_md_and_the_default_preset_the_options_defaults()
     {
         var paper = IipPresets.Paper;
-        Assert.Equal((20, 10, MtcnpWindow.First, 1.0, 1.0, ScaleStatistic.Median, 0),
-            (paper.InversionSteps, paper.MtcnpSteps, paper.MtcnpWindow, paper.LambdaE, paper.LambdaD, paper.ScaleStatistic, paper.CalibrationImages));
+        Assert.Equal((20, 10, MtcnpWindow.First, 1.0, 1.0, ScaleStatistic.Median, DiscrepancyTransform.Linear, 0),
+            (paper.InversionSteps, paper.MtcnpSteps, paper.MtcnpWindow, paper.LambdaE, paper.LambdaD, paper.ScaleStatistic, paper.DiscrepancyTransform, paper.CalibrationImages));
         Assert.Equal(new IipOptions(), IipPresets.Default);
         Assert.Equal(IipPresets.Default, IipPresets.Of(IipPreset.Default));
+    }
+
+    [Fact]
+    public void The_log_discrepancy_is_floored_and_cannot_be_scaled_by_a_median()
+    {
+        var o = new IipOptions();
+        Assert.Equal(Math.Log(0.01), o.DiscrepancyTerm(0.01), 15);
+        Assert.Equal(Math.Log(1e-12), o.DiscrepancyTerm(0), 15);        // a cosine rounded to 1
+        Assert.Equal(Math.Log(1e-12), o.DiscrepancyTerm(-1e-17), 15);   // or just above it
+        Assert.Equal(0.01, IipPresets.Paper.DiscrepancyTerm(0.01));
+        var e = Assert.Throws<ArgumentException>(() => (o with { ScaleStatistic = ScaleStatistic.Median }).Validate());
+        Assert.Contains("use the linear discrepancy transform with median scales", e.Message);
     }
 
     [Fact]
@@ -45,6 +57,7 @@ public sealed class IipOptionsTests
         var first = IipPresets.Paper;
         Assert.NotEqual(first.ScoreKey(), (first with { MtcnpWindow = MtcnpWindow.Late }).ScoreKey());
         Assert.NotEqual(first.ScoreKey(), (first with { CenterE = 0.5 }).ScoreKey());
+        Assert.NotEqual(first.ScoreKey(), (first with { DiscrepancyTransform = DiscrepancyTransform.Log, ScaleStatistic = ScaleStatistic.RobustZ }).ScoreKey());
         // the key string of the first window has no window part, as before the window existed
         Assert.Equal("", first.WindowKey());
         Assert.Equal(first.PerturbationKey(), new IipOptions().PerturbationKey());   // the presets share the perturbation embedding

@@ -79,7 +79,7 @@ public static class ExplainCommand
         var md = new StringBuilder();
         md.AppendLine("# IIP: the images explained").AppendLine();
         md.AppendLine(Invariant($"Model `{s.Model}`; t_I {options.InversionSteps} (regeneration from t = {timesteps[0]}), MTCNP over the {options.MtcnpSteps} {OptionText.Kebab(options.MtcnpWindow)} steps, guidance {options.Guidance}; ") +
-                      Invariant($"score = {options.LambdaE} (MTCNP - {options.CenterE:G5}) / {options.ScaleE:G5} + {options.LambdaD} x {options.DiscrepancySign:+0;-0} (discrepancy - {options.CenterD:G5}) / {options.ScaleD:G5}."));
+                      Invariant($"score = {options.LambdaE} (MTCNP - {options.CenterE:G5}) / {options.ScaleE:G5} + {options.LambdaD} x {options.DiscrepancySign:+0;-0} ({(options.DiscrepancyTransform == DiscrepancyTransform.Log ? "ln discrepancy" : "discrepancy")} - {options.CenterD:G5}) / {options.ScaleD:G5}."));
         md.AppendLine("Each row: the input, its VAE reconstruction (what the model can represent), and the regeneration from the inverted latent under the " +
                       "non-memorized perturbation prompt. A memorized image keeps a large TCNP, above the band of the calibration images, as the " +
                       "regeneration approaches t = 0.").AppendLine();

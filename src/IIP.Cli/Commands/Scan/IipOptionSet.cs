@@ -40,11 +40,12 @@ public sealed class IipOptionSet
     public Option<double?> ScaleE { get; } = new("--scale-e") { Description = "divide MTCNP by this, centre 0 (default: from --reference images, else from the self-calibration; see --scale-statistic)" };
     public Option<double?> ScaleD { get; } = new("--scale-d") { Description = "divide the discrepancy by this, centre 0 (default: from --reference images, else from the self-calibration; see --scale-statistic)" };
     public Option<ScaleStatistic> ScaleStatistic { get; } = new("--scale-statistic") { Description = "how the calibration or --reference images set each component's centre and scale: robust-z: (x - median) / (1.4826 MAD), so both components count in units of their spread among non-memorized images; median: x / median, IIP.md's reading of the paper " + Preset(o => o.ScaleStatistic), CustomParser = r => ParseEnum<ScaleStatistic>(r.Tokens[0].Value) };
+    public Option<DiscrepancyTransform> DiscrepancyTransform { get; } = new("--discrepancy-transform") { Description = "what the discrepancy d = 1 - similarity enters the score as: log: ln d (its long upper tail among non-memorized images no longer decides the score); linear: d (IIP.md) " + Preset(o => o.DiscrepancyTransform), CustomParser = r => ParseEnum<DiscrepancyTransform>(r.Tokens[0].Value) };
     public Option<int> CalibrationImages { get; } = new("--calibration-images") { Description = "without --reference or --scale-e/--scale-d, the centres and scales come from this many images the model generates from the perturbation embedding, scored like the scan's (cached with it); 0: no calibration, centres 0 and scales 1 " + Preset(o => o.CalibrationImages) };
     public Option<int> Sign { get; } = new("--discrepancy-sign") { Description = "+1: memorized images regenerate farther from the input; -1: closer (docs/detection.md has the evidence) " + Preset(o => o.DiscrepancySign) };
     public Option<string?> Reference { get; } = new("--reference") { Description = "images known not to be memorized (folder, list or manifest): their MTCNP and discrepancy set the centres and scales (see --scale-statistic) instead of the self-calibration" };
 
-    public IEnumerable<Option> All => [PresetOption, InversionSteps, MtcnpSteps, MtcnpWindow, Guidance, Similarity, EmbeddingModel, EmbeddingMean, EmbeddingStd, PerturbationInit, PerturbationPrompt, LearningRate, Iterations, NoiseLatents, LambdaE, LambdaD, ScaleE, ScaleD, ScaleStatistic, CalibrationImages, Sign, Reference];
+    public IEnumerable<Option> All => [PresetOption, InversionSteps, MtcnpSteps, MtcnpWindow, Guidance, Similarity, EmbeddingModel, EmbeddingMean, EmbeddingStd, PerturbationInit, PerturbationPrompt, LearningRate, Iterations, NoiseLatents, LambdaE, LambdaD, ScaleE, ScaleD, ScaleStatistic, DiscrepancyTransform, CalibrationImages, Sign, Reference];
 
     public void AddTo(Command command)
     {
@@ -95,6 +96,7 @@ public sealed class IipOptionSet
             ScaleD = parse.GetValue(ScaleD) ?? 1.0,
             CalibrationImages = Value(CalibrationImages, preset.CalibrationImages),
             ScaleStatistic = Value(ScaleStatistic, preset.ScaleStatistic),
+            DiscrepancyTransform = Value(DiscrepancyTransform, preset.DiscrepancyTransform),
             DiscrepancySign = sign,
             Seed = seed,
         };

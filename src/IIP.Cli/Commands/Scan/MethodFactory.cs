@@ -55,9 +55,9 @@ public static class MethodFactory
     /// The methods called <paramref name="names"/>. IIP's scales as <see cref="OpenIip"/> sets them: reference medians,
     /// given scales, self-calibration or 1.
     /// </summary>
-    /// <summary>"MTCNP (x - c) / s, discrepancy (x - c) / s" with the options' values, for messages and reports.</summary>
+    /// <summary>"MTCNP (x - c) / s, ln discrepancy (x - c) / s" with the options' values, for messages and reports.</summary>
     public static string ScalesText(IipOptions o) =>
-        FormattableString.Invariant($"MTCNP (x - {o.CenterE:G5}) / {o.ScaleE:G5}, discrepancy (x - {o.CenterD:G5}) / {o.ScaleD:G5}");
+        FormattableString.Invariant($"MTCNP (x - {o.CenterE:G5}) / {o.ScaleE:G5}, {(o.DiscrepancyTransform == DiscrepancyTransform.Log ? "ln discrepancy" : "discrepancy")} (x - {o.CenterD:G5}) / {o.ScaleD:G5}");
 
     public static IReadOnlyList<IDetectionMethod> Create(IReadOnlyList<string> names, StableDiffusion model, string fingerprint, IipOptions iip,
         BaselineSettings baselines, string cacheDirectory, string? reference, Func<string, Tensor> loadImage, ConsoleProgress progress,
