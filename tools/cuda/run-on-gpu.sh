@@ -18,8 +18,8 @@
 # where `all` runs check --reps 10, golden and bench, each under a time limit, then check and bench with the cp.async
 # GEMM main loop (IIP_GEMM_PIPELINE=cp.async; IIP_GPU_CPASYNC=0 skips them; logs end in -cpasync), then all three with
 # IIP_CUBLAS=1 (IIP_GPU_CUBLAS=0 skips those; logs end in -cublas), and exits non-zero if any failed.
-# The tracked data/testbed (39 MiB) would push the call over the tool's 64 MiB: move it out of the tree for the call
-# (mv data/testbed /tmp/) and back after it.
+# The tracked data/testbed-v2 (40 MiB) would push the call over the tool's 64 MiB: move it out of the tree for the call
+# (mv data/testbed-v2 /tmp/) and back after it.
 # Exit codes: 0 all cases passed, 1 a case failed, 2 no usable GPU.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
