@@ -44,6 +44,7 @@ public sealed class CudaGraphExec : IDisposable
     public void Launch(CudaStream stream)
     {
         Device.MakeCurrent();
+        DriverCallCounts.GraphLaunch();
         CudaException.ThrowIfFailed(Interop.CudaDriver.cuGraphLaunch(_handle.Value, stream.Handle));
     }
 

@@ -43,6 +43,7 @@ public sealed unsafe class CudaKernel
         if (grid.Count == 0 || block.Count == 0 || block.Count > 1024 || grid.Y > 65535 || grid.Z > 65535 || sharedMemoryBytes < 0)
             throw new ArgumentException($"{Name}: invalid launch grid {grid}, block {block}, shared memory {sharedMemoryBytes} bytes");
         Module.Device.MakeCurrent();
+        DriverCallCounts.KernelLaunch();
         fixed (nint* pointers = argumentPointers)
         {
             CudaException.ThrowIfFailed(Interop.CudaDriver.cuLaunchKernel(_function, grid.X, grid.Y, grid.Z,

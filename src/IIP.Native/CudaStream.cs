@@ -44,6 +44,7 @@ public sealed unsafe class CudaStream : IDisposable
     {
         if (source.IsEmpty) return;
         Device.MakeCurrent();
+        DriverCallCounts.HostToDevice();
         fixed (T* pSource = source)
             CudaException.ThrowIfFailed(Interop.CudaDriver.cuMemcpyHtoDAsync(destination.Address, pSource,
                 (nuint)((long)source.Length * sizeof(T)), Handle));
@@ -54,6 +55,7 @@ public sealed unsafe class CudaStream : IDisposable
     {
         if (destination.IsEmpty) return;
         Device.MakeCurrent();
+        DriverCallCounts.DeviceToHost();
         fixed (T* pDestination = destination)
         {
             CudaException.ThrowIfFailed(Interop.CudaDriver.cuMemcpyDtoHAsync(pDestination, source.Address,

@@ -43,6 +43,40 @@ public class EmulatedScanTests
         Assert.NotEqual(actual.Values.First(), actual.Values.Last());  // two images, two scores: nothing mixed up
     }
 
+    [Fact]
+    public void ASamplingLoopOnTheGpuCopiesNoMoreToTheHostWhenItHasMoreSteps()
+    {
+        _ = EmulatedBackend.Instance;
+        string dir = TestPaths.NewTempDir("emulated-scan-stats");
+        string list = Path.Combine(dir, "images.txt");
+        File.WriteAllLines(list, new[] { "000003.png", "000004.png", "000005.png" }.Select((name, i) => Path.Combine(TestPaths.Testbed, i == 0 ? "memorized" : "heldout", name)));
+        string model = Path.Combine(TestPaths.Testbed, "model");
+        // the start embedding (0 iterations) and no calibration: the loops are what is counted
+        string[] common = ["scan", "--model", model, "--images", list, "--device", "cuda", "--stats", "--mtcnp-steps", "1",
+            "--perturbation-iterations", "0", "--calibration-images", "0", "--cache-dir", Path.Combine(dir, "cache")];
+
+        var (copies2, launches2) = Counts(CliRunner.Run([.. common, "--inversion-steps", "2", "--out", Path.Combine(dir, "steps2.jsonl")]));
+        var (copies4, launches4) = Counts(CliRunner.Run([.. common, "--inversion-steps", "4", "--out", Path.Combine(dir, "steps4.jsonl")]));
+
+        // 2 inversion + 2 regeneration steps against 4 + 4: the latents stay on the device, so the host copies per image
+        // (the image in, the latent and TCNP values out, the loop's contexts in) are the same; the launches are not
+        Assert.Equal(copies2, copies4);
+        Assert.True(copies2 > 0 && copies2 < 20, $"{copies2} host-device copies per image");
+        Assert.True(launches4 > launches2, $"launches per image: {launches2} at 2 steps, {launches4} at 4");
+    }
+
+    // the per-image figures of `iip scan --stats`
+    private static (double Copies, double Launches) Counts(CliResult run)
+    {
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        double Read(string prefix)
+        {
+            string line = run.Stdout.Split('\n').Single(l => l.StartsWith(prefix, StringComparison.Ordinal));
+            return double.Parse(line[prefix.Length..].Split(' ', 2)[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return (Read("host-device copies per image: "), Read("kernel launches per image: "));
+    }
+
     private static Dictionary<string, double> Scores(string results) =>
         File.ReadLines(results).Select(line => JsonDocument.Parse(line).RootElement)
             .ToDictionary(r => r.GetProperty("image").GetString()!, r => r.GetProperty("score").GetDouble());

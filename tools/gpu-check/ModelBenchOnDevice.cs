@@ -5,6 +5,7 @@ using IIP.Runtime.Backends.Cuda;
 using IIP.Runtime.Detection;
 using IIP.Runtime.Diagnostics;
 using IIP.Runtime.Pipelines;
+using IIP.Runtime.Sampling;
 using IIP.Runtime.Tensors;
 using IIP.Runtime.Weights;
 using IIP.WeightConvert;
@@ -134,29 +135,43 @@ internal static class ModelBenchOnDevice
             var perturbation = gpu.FromHost(noise.Sample(1, 77, checkpoint.Unet.CrossAttentionDim));
             // the pipeline's loops replay CUDA graphs (CudaUNetGraphs): three inversion steps against the eager forward
             var z0 = gpu.ToHost(latent);
-            var replayed = model.Invert(z0, 3, options.GridSteps, empty)[^1];
-            var eager = z0.Clone();
-            int ratio = model.Scheduler.StepRatio(options.GridSteps);
-            foreach (int t in model.Scheduler.Timesteps(options.GridSteps).Reverse().Take(3))
-                model.Scheduler.InvertStep(eager.Data, gpu.ToHost(unet.Forward(gpu.FromHost(eager), t, empty)).Data, t, ratio, eager.Data);
+            var replayed = model.Sampler.Invert(z0, 3, options.GridSteps, empty);
+            var eager = new DdimSampler(new NoisePredictor(gpu, unet, recordGraphs: false), model.Scheduler).Invert(z0, 3, options.GridSteps, empty);
             Print($"inversion, 3 steps: graph-replayed pipeline vs eager forwards max |diff| {MaxAbsDiff(replayed, eager):G3} (expected 0)");
 
             var detector = new IipDetector(model, options, empty, perturbation);
             var hostImage = gpu.ToHost(image);
             detector.Score(hostImage);
             int images = Math.Max(2, reps / 2);
+            var calls = IIP.Native.DriverCallCounts.Now();
             var iip = Stopwatch.StartNew();
             for (int i = 0; i < images; i++) detector.Score(hostImage);
             double perImage = iip.Elapsed.TotalSeconds / images;
-            // `iip scan --batch 4`: four images inverted and regenerated together (UNet batch 4 and 8)
-            var four = Enumerable.Repeat(hostImage, 4).ToList();
-            detector.ScoreBatch(four);
-            var batched = Stopwatch.StartNew();
-            detector.ScoreBatch(four);
-            double perImageBatched = batched.Elapsed.TotalSeconds / 4;
+            var perImageCalls = IIP.Native.DriverCallCounts.Now() - calls;
             // IIP.md: t_I unconditional inversion steps up the grid, then the same t_I timesteps back down with guidance
             Print($"iip {height * f}x{width * f} ({options.InversionSteps} inversion steps at batch 1 + {options.InversionSteps} guided steps at batch 2, latent cosine): " +
-                  $"{perImage:F3} s/image = {1 / perImage:F2} images/s over {images} images; batch 4: {perImageBatched:F3} s/image = {1 / perImageBatched:F2} images/s");
+                  $"{perImage:F3} s/image = {1 / perImage:F2} images/s over {images} images; per image {perImageCalls.HostDeviceCopies / (double)images:F1} " +
+                  $"host-device copies, {perImageCalls.Launches / (double)images:F1} launches");
+            // `iip scan --batch N`: N images inverted and regenerated together (UNet batch N and 2N). Each batch size records
+            // its own graphs (about one forward's activations each), released before the next size.
+            foreach (int batch in new[] { 4, 8, 16, 32 })
+            {
+                model.Sampler.Predictor.ReleaseGraphs();
+                try
+                {
+                    var batchImages = Enumerable.Repeat(hostImage, batch).ToList();
+                    detector.ScoreBatch(batchImages);   // records the graphs of this size
+                    var batched = Stopwatch.StartNew();
+                    detector.ScoreBatch(batchImages);
+                    double perImageBatched = batched.Elapsed.TotalSeconds / batch;
+                    Print($"iip batch {batch}: {perImageBatched:F3} s/image = {1 / perImageBatched:F2} images/s; pool {gpu.PoolMemory.Reserved / (1 << 30):F1} GiB reserved");
+                }
+                catch (IIP.Native.CudaException e)
+                {
+                    Print($"iip batch {batch}: failed ({e.Message}); larger batches skipped");
+                    break;
+                }
+            }
         });
         return failures == 0 ? 0 : 1;
 

@@ -33,6 +33,9 @@ public interface IBackend
     /// <summary>A host copy (the same tensor on the CPU).</summary>
     Tensor ToHost(Tensor tensor);
 
+    /// <summary>The DDIM steps between UNet calls on this backend's tensors (fused kernels on the CUDA backend).</summary>
+    ISamplingSteps SamplingSteps => HostSamplingSteps.Instance;
+
     /// <summary>y = x W^T + b (PyTorch Linear). x [M, K], w [N, K], b [N] or null -> y [M, N].</summary>
     void Linear(Tensor x, Tensor w, Tensor? b, Tensor y);
 

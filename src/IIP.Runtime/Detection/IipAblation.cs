@@ -75,7 +75,8 @@ public sealed class IipAblation(IipSession session, AblationPlan plan)
             var image = loadImage(item.FullPath);
             var z0 = model.Backend.ToHost(model.EncodeImage(image));
             string sha = ScanHashes.Sha256OfFile(item.FullPath);
-            var path = model.Invert(z0, maxSteps, o.GridSteps, session.EmptyEmbedding);   // path[k] = latent after k steps
+            var path = new List<Tensor>();   // path[k] = latent after k steps
+            model.Sampler.Invert(z0, maxSteps, o.GridSteps, session.EmptyEmbedding, path);
             foreach (var config in pending)
             {
                 var started = clock.Elapsed;

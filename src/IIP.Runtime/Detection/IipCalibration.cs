@@ -143,7 +143,7 @@ public static class IipCalibration
         {
             int n = Math.Min(Chunk, o.CalibrationImages - images.Count);
             var x = Tensor.ConcatBatch(Enumerable.Range(0, n).Select(_ => noise.Sample(model.NativeLatentShape)).ToArray());   // [n, C, h, w]
-            var latents = model.SampleBatch(x, grid, ratio, session.EmptyEmbedding, session.Perturbation.Embedding, o.Guidance);
+            var latents = model.Sampler.GuidedSample(x, grid, ratio, session.EmptyEmbedding, session.Perturbation.Embedding, o.Guidance).Latents;
             var pixels = model.DecodeLatent(latents);                                                                        // [n, 3, S, S]
             for (int i = 0; i < n; i++) images.Add(ImageTensors.ToImage(pixels, i));
             log?.Report($"calibration: generated {images.Count}/{o.CalibrationImages} images from the perturbation embedding");

@@ -1,3 +1,4 @@
+using IIP.Runtime.Sampling;
 using IIP.Runtime.Pipelines;
 using IIP.Runtime.Tensors;
 
@@ -50,7 +51,7 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
         var z0 = model.Backend.ToHost(model.EncodeImage(image));                               // [1, C, h, w]
         Tensor inverted;
         using (IIP.Native.Nvtx.Range("iip inversion"))
-            inverted = model.Invert(z0, o.InversionSteps, o.GridSteps, emptyEmbedding)[^1];   // at t_I's timestep
+            inverted = model.Sampler.Invert(z0, o.InversionSteps, o.GridSteps, emptyEmbedding);   // at t_I's timestep
         Tensor regenerated;
         double[] tcnp;
         using (IIP.Native.Nvtx.Range("iip regeneration"))
@@ -70,15 +71,11 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
         var z0 = images.Select(image => model.Backend.ToHost(model.EncodeImage(image))).ToArray();   // N x [1, C, h, w]
         Tensor inverted;
         using (IIP.Native.Nvtx.Range("iip inversion"))
-            inverted = model.Invert(Tensor.ConcatBatch(z0), o.InversionSteps, o.GridSteps, emptyEmbedding)[^1];
-        var perStep = new List<double[]>();
-        Tensor regenerated;
+            inverted = model.Sampler.Invert(Tensor.ConcatBatch(z0), o.InversionSteps, o.GridSteps, emptyEmbedding);
+        GuidedSamples regenerated;
         using (IIP.Native.Nvtx.Range("iip regeneration"))
-        {
-            var (remaining, ratio) = RegenerationTimesteps();
-            regenerated = model.SampleBatch(inverted, remaining, ratio, emptyEmbedding, perturbationEmbedding, o.Guidance, perStep);
-        }
-        return images.Select((image, i) => Combine(image, z0[i], regenerated.SliceBatch(i), perStep.Select(step => step[i]).ToArray())).ToList();
+            regenerated = RegenerateBatch(inverted);
+        return images.Select((image, i) => Combine(image, z0[i], regenerated.Latents.SliceBatch(i), regenerated.Tcnp.Select(step => step[i]).ToArray())).ToList();
     }
 
     // IIP.md steps 5-7 for one image: MTCNP from its TCNP values, similarity of input and regeneration, the weighted score
@@ -122,14 +119,19 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
         return values;
     }
 
-    /// <summary>DDIM with guidance from the inverted latent over the remaining grid timesteps down to t = 1.</summary>
+    /// <summary>DDIM with guidance from the inverted latent [1, C, h, w] over the remaining grid timesteps down to t = 1.</summary>
     public Tensor Regenerate(Tensor inverted, out double[] tcnp)
     {
+        var result = RegenerateBatch(inverted);
+        tcnp = result.Tcnp.Select(step => step[0]).ToArray();
+        return result.Latents;
+    }
+
+    // Regenerate for N inverted latents [N, C, h, w] at once: the latents and the TCNP [step][item]
+    private GuidedSamples RegenerateBatch(Tensor inverted)
+    {
         var (remaining, ratio) = RegenerationTimesteps();
-        var values = new List<double>();
-        var result = model.Sample(inverted, remaining, ratio, emptyEmbedding, perturbationEmbedding, Options.Guidance, values);
-        tcnp = values.ToArray();
-        return result;
+        return model.Sampler.GuidedSample(inverted, remaining, ratio, emptyEmbedding, perturbationEmbedding, Options.Guidance);
     }
 
     // the grid timesteps from the inverted latent's (t_I) down to 1, descending, and their spacing

@@ -5,6 +5,7 @@ using IIP.Runtime.Diagnostics;
 using IIP.Runtime.Detection;
 using IIP.Runtime.Optim;
 using IIP.Runtime.Pipelines;
+using IIP.Runtime.Sampling;
 using IIP.Runtime.Tensors;
 using IIP.Runtime.Weights;
 
@@ -90,23 +91,22 @@ public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, st
             yield return Compare("inversion.start", model.Backend.ToHost(model.Backend.Scale(model.Backend.FromHost(Ref("vae.mean")), model.ScalingFactor)).Data, GoldenTolerance.Forward);
         if (Has("inversion.latents"))
         {
-            var latents = model.Invert(Ref("inversion.start"), steps: 20, gridSteps: 50, ctx.Uncond);
+            var latents = new List<Tensor>();
+            model.Sampler.Invert(Ref("inversion.start"), steps: 20, gridSteps: 50, ctx.Uncond, latents);
             yield return Compare("inversion.latents", Tensor.ConcatBatch(latents.ToArray()).Data, GoldenTolerance.Loop);
         }
         if (Has("regen.latent"))
         {
             var start = Ref("inversion.latents").SliceBatch(20);
-            var tcnp = new List<double>();
             var timesteps = model.Scheduler.Timesteps(50)[30..];
-            var latent = model.Sample(start, timesteps, model.Scheduler.StepRatio(50), ctx.Uncond, ctx.Cond, 7.5f, tcnp);
+            var (latent, tcnp) = Generated(model.Sampler.GuidedSample(start, timesteps, model.Scheduler.StepRatio(50), ctx.Uncond, ctx.Cond, 7.5f));
             yield return Compare("regen.latent", latent.Data, GoldenTolerance.Loop);
             if (Has("regen.tcnp")) yield return Compare("regen.tcnp", tcnp.Select(v => (float)v).ToArray(), GoldenTolerance.Loop);
             if (Has("regen.image")) yield return Compare("regen.image", model.DecodeLatent(latent).Data, GoldenTolerance.Loop);
         }
         if (Has("txt2img.latent"))
         {
-            var tcnp = new List<double>();
-            var latent = model.Sample(Ref("txt2img.noise"), model.Scheduler.Timesteps(50), model.Scheduler.StepRatio(50), ctx.Uncond, ctx.Cond, 7.5f, tcnp);
+            var (latent, tcnp) = Generated(model.Sampler.GuidedSample(Ref("txt2img.noise"), model.Scheduler.Timesteps(50), model.Scheduler.StepRatio(50), ctx.Uncond, ctx.Cond, 7.5f));
             yield return Compare("txt2img.latent", latent.Data, GoldenTolerance.Loop);
             if (Has("txt2img.tcnp")) yield return Compare("txt2img.tcnp", tcnp.Select(v => (float)v).ToArray(), GoldenTolerance.Loop);
         }
@@ -133,6 +133,9 @@ public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, st
     private bool Selected(string name) => onlyPrefixes is not { Count: > 0 } || onlyPrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal));
 
     private Tensor Ref(string name) => golden.Load(name);
+
+    // one guided sampling loop's final latent [1, C, h, w] and its TCNP per step
+    private static (Tensor Latent, List<double> Tcnp) Generated(GuidedSamples samples) => (samples.Latents, samples.Tcnp.Select(step => step[0]).ToList());
 
     private GoldenResult Compare(string name, Tensor actual, GoldenTolerance tol) => Compare(name, model.Backend.ToHost(actual).Data, tol);
 

@@ -82,8 +82,11 @@ public sealed class DdimScheduler
     public void InvertStep(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int t, int ratio, Span<float> result) =>
         Transfer(x, eps, Alpha(t - ratio), Alpha(t), result);
 
-    // x0 = (x - sqrt(1 - aFrom) eps) / sqrt(aFrom); out = sqrt(aTo) x0 + sqrt(1 - aTo) eps  (float32 like diffusers)
-    private static void Transfer(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, float aFrom, float aTo, Span<float> result)
+    /// <summary>
+    /// The DDIM transfer between two noise levels: x0 = (x - sqrt(1 - aFrom) eps) / sqrt(aFrom);
+    /// result = sqrt(aTo) x0 + sqrt(1 - aTo) eps (float32 like diffusers). x, eps [..] -> result [..] (may alias x).
+    /// </summary>
+    public static void Transfer(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, float aFrom, float aTo, Span<float> result)
     {
         float sqrtFrom = MathF.Sqrt(aFrom), sqrtOneMinusFrom = MathF.Sqrt(1f - aFrom);
         float sqrtTo = MathF.Sqrt(aTo), sqrtOneMinusTo = MathF.Sqrt(1f - aTo);

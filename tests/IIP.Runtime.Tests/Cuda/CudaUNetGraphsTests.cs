@@ -1,5 +1,6 @@
 using IIP.Runtime.Backends.Cuda;
 using IIP.Runtime.Pipelines;
+using IIP.Runtime.Sampling;
 using IIP.Runtime.Tensors;
 using IIP.Runtime.Weights;
 
@@ -7,7 +8,8 @@ namespace IIP.Runtime.Tests.Cuda;
 
 /// <summary>
 /// The sampling and inversion loops replay recorded UNet graphs on the CUDA backend (CudaUNetGraphs): the same kernels
-/// in the same order as the eager forward, so the results must be identical bit for bit. Needs a GPU.
+/// in the same order as the eager forward, so a loop through graphs must equal the same loop through eager forwards bit
+/// for bit. Needs a GPU.
 /// </summary>
 [Collection(CudaTestBackend.Collection)]
 public class CudaUNetGraphsTests
@@ -18,6 +20,9 @@ public class CudaUNetGraphsTests
     private static Tensor Context(StableDiffusionCheckpoint checkpoint, int seed)
         => Gpu.FromHost(new GaussianNoise(seed).Sample(1, 77, checkpoint.Unet.CrossAttentionDim));
 
+    // the model's loops with every UNet forward run eagerly, kernel by kernel
+    private static DdimSampler Eager(StableDiffusion model) => new(new NoisePredictor(Gpu, model.Unet, recordGraphs: false), model.Scheduler);
+
     [CudaFact]
     public void InversionThroughReplayedGraphsEqualsEagerForwards()
     {
@@ -26,16 +31,29 @@ public class CudaUNetGraphsTests
         var z0 = new GaussianNoise(3).Sample(model.NativeLatentShape);
         var context = Context(checkpoint, 4);
 
-        var replayed = model.Invert(z0, 4, 50, context);   // the first step records, the next three replay
-        var eager = z0.Clone();
-        int ratio = model.Scheduler.StepRatio(50);
-        int k = 1;
-        foreach (int t in model.Scheduler.Timesteps(50).Reverse().Take(4))
-        {
-            var eps = Gpu.ToHost(model.Unet.Forward(Gpu.FromHost(eager), t, context));
-            model.Scheduler.InvertStep(eager.Data, eps.Data, t, ratio, eager.Data);
-            Assert.Equal(eager.Data, replayed[k++].Data);
-        }
+        var replayed = new List<Tensor>();
+        model.Sampler.Invert(z0, 4, 50, context, replayed);   // the first step records, the next three replay
+        var eager = new List<Tensor>();
+        Eager(model).Invert(z0, 4, 50, context, eager);
+        Assert.Equal(5, replayed.Count);
+        for (int k = 1; k < 5; k++) Assert.Equal(eager[k].Data, replayed[k].Data);
+        Assert.NotEqual(replayed[1].Data, replayed[4].Data);  // the steps moved the latent
+    }
+
+    [CudaFact]
+    public void GuidedSamplingThroughReplayedGraphsEqualsEagerForwards()
+    {
+        using var checkpoint = StableDiffusionCheckpoint.Open(TestPaths.TinySdDiffusers);
+        var model = new StableDiffusion(checkpoint, Gpu);
+        var latents = new GaussianNoise(8).Sample([2, .. model.NativeLatentShape[1..]]);
+        var (uncond, cond) = (Context(checkpoint, 9), Context(checkpoint, 10));
+        var timesteps = model.Scheduler.Timesteps(50)[^3..];
+
+        var replayed = model.Sampler.GuidedSample(latents, timesteps, model.Scheduler.StepRatio(50), uncond, cond, 7.5f);
+        var eager = Eager(model).GuidedSample(latents, timesteps, model.Scheduler.StepRatio(50), uncond, cond, 7.5f);
+        Assert.Equal(eager.Latents.Data, replayed.Latents.Data);
+        for (int step = 0; step < 3; step++) Assert.Equal(eager.Tcnp[step], replayed.Tcnp[step]);
+        Assert.NotEqual(replayed.Tcnp[0][0], replayed.Tcnp[0][1]);  // two latents, two TCNP values per step
     }
 
     [CudaFact]
@@ -47,11 +65,9 @@ public class CudaUNetGraphsTests
         var a = Context(checkpoint, 6);
         var b = Context(checkpoint, 7);
 
-        var withA = model.Invert(z0, 1, 50, a)[1];
-        var withB = model.Invert(z0, 1, 50, b)[1];   // the graph recorded with a replays with b copied in
-        var eagerB = z0.Clone();
-        int t = model.Scheduler.Timesteps(50)[^1];
-        model.Scheduler.InvertStep(eagerB.Data, Gpu.ToHost(model.Unet.Forward(Gpu.FromHost(z0), t, b)).Data, t, model.Scheduler.StepRatio(50), eagerB.Data);
+        var withA = model.Sampler.Invert(z0, 1, 50, a);
+        var withB = model.Sampler.Invert(z0, 1, 50, b);   // the graph recorded with a replays with b copied in
+        var eagerB = Eager(model).Invert(z0, 1, 50, b);
         Assert.NotEqual(withA.Data, withB.Data);
         Assert.Equal(eagerB.Data, withB.Data);
     }

@@ -223,7 +223,7 @@ public class OnnxEmbeddingDetectorTests(TestbedModelFixture testbed)
 
         // independently: the same inversion and regeneration, decoded, embedded, cosine in double
         var z0 = model.Backend.ToHost(model.EncodeImage(image));
-        var inverted = model.Invert(z0, options.InversionSteps, options.GridSteps, empty)[^1];
+        var inverted = model.Sampler.Invert(z0, options.InversionSteps, options.GridSteps, empty);
         var decoded = model.DecodeLatent(detector.Regenerate(inverted, out _));
         var a = detector.Embedder!.Embed(image); var b = detector.Embedder.Embed(decoded);
         double cosine = a.Zip(b, (x, y) => (double)x * y).Sum() / Math.Sqrt(a.Sum(x => (double)x * x) * b.Sum(y => (double)y * y));

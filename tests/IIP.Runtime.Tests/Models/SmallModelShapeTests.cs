@@ -80,9 +80,10 @@ public sealed class SmallModelShapeTests(ITestOutputHelper output)
         Assert.Equal([1, 3, 16, 24], sd.DecodeLatent(z0).Shape);
 
         var hidden = sd.TextEncoder.Forward([SmallSdLoaded.Ids(seed: 121, words: 0), SmallSdLoaded.Ids(seed: 122, words: 6)]); // [2, 77, 96]
-        var tcnp = new List<double>();
         var timesteps = sd.Scheduler.Timesteps(2);
-        var latent = sd.Sample(SmallSdLoaded.Latent(seed: 123), timesteps, sd.Scheduler.StepRatio(2), hidden.SliceBatch(0), hidden.SliceBatch(1), 7.5f, tcnp);
+        var generated = sd.Sampler.GuidedSample(SmallSdLoaded.Latent(seed: 123), timesteps, sd.Scheduler.StepRatio(2), hidden.SliceBatch(0), hidden.SliceBatch(1), 7.5f);
+        var latent = generated.Latents;
+        var tcnp = generated.Tcnp.Select(step => step[0]).ToList();
         Assert.Equal([1, 4, 8, 12], latent.Shape);
         Assert.True(latent.Data.All(float.IsFinite), "sampled latent is not finite");
         Assert.Equal(2, tcnp.Count);

@@ -70,8 +70,8 @@ public static class GenerateCommand
         var cond = sd.Backend.ToHost(sd.EncodePrompts([s.Prompt]));             // [1, 77, D]
         var noise = new GaussianNoise(s.Seed).Sample(latentShape);              // x_T ~ N(0, I); DDIM's init_noise_sigma is 1
         var timesteps = sd.Scheduler.Timesteps(s.Steps);
-        var tcnp = new List<double>();
-        var latent = sd.Sample(noise, timesteps, sd.Scheduler.StepRatio(s.Steps), uncond, cond, s.Guidance, tcnp, new StepProgress(timesteps));
+        var generated = sd.Sampler.GuidedSample(noise, timesteps, sd.Scheduler.StepRatio(s.Steps), uncond, cond, s.Guidance, new StepProgress(timesteps));
+        var (latent, tcnp) = (generated.Latents, generated.Tcnp.Select(step => step[0]).ToList());
         var image = ImageTensors.ToImage(sd.DecodeLatent(latent));             // [1, 3, H, W] in [-1, 1] -> 8-bit RGB
 
         string outPath = Path.GetFullPath(s.Out);

@@ -41,6 +41,11 @@ public static class ScanCommand
             Description = "score again the images whose earlier records carry an error (an image fixed since, a failure that has passed); " +
                           "the new records follow the old ones in the results, and readers take the later one",
         };
+        var stats = new Option<bool>("--stats")
+        {
+            Description = "print the CUDA driver calls per scored image when the scan ends: `host-device copies per image: N` and " +
+                          "`kernel launches per image: N` (a sampling loop keeps its latents on the GPU, so copies do not grow with the steps)",
+        };
         var device = DeviceOption.Create();
         var iip = new IipOptionSet();
         var baselines = new BaselineOptionSet();
@@ -52,7 +57,7 @@ public static class ScanCommand
             "again). A second scan into the same --out while one runs fails at once. If the GPU itself fails (out of memory, a lost " +
             "context) the scan stops with exit code 3, keeping what it wrote; Ctrl-C or a kill loses at most the image in progress.")
         {
-            model, images, output, methods, tokenizer, seed, csv, cacheDir, limit, batch, retryErrors, fresh, device,
+            model, images, output, methods, tokenizer, seed, csv, cacheDir, limit, batch, retryErrors, fresh, stats, device,
         };
         iip.AddTo(command);
         baselines.AddTo(command);
@@ -62,7 +67,7 @@ public static class ScanCommand
                 MethodFactory.ParseNames(parse.GetValue(methods) ?? ["iip"]), parse.GetValue(tokenizer), parse.GetValue(seed),
                 parse.GetValue(csv), parse.GetValue(cacheDir), parse.GetValue(limit), iip.Read(parse, parse.GetValue(seed)), parse.GetValue(iip.Reference),
                 baselines.Read(parse, parse.GetValue(seed)), parse.GetValue(device)!, parse.GetValue(batch), parse.GetValue(retryErrors),
-                iip.ScalesGiven(parse), parse.GetValue(fresh));
+                iip.ScalesGiven(parse), parse.GetValue(fresh), parse.GetValue(stats));
             return Run(settings);
         }));
         return command;
@@ -70,7 +75,7 @@ public static class ScanCommand
 
     public sealed record ScanSettings(string Model, string Images, string Out, IReadOnlyList<string> Methods, string? Tokenizer, int Seed,
         string? Csv, string? CacheDir, int? Limit, IipOptions Iip, string? Reference, BaselineSettings Baselines, string Device = "cpu",
-        int Batch = 1, bool RetryErrors = false, bool ScalesGiven = false, bool Fresh = false);
+        int Batch = 1, bool RetryErrors = false, bool ScalesGiven = false, bool Fresh = false, bool Stats = false);
 
     public static int Run(ScanSettings s)
     {
@@ -107,9 +112,10 @@ public static class ScanCommand
 
         ScanSummary summary;
         using var interrupt = new ScanInterrupt();
+        var callStats = s.Stats ? new ScanCallStats(progress) : null;   // counts from here: the scoring, not the model's load or calibration
         try
         {
-            summary = new Scanner(detectors, load, s.Seed, s.Batch, fingerprint[..16]).Run(items, writer, done, progress, interrupt.Token);
+            summary = new Scanner(detectors, load, s.Seed, s.Batch, fingerprint[..16]).Run(items, writer, done, (IProgress<ScanProgress>?)callStats ?? progress, interrupt.Token);
         }
         catch (OperationCanceledException) when (interrupt.Token.IsCancellationRequested)
         {
@@ -134,6 +140,7 @@ public static class ScanCommand
         Console.WriteLine($"{summary.Images} images: {summary.Written} records written, {summary.Skipped} images already done, " +
                           $"{summary.Failed} failed{(unsupported > 0 ? $" ({unsupported} files in formats the decoder cannot read)" : "")}, in {ConsoleProgress.Format(summary.Elapsed)}");
         Console.WriteLine($"results: {s.Out} ({all.Count} records), {csvPath}");
+        foreach (string line in callStats?.Lines() ?? []) Console.WriteLine(line);
         return CliErrors.Ok;
     }
 

@@ -4,8 +4,8 @@ using IIP.Runtime.Tensors;
 namespace IIP.Runtime.Detection.Baselines;
 
 /// <summary>
-/// What every baseline needs from the loaded model, on the host: the UNet-space latent of the input,
-/// the empty-prompt embedding and batched noise predictions with one timestep per latent.
+/// What every baseline needs from the loaded model, on the host: the UNet-space latent of the input, the empty-prompt
+/// embedding, its conditioning and (through the model's sampler) batched noise predictions with one timestep per latent.
 /// </summary>
 internal static class BaselineModel
 {
@@ -32,42 +32,13 @@ internal static class BaselineModel
     }
 
     /// <summary>
-    /// eps_theta(x_i, t_i, context) for every latent of a batch in one UNet call.
-    /// x [N, C, h, w] (host), timesteps [N], context [1, L, D] shared by all items -> eps [N, C, h, w] (host).
+    /// The noise prediction a baseline reads, under its <see cref="BaselineConditioning"/>, from the model's sampler
+    /// (<see cref="Sampling.DdimSampler.GuidedNoise"/>): with guidance g = 1 eps(x_i, t_i, c) from one UNet call, otherwise
+    /// eps_u + g (eps_c - eps_u) from one UNet call on [x; x]. x [N, C, h, w] (host), timesteps [N], uncond and cond
+    /// [1, L, D] -> [N, C, h, w] (host).
     /// </summary>
-    public static Tensor PredictNoise(StableDiffusion model, Tensor x, IReadOnlyList<int> timesteps, Tensor context)
-    {
-        int n = x.Shape[0];
-        if (timesteps.Count != n)
-            throw new ArgumentException($"{n} latents need {n} timesteps, got {timesteps.Count}");
-        var be = model.Backend;
-        var ctx = be.ToHost(context);                                                       // [1, L, D]
-        var batchContext = n == 1 ? ctx : Tensor.ConcatBatch(Enumerable.Repeat(ctx, n).ToArray()); // [N, L, D]
-        var t = timesteps.Select(v => (float)v).ToArray();
-        return be.ToHost(model.Unet.Forward(be.FromHost(x), t, be.FromHost(batchContext)));
-    }
-
-    /// <summary>
-    /// The noise prediction a baseline reads, under its <see cref="BaselineConditioning"/>: with guidance g = 1,
-    /// eps(x_i, t_i, c) from one UNet call; otherwise classifier-free guidance eps_u + g (eps_c - eps_u) from one UNet call
-    /// on [x; x] with contexts [uncond x N; cond x N]. x [N, C, h, w] (host), timesteps [N], uncond and cond [1, L, D] -> [N, C, h, w] (host).
-    /// </summary>
-    public static Tensor GuidedNoise(StableDiffusion model, Tensor x, IReadOnlyList<int> timesteps, Tensor uncond, Tensor cond, float guidance)
-    {
-        if (guidance == 1f) return PredictNoise(model, x, timesteps, cond);
-        int n = x.Shape[0];
-        if (timesteps.Count != n)
-            throw new ArgumentException($"{n} latents need {n} timesteps, got {timesteps.Count}");
-        var be = model.Backend;
-        var contexts = Tensor.ConcatBatch([.. Enumerable.Repeat(be.ToHost(uncond), n), .. Enumerable.Repeat(be.ToHost(cond), n)]);   // [2N, L, D]
-        var t = timesteps.Concat(timesteps).Select(v => (float)v).ToArray();
-        var eps = be.ToHost(model.Unet.Forward(be.FromHost(Tensor.ConcatBatch(x, x)), t, be.FromHost(contexts)));             // [2N, C, h, w]: uncond, then cond
-        var guided = new Tensor(x.Shape);
-        long half = x.Length;
-        for (long i = 0; i < half; i++)
-            guided.Data[i] = eps.Data[i] + guidance * (eps.Data[half + i] - eps.Data[i]);
-        return guided;
-    }
+    public static Tensor GuidedNoise(StableDiffusion model, Tensor x, IReadOnlyList<int> timesteps, Tensor uncond, Tensor cond, float guidance) =>
+        model.Sampler.GuidedNoise(x, timesteps, uncond, cond, guidance);
 
     /// <summary>The conditioning embedding of a baseline for one image: e0, or the caption's (throws naming the method when there is none).</summary>
     public static Tensor Condition(StableDiffusion model, string method, BaselineConditioning conditioning, ScanInput input, Tensor empty)
@@ -77,10 +48,6 @@ internal static class BaselineModel
             throw new ArgumentException($"{method} needs the image's caption (labels file `caption` field); none given for {input.ImagePath}");
         return model.Backend.ToHost(model.EncodePrompts([input.Caption]));   // [1, L, D]
     }
-
-    /// <summary>eps_theta(x, t, context) for one latent x [1, C, h, w] -> [1, C, h, w] (host).</summary>
-    public static Tensor PredictNoise(StableDiffusion model, Tensor x, int timestep, Tensor context) =>
-        PredictNoise(model, x, [timestep], context);
 
     /// <summary>Throws unless every timestep is a training timestep 0 .. T-1 of this model's scheduler.</summary>
     public static void RequireTrainingTimesteps(StableDiffusion model, string method, IReadOnlyList<int> timesteps)

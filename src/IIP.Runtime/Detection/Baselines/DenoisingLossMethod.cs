@@ -69,7 +69,7 @@ public sealed class DenoisingLossMethod : IDetectionMethod
             for (long j = 0; j < z0.Length; j++)
                 noisy[i].Data[j] = signal * z0.Data[j] + sigma * noise[i].Data[j];
         }
-        var eps = BaselineModel.PredictNoise(_model, Tensor.ConcatBatch(noisy), ts, _empty); // [|T|, C, h, w]
+        var eps = _model.Sampler.PredictNoise(Tensor.ConcatBatch(noisy), ts, _empty);       // [|T|, C, h, w]
         int per = (int)z0.Length;
         var components = new Dictionary<string, double>();
         double total = 0;

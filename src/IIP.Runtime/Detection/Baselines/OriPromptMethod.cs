@@ -81,7 +81,7 @@ public sealed class OriPromptMethod : IDetectionMethod
 
     /// <summary>
     /// The batched guided generations from the caption embedding cond [1, L, D] through the model's one guided DDIM loop
-    /// (<see cref="StableDiffusion.SampleBatch"/>: the UNet sees [x_1..x_n, x_1..x_n] with contexts [e0 x n, c x n]);
+    /// (<see cref="Sampling.DdimSampler.GuidedSample"/>: the UNet sees [x_1..x_n, x_1..x_n] with contexts [e0 x n, c x n]);
     /// TCNP [seed][step].
     /// </summary>
     private double[][] Generate(Tensor cond)
@@ -89,8 +89,7 @@ public sealed class OriPromptMethod : IDetectionMethod
         var o = Options;
         var rng = new GaussianNoise(o.Seed);
         var x = Tensor.ConcatBatch(Enumerable.Range(0, o.Seeds).Select(_ => rng.Sample(_model.NativeLatentShape)).ToArray()); // [n, C, h, w]
-        var perStep = new List<double[]>();                                                                                       // [step][seed]
-        _model.SampleBatch(x, _model.Scheduler.Timesteps(o.Steps), _model.Scheduler.StepRatio(o.Steps), _empty, cond, o.Guidance, perStep);
+        var perStep = _model.Sampler.GuidedSample(x, _model.Scheduler.Timesteps(o.Steps), _model.Scheduler.StepRatio(o.Steps), _empty, cond, o.Guidance).Tcnp; // [step][seed]
         return Enumerable.Range(0, o.Seeds).Select(seed => perStep.Select(step => step[seed]).ToArray()).ToArray();
     }
 }

@@ -111,14 +111,6 @@ public sealed class SecMiMethod : IDetectionMethod
         return new MethodResult(_name, -tError, components);
     }
 
-    // D(x, from, to): one deterministic DDIM step with eps(x, from, cond). x [1, C, h, w] -> [1, C, h, w]
-    private Tensor Transfer(Tensor x, int from, int to, Tensor cond)
-    {
-        var eps = BaselineModel.PredictNoise(_model, x, from, cond);
-        var result = new Tensor(x.Shape);
-        var scheduler = _model.Scheduler;
-        if (to > from) scheduler.InvertStep(x.Data, eps.Data, to, to - from, result.Data);   // a(from) -> a(to)
-        else scheduler.Step(x.Data, eps.Data, from, from - to, result.Data);                 // a(from) -> a(to)
-        return result;
-    }
+    // D(x, from, to): one deterministic DDIM step with eps(x, from, cond), either direction. x [1, C, h, w] -> [1, C, h, w]
+    private Tensor Transfer(Tensor x, int from, int to, Tensor cond) => _model.Sampler.Transfer(x, from, to, cond);
 }

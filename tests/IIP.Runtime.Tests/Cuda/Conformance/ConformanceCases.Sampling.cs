@@ -82,9 +82,43 @@ internal static partial class ConformanceCases
                 ], ms, 12.0 * n);
             });
         }
+        {
+            // three items in one launch (the batched loops' layout: eps pair [u_0, u_1, u_2, c_0, c_1, c_2]); each item's TCNP
+            // is its own row of partials, so an item mixed up with another moves a norm by far more than the tolerance
+            const int T = 501, Items = 3;
+            int[] items = [Items, 4, 32, 32];
+            int per = 4 * 32 * 32;
+            string name = $"guided_ddim_step g=7.5 t={T} [3,4,32,32] + TCNP per item";
+            yield return new ConformanceCase(name, "ddim.cu guided_ddim_step_f16", (gpu, options) =>
+            {
+                var pair = ConformanceHarness.Normal(93, 1f, 2 * Items, 4, 32, 32);
+                var x = ConformanceHarness.Normal(94, 1f, items);
+                var expected = new Tensor(items);
+                var tcnp = new float[Items];
+                for (int i = 0; i < Items; i++)
+                {
+                    // item i's pair [u_i; c_i] -> the single-item reference
+                    var itemPair = Tensor.ConcatBatch(pair.SliceBatch(i), pair.SliceBatch(Items + i));
+                    var (eps, itemTcnp) = GuidedReference(itemPair, 7.5f);
+                    Scheduler.Step(x.SliceBatch(i).Data, eps.Data, T, Ratio, expected.Data.AsSpan(i * per, per));
+                    tcnp[i] = (float)itemTcnp;
+                }
+                var dPair = gpu.FromHost(pair);
+                var dx = gpu.FromHost(x);
+                var y = gpu.Allocate(items);
+                CudaBackend.PendingNorm? pending = null;
+                double ms = ConformanceHarness.RunAndTime(gpu, options,
+                    () => pending = gpu.GuidedDdimStep(dPair, dx, 7.5f, Scheduler.Alpha(T), Scheduler.Alpha(T - Ratio), y));
+                return new CaseResult(name, "ddim.cu", step,
+                [
+                    ConformanceHarness.Compare("x_prev", expected, gpu.ToHost(y), step),
+                    ConformanceHarness.Compare("tcnp", Tensor.From(tcnp, Items), Tensor.From(pending!.ReadAll().Select(v => (float)v).ToArray(), Items), norm),
+                ], ms, 12.0 * Items * per);
+            });
+        }
     }
 
-    // As StableDiffusion.GuidedNoise: eps = u + g (c - u) in fp32, TCNP = ||c - u|| summed in double.
+    // As DdimSampler's guided steps on the host (HostSamplingSteps): eps = u + g (c - u) in fp32, TCNP = ||c - u|| summed in double.
     private static (Tensor Eps, double Tcnp) GuidedReference(Tensor pair, float guidance)
     {
         int n = (int)(pair.Length / 2);

@@ -26,9 +26,8 @@ public class OriPromptMethodTests(TestbedModelFixture testbed)
         var perSeed = new List<List<double>>();
         for (int s = 0; s < 2; s++)
         {
-            var tcnp = new List<double>();
-            model.Sample(rng.Sample(model.NativeLatentShape), grid, model.Scheduler.StepRatio(3), testbed.Empty, cond, 7.5f, tcnp);
-            perSeed.Add(tcnp);
+            var generated = model.Sampler.GuidedSample(rng.Sample(model.NativeLatentShape), grid, model.Scheduler.StepRatio(3), testbed.Empty, cond, 7.5f);
+            perSeed.Add(generated.Tcnp.Select(step => step[0]).ToList());
         }
         // 1e-5 relative: the method runs both seeds (and uncond/cond) as one batch of 4, the reference as batches of 2,
         // and the CPU kernels' rounding depends on the batch (measured 1.9e-6 relative with GEMM depth blocks of 384;
