@@ -60,18 +60,19 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
     }
 
     /// <summary>
-    /// <see cref="Score"/> for several images at once: their latents are inverted and regenerated as one batch (one UNet
-    /// call of batch N per inversion step and 2N per regeneration step, which keeps a GPU busier). Each result is the
-    /// image's <see cref="Score"/> up to the floating-point order of batched products.
+    /// <see cref="Score"/> for several images at once: one VAE call encodes them, and their latents are inverted and
+    /// regenerated as one batch (one UNet call of batch N per inversion step and 2N per regeneration step, which keeps a
+    /// GPU busier). Each result is the image's <see cref="Score"/> up to the floating-point order of batched products.
     /// </summary>
     public IReadOnlyList<IipScore> ScoreBatch(IReadOnlyList<Tensor> images)
     {
         if (images.Count <= 1) return images.Select(Score).ToList();
         var o = Options;
-        var z0 = images.Select(image => model.Backend.ToHost(model.EncodeImage(image))).ToArray();   // N x [1, C, h, w]
+        var latents = model.Backend.ToHost(model.EncodeImage(Tensor.ConcatBatch(images.ToArray())));  // one VAE call: [N, C, h, w]
+        var z0 = Enumerable.Range(0, images.Count).Select(i => latents.SliceBatch(i)).ToArray();         // N x [1, C, h, w]
         Tensor inverted;
         using (IIP.Native.Nvtx.Range("iip inversion"))
-            inverted = model.Sampler.Invert(Tensor.ConcatBatch(z0), o.InversionSteps, o.GridSteps, emptyEmbedding);
+            inverted = model.Sampler.Invert(latents, o.InversionSteps, o.GridSteps, emptyEmbedding);
         GuidedSamples regenerated;
         using (IIP.Native.Nvtx.Range("iip regeneration"))
             regenerated = RegenerateBatch(inverted);
