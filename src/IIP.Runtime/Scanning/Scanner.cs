@@ -16,7 +16,8 @@ public sealed record ScanSummary(int Images, int Written, int Skipped, int Faile
 /// killed scan loses nothing already written and a rerun skips it (<see cref="ResumeSet"/>). A bad image or a
 /// failing method becomes a record with its error; the scan goes on. With <c>batchSize</c> > 1, up to that many images
 /// are loaded together and methods that can (<see cref="IBatchDetectionMethod"/>) score them in one batched pass (for
-/// GPU throughput); a batch that fails is scored again image by image, so an error stays with its image. A killed
+/// GPU throughput); a batch that fails is scored again image by image, so an error stays with its image. The next batch's
+/// images are decoded on a pool thread while the current one is scored. A killed
 /// batched scan loses at most the batch in progress. A failure of the device itself (a <see cref="CudaException"/> when
 /// one image is scored: out of memory, a lost context) is no fault of the image and would fail every image after it:
 /// the scan stops with a <see cref="ScanDeviceException"/>, keeping what it wrote, so a rerun resumes there.
@@ -44,10 +45,12 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "the batch size must be at least 1");
         var clock = Stopwatch.StartNew();
         int written = 0, skipped = 0, failed = 0, index = 0;
-        for (int first = 0; first < items.Count; first += batchSize)
+
+        // The images of batch `first` that still need a method (hashed and looked up here, on the scan's thread); the
+        // others are reported as done.
+        List<Entry> Pending(int first)
         {
-            cancel.ThrowIfCancellationRequested();
-            var batch = new List<Entry>();
+            var entries = new List<Entry>();
             for (int i = first; i < Math.Min(items.Count, first + batchSize); i++)   // by index: Skip would rescan from the start
             {
                 var item = items[i];
@@ -55,12 +58,25 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
                 var pending = methods.Where(m => m.Methods.Any(name => !done.IsDone(item.Image, name, m.OptionsKey, item.FullPath, sha))).ToList();
                 if (pending.Count > 0)
                 {
-                    batch.Add(Load(new Entry(item, pending) { Sha256 = sha }));
+                    entries.Add(new Entry(item, pending) { Sha256 = sha });
                     continue;
                 }
                 skipped++;
                 progress?.Report(new ScanProgress(++index, items.Count, skipped, failed, clock.Elapsed, item.Image));
             }
+            return entries;
+        }
+
+        // Decoding and resizing run on a pool thread, one batch ahead of the scoring (the loader is a pure function of the
+        // path), so the next images are ready when the device finishes the current ones.
+        Task<List<Entry>> LoadAhead(List<Entry> entries) => Task.Run(() => entries.Select(Load).ToList());
+
+        var loading = LoadAhead(Pending(0));
+        for (int first = 0; first < items.Count; first += batchSize)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var batch = loading.GetAwaiter().GetResult();
+            if (first + batchSize < items.Count) loading = LoadAhead(Pending(first + batchSize));
 
             foreach (var method in methods)
             {

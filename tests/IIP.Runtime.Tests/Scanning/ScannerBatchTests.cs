@@ -166,4 +166,41 @@ public sealed class ScannerBatchTests
             new Scanner([new PixelMethod()], _ => Tensor.Zeros(1), null, batchSize: 0).Run([], null!, new ResumeSet()));
         Assert.Contains("at least 1", e.Message);
     }
+
+    // Waits in its scoring until the loader has been asked for the image after the one scored (or 10 s pass).
+    private sealed class WaitsForTheNextLoad(HashSet<string> loaded, string[] order) : IDetectionMethod
+    {
+        public List<bool> NextWasLoading { get; } = [];
+        public IReadOnlyList<string> Methods => ["waits"];
+        public string OptionsKey => "k";
+        public bool NeedsCaption => false;
+
+        public IReadOnlyList<MethodResult> Score(ScanInput input)
+        {
+            int at = Array.IndexOf(order, Path.GetFileName(input.ImagePath));
+            if (at + 1 < order.Length)
+                NextWasLoading.Add(SpinWait.SpinUntil(() => { lock (loaded) return loaded.Contains(order[at + 1]); }, TimeSpan.FromSeconds(10)));
+            return [new MethodResult("waits", at, new Dictionary<string, double>())];
+        }
+    }
+
+    [Fact]
+    public void TheNextImagesAreDecodedWhileTheCurrentOnesAreScored()
+    {
+        string dir = TestPaths.NewTempDir("scanner-load-ahead");
+        var (items, load) = Images(dir, 1, 2, 3);
+        var loaded = new HashSet<string>();
+        var method = new WaitsForTheNextLoad(loaded, ["0.png", "1.png", "2.png"]);
+        Tensor Recording(string path)
+        {
+            lock (loaded) loaded.Add(Path.GetFileName(path));
+            return load(path);
+        }
+
+        var records = Run(new Scanner([method], Recording, seed: null), items, Path.Combine(dir, "r.jsonl"));
+
+        // a scan that loaded each image only when its turn came would wait out the 10 s twice and record false
+        Assert.Equal([true, true], method.NextWasLoading);
+        Assert.Equal([0.0, 1.0, 2.0], records.Select(r => r.Score));
+    }
 }
