@@ -50,3 +50,22 @@ public sealed class CudaTheoryAttribute : TheoryAttribute
 /// <summary>The tests that share <see cref="CudaTestBackend"/>: run one after another.</summary>
 [CollectionDefinition(CudaTestBackend.Collection, DisableParallelization = true)]
 public sealed class CudaBackendCollection;
+
+/// <summary>
+/// A fact that needs cuBLAS on the GPU (the optional IIP_CUBLAS=1 path): skipped, saying why, without a GPU or where no
+/// libcublas.so.13 or .12 loads.
+/// </summary>
+public sealed class CublasFactAttribute : FactAttribute
+{
+    public CublasFactAttribute()
+    {
+        if (CudaTestBackend.SkipReason is { } reason)
+        {
+            Skip = reason;
+            return;
+        }
+        var gpu = CudaTestBackend.Instance;
+        using var blas = IIP.Native.CudaBlas.TryCreate(gpu.Device, gpu.Stream, out string why);
+        if (blas is null) Skip = $"cuBLAS did not load: {why}";
+    }
+}

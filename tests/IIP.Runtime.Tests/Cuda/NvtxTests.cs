@@ -3,7 +3,7 @@ using IIP.Native;
 
 namespace IIP.Runtime.Tests.Cuda;
 
-/// <summary>NVTX ranges: bound when libnvToolsExt.so.1 loads, a no-op otherwise; nesting and disposal never throw.</summary>
+/// <summary>NVTX ranges: bound when libnvToolsExt.so.1 loads, a no-op otherwise.</summary>
 public class NvtxTests
 {
     [Fact]
@@ -12,16 +12,5 @@ public class NvtxTests
         bool loads = NativeLibrary.TryLoad("libnvToolsExt.so.1", out var handle)
                      && NativeLibrary.TryGetExport(handle, "nvtxRangePushA", out _);
         Assert.Equal(loads, Nvtx.Enabled);
-    }
-
-    [Fact]
-    public void Ranges_nest_and_close_with_long_and_unicode_names()
-    {
-        using (Nvtx.Range("outer"))
-        {
-            using var inner = Nvtx.Range(new string('x', 600));
-            using var unicode = Nvtx.Range("étape ✓");
-        }
-        default(Nvtx.RangeScope).Dispose();   // a scope that opened nothing closes nothing
     }
 }

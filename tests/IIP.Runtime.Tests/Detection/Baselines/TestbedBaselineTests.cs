@@ -1,53 +1,56 @@
-using System.Diagnostics;
-using System.Text.Json;
+using IIP.Runtime.Backends.Cpu;
 using IIP.Runtime.Detection;
 using IIP.Runtime.Detection.Baselines;
+using IIP.Runtime.Pipelines;
 using IIP.Runtime.Tensors;
+using IIP.Runtime.Weights;
 using StbImageSharp;
 using Xunit.Abstractions;
 
 namespace IIP.Runtime.Tests.Detection.Baselines;
 
-/// <summary>Every baseline once on one memorized and one held-out image of the trained testbed model (shared/testbed).</summary>
-[Collection(TestbedModelCollection.Name)]
-public class TestbedBaselineTests(TestbedModelFixture testbed, ITestOutputHelper output)
+/// <summary>
+/// The prompt-free baselines on testbed-v2, whose model really memorizes 10 images: each one's direction on three
+/// memorized and three held-out images, as docs/detection.md reports it for the whole testbed.
+/// </summary>
+public class TestbedBaselineTests(ITestOutputHelper output)
 {
+    private static readonly string[] Memorized = ["memorized/000000.png", "memorized/000001.png", "memorized/000002.png"];
+    private static readonly string[] Heldout = ["heldout/000000.png", "heldout/000001.png", "heldout/000002.png"];
+
     [Fact]
-    public void EveryBaselineScoresTwoTestbedImages()
+    public void EachBaselinePointsTheWayTheTestbedFamilyShows()
     {
-        var model = testbed.Model;
-        var empty = testbed.Empty;
+        using var checkpoint = StableDiffusionCheckpoint.Open(Path.Combine(TestPaths.TestbedV2, "model"));
+        var model = new StableDiffusion(checkpoint, CpuBackend.Instance);
+        var empty = model.EncodePrompts([""]);
         IDetectionMethod[] methods =
         [
             new DenoisingLossMethod(model, new DenoisingLossOptions(), empty),
             new PiaMethod(model, new PiaOptions(), empty),
             new SecMiMethod(model, new SecMiOptions(), empty),
-            new OriPromptMethod(model, new OriPromptOptions { Seeds = 2, Steps = 2 }, empty),   // the defaults (4 x 50) take minutes on the CPU
         ];
-        foreach (string image in new[] { "memorized/000000.png", "heldout/000000.png" })
+        var scores = new Dictionary<(string Method, string Image), double>();
+        foreach (string image in Memorized.Concat(Heldout))
         {
-            var input = new ScanInput(image, LoadImage(Path.Combine(TestPaths.Testbed, image)), Caption(image));
-            Assert.Equal([1, 3, model.NativeImageSize, model.NativeImageSize], input.Image.Shape);
+            var input = new ScanInput(image, LoadImage(Path.Combine(TestPaths.TestbedV2, image)), null);
             foreach (var method in methods)
             {
-                var watch = Stopwatch.StartNew();
                 var result = method.Score(input).Single();
-                output.WriteLine($"{image} {result.Method}: score {result.Score:R} ({watch.Elapsed.TotalSeconds:F2} s) "
-                    + string.Join(", ", result.Components.Select(c => $"{c.Key}={c.Value:G6}")));
-                Assert.True(double.IsFinite(result.Score), $"{image} {result.Method}: score {result.Score}");
-                Assert.NotEmpty(result.Components);
-                Assert.All(result.Components, c => Assert.True(double.IsFinite(c.Value), $"{image} {result.Method} {c.Key} = {c.Value}"));
+                scores[(result.Method, image)] = result.Score;
+                output.WriteLine($"{image} {result.Method}: {result.Score:R}");
             }
         }
-    }
+        double Lowest(string method, string[] images) => images.Min(i => scores[(method, i)]);
+        double Highest(string method, string[] images) => images.Max(i => scores[(method, i)]);
 
-    [Fact]
-    public void ScoringAnImageEqualsScoringItsEncodedLatent()
-    {
-        const string image = "heldout/000001.png";
-        var input = new ScanInput(image, LoadImage(Path.Combine(TestPaths.Testbed, image)), null);
-        var method = new PiaMethod(testbed.Model, new PiaOptions(), testbed.Empty);
-        Assert.Equal(method.ScoreLatent(testbed.Model.EncodeImage(input.Image)).Score, method.Score(input).Single().Score);
+        // minus the denoising loss (AUC 1.000 on testbed-v2): memorized -0.067 to -0.035, held-out -0.231 to -0.153 (2026-12-07)
+        Assert.True(Lowest("denoising-loss", Memorized) > Highest("denoising-loss", Heldout), "the denoising loss no longer separates");
+        // PIA, prompt-free (AUC 0.609 over the testbed): on these six, memorized -1.568 to -1.436, held-out -2.181 to -1.629
+        Assert.True(Lowest("pia", Memorized) > Highest("pia", Heldout), "PIA's order on these six images changed");
+        // SecMI's inverted result (AUC 0.011; docs/detection.md explains it): memorized images have the larger t-error,
+        // 4.41e-7 to 4.74e-7 against 3.16e-7 to 4.05e-7, so minus the t-error ranks them lowest
+        Assert.True(Highest("secmi", Memorized) < Lowest("secmi", Heldout), "SecMI's t-error no longer ranks memorized images last");
     }
 
     /// <summary>A testbed PNG as [1, 3, H, W] in [-1, 1] (x / 127.5 - 1); the testbed images are already at the native 64 x 64.</summary>
@@ -61,16 +64,5 @@ public class TestbedBaselineTests(TestbedModelFixture testbed, ITestOutputHelper
                 for (int x = 0; x < w; x++)
                     image.Data[(c * h + y) * w + x] = decoded.Data[(y * w + x) * 3 + c] / 127.5f - 1f;
         return image;
-    }
-
-    private static string Caption(string image)
-    {
-        foreach (string line in File.ReadLines(Path.Combine(TestPaths.Testbed, "labels.jsonl")))
-        {
-            using var json = JsonDocument.Parse(line);
-            if (json.RootElement.GetProperty("image").GetString() == image)
-                return json.RootElement.GetProperty("caption").GetString()!;
-        }
-        throw new InvalidOperationException($"{image} is not in the testbed's labels.jsonl");
     }
 }
