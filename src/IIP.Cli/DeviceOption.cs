@@ -24,7 +24,7 @@ public static class DeviceOption
             case "cpu":
                 return CpuBackend.Instance;
             case "cuda":
-                if (CudaBackend.TryCreate(out string reason) is { } cuda)
+                if (CudaBackend.TryCreate(out string reason, options: Program.Engine) is { } cuda)
                     return cuda;
                 Console.Error.WriteLine($"warning: --device cuda unavailable ({reason}); running on the CPU");
                 return CpuBackend.Instance;

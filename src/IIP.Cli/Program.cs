@@ -1,4 +1,5 @@
 using System.CommandLine;
+using IIP.Runtime;
 
 namespace IIP.Cli;
 
@@ -15,7 +16,26 @@ public static class Program
         return root;
     }
 
-    public static int Run(string[] args) => BuildRoot().Parse(args).Invoke();
+    /// <summary>
+    /// The engine's settings for this invocation, read once from the environment (EngineOptions names the variables)
+    /// and passed to every backend and model a verb makes.
+    /// </summary>
+    public static EngineOptions Engine { get; private set; } = EngineOptions.Default;
+
+    public static int Run(string[] args)
+    {
+        try
+        {
+            Engine = EngineOptions.FromEnvironment();
+            Engine.ApplyProcessWide();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return CliErrors.BadInput;
+        }
+        return BuildRoot().Parse(args).Invoke();
+    }
 
     /// <summary>One entry per verb; each lives in Commands/&lt;Verb&gt;/.</summary>
     private static readonly Func<Command>[] Verbs =

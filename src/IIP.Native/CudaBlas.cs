@@ -5,7 +5,7 @@ namespace IIP.Native;
 /// <summary>
 /// Optional cuBLAS (fp16 GEMMs with fp32 accumulation through cublasGemmStridedBatchedEx), bound at run time: the
 /// engine's own kernels do every product without it. <see cref="TryCreate"/> probes libcublas.so.13, then .12 (on the
-/// loader's path, or in the folder <c>IIP_CUBLAS_DIR</c> names), creates a handle on the device's primary context and
+/// loader's path, or in the folder given: the CLI's IIP_CUBLAS_DIR), creates a handle on the device's primary context and
 /// sets its stream and a workspace of our own (so graph capture never waits on cuBLAS's allocator).
 /// Row-major callers: C [M, N] = op(A) op(B) row-major is C^T = op(B)^T op(A)^T column-major; <see cref="Gemm"/> takes
 /// the column-major view, and CudaBackend does the swap.
@@ -55,11 +55,10 @@ public sealed unsafe class CudaBlas : IDisposable
 
     /// <summary>
     /// cuBLAS on <paramref name="device"/> with its work on <paramref name="stream"/>, or null with the reason (no library
-    /// found, a symbol missing, cublasCreate failing).
+    /// found, a symbol missing, cublasCreate failing). <paramref name="folder"/>: where to look instead of the loader's path.
     /// </summary>
-    public static CudaBlas? TryCreate(CudaDevice device, CudaStream stream, out string reason)
+    public static CudaBlas? TryCreate(CudaDevice device, CudaStream stream, out string reason, string? folder = null)
     {
-        string? folder = Environment.GetEnvironmentVariable("IIP_CUBLAS_DIR");
         foreach (string name in LibraryNames)
         {
             string path = string.IsNullOrEmpty(folder) ? name : Path.Combine(folder, name);
@@ -89,7 +88,7 @@ public sealed unsafe class CudaBlas : IDisposable
                 return null;
             }
         }
-        reason = $"none of {string.Join(", ", LibraryNames)} found{(string.IsNullOrEmpty(folder) ? "" : $" in IIP_CUBLAS_DIR={folder}")}";
+        reason = $"none of {string.Join(", ", LibraryNames)} found{(string.IsNullOrEmpty(folder) ? "" : $" in {folder}")}";
         return null;
     }
 

@@ -42,7 +42,7 @@ internal static unsafe class EmulatedBackend
         if (!File.Exists(path))
             throw new InvalidOperationException($"the kernel emulator {path} is missing: build it with `bash tools/cuda/build-ptx.sh`");
         // Read when IIP.Native first binds the driver, which nothing in this process has done before this point.
-        Environment.SetEnvironmentVariable("IIP_CUDA_DRIVER", path);
+        IIP.Native.CudaDriverLibrary.Path = path;
         return CudaBackend.TryCreate(out string reason)
             ?? throw new InvalidOperationException($"the CUDA backend did not start on the kernel emulator {path}: {reason}");
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using IIP.Runtime;
 using IIP.Runtime.Backends;
 using IIP.Runtime.Backends.Cpu;
 using IIP.Runtime.Backends.Cuda;
@@ -17,10 +18,10 @@ namespace IIP.GpuCheck;
 /// </summary>
 internal static class GoldenOnDevice
 {
-    public static int Run(string modelPath, string goldenPath, string? tokenizer, string device)
+    public static int Run(string modelPath, string goldenPath, string? tokenizer, string device, EngineOptions engine)
     {
         string reason = "";
-        using var gpu = device == "cuda" ? CudaBackend.TryCreate(out reason) : null;
+        using var gpu = device == "cuda" ? CudaBackend.TryCreate(out reason, options: engine) : null;
         if (device == "cuda" && gpu is null)
         {
             Console.Error.WriteLine($"no usable GPU: {reason}");
@@ -30,7 +31,7 @@ internal static class GoldenOnDevice
         var (tensorsPath, jsonPath) = GoldenRunner.FilesOf(goldenPath);
         using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizer);
         using var references = SafetensorsFile.Open(tensorsPath);
-        var model = new StableDiffusion(checkpoint, backend);
+        var model = new StableDiffusion(checkpoint, backend, engine);
         var runner = new GoldenRunner(model, references, jsonPath);   // fp16 bounds for cuda and cpu-fp16, fp32 for cpu
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"golden: model {modelPath} ({checkpoint.Layout}), references {tensorsPath}, backend {backend.Name}{(gpu is null ? "" : $" ({gpu.Device})")}, {runner.Precision} bounds"));

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using IIP.Runtime;
 using IIP.Runtime.Backends;
 using IIP.Runtime.Backends.Cuda;
 using IIP.Runtime.Detection;
@@ -23,10 +24,10 @@ namespace IIP.GpuCheck;
 /// </summary>
 internal static class ModelBenchOnDevice
 {
-    public static int Run(string? modelPath, int height, int width, int reps)
+    public static int Run(string? modelPath, int height, int width, int reps, EngineOptions engine)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;   // the figures are read by people and scripts alike
-        using var gpu = CudaBackend.TryCreate(out string reason);
+        using var gpu = CudaBackend.TryCreate(out string reason, options: engine);
         if (gpu is null)
         {
             Console.Error.WriteLine($"no usable GPU: {reason}");
@@ -46,7 +47,7 @@ internal static class ModelBenchOnDevice
 
         var load = Stopwatch.StartNew();
         using var checkpoint = StableDiffusionCheckpoint.Open(modelPath);
-        var model = new StableDiffusion(checkpoint, gpu);
+        var model = new StableDiffusion(checkpoint, gpu, engine);
         gpu.Synchronize();
         Print($"load: {modelPath} ({checkpoint.Layout}) opened and uploaded to fp16 device buffers in {load.Elapsed.TotalSeconds:F2} s");
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using IIP.GpuCheck;
+using IIP.Runtime;
 using IIP.Runtime.Backends.Cuda;
 using IIP.Runtime.Tests.Cuda.Conformance;
 
@@ -38,12 +39,16 @@ for (int i = 0; i < args.Length; i++)
     }
 }
 
+// the engine's settings, read once from the environment (EngineOptions names the variables) and passed down
+var engine = EngineOptions.FromEnvironment();
+engine.ApplyProcessWide();
+foreach (string line in engine.Describe()) Console.WriteLine(line);
 if (bench)
-    return ModelBenchOnDevice.Run(benchModel, latentHeight, latentWidth, Math.Max(1, reps));
+    return ModelBenchOnDevice.Run(benchModel, latentHeight, latentWidth, Math.Max(1, reps), engine);
 if (goldenModel is not null)
-    return GoldenOnDevice.Run(goldenModel, goldenFile!, tokenizer, device);
+    return GoldenOnDevice.Run(goldenModel, goldenFile!, tokenizer, device, engine);
 
-using var gpu = CudaBackend.TryCreate(out string reason);
+using var gpu = CudaBackend.TryCreate(out string reason, options: engine);
 if (gpu is null)
 {
     Console.Error.WriteLine($"no usable GPU: {reason}");

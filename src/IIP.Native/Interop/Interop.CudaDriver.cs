@@ -14,15 +14,12 @@ internal static partial class Interop
     /// Where cuda.h maps a name onto a versioned export (cuMemAlloc -> cuMemAlloc_v2, ...), the EntryPoint
     /// binds that export. Handle types: CUdevice is int; CUcontext, CUmodule, CUfunction, CUstream, CUevent,
     /// CUgraph and CUgraphExec are opaque pointers (nint); CUdeviceptr is a 64-bit address (ulong).
-    /// The environment variable IIP_CUDA_DRIVER, when set, names the file to bind instead: a driver outside the loader's
-    /// search path, or the kernel emulator (tools/cuda-emulator), which runs the kernels on the CPU.
+    /// <see cref="CudaDriverLibrary.Path"/>, when set before the first call, names the file to bind instead: a driver outside
+    /// the loader's search path, or the kernel emulator (tools/cuda-emulator), which runs the kernels on the CPU.
     /// </summary>
     internal static unsafe partial class CudaDriver
     {
         internal const string Library = "libcuda.so.1";
-
-        /// <summary>The environment variable naming a driver library to bind instead of <see cref="Library"/>.</summary>
-        internal const string LibraryPathVariable = "IIP_CUDA_DRIVER";
 
         // Runs before the first call below binds the library (an explicit static constructor runs before any static
         // method of the type), and once: the resolver serves every DllImport of this assembly.
@@ -31,12 +28,10 @@ internal static partial class Interop
         private static nint Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath) =>
             name == Library && LibraryOverride is { } path ? NativeLibrary.Load(path) : 0;
 
-        private static string? LibraryOverride =>
-            Environment.GetEnvironmentVariable(LibraryPathVariable) is { Length: > 0 } path ? path : null;
+        private static string? LibraryOverride => CudaDriverLibrary.Path is { Length: > 0 } path ? path : null;
 
-        /// <summary>The library bound, for messages: "libcuda.so.1", or the path IIP_CUDA_DRIVER gives.</summary>
-        internal static string LibraryDescription =>
-            LibraryOverride is { } path ? $"{path} (from {LibraryPathVariable})" : Library;
+        /// <summary>The library bound, for messages: "libcuda.so.1", or the path set in its place.</summary>
+        internal static string LibraryDescription => LibraryOverride is { } path ? $"{path} (in place of {Library})" : Library;
 
         // --- initialization, version, devices ---
         [LibraryImport(Library)]

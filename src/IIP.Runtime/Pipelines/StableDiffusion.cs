@@ -25,7 +25,7 @@ public sealed class StableDiffusion
     public AutoencoderKL Vae { get; }
     public DdimScheduler Scheduler { get; }
 
-    public StableDiffusion(StableDiffusionCheckpoint checkpoint, IBackend backend)
+    public StableDiffusion(StableDiffusionCheckpoint checkpoint, IBackend backend, EngineOptions? options = null)
     {
         Backend = backend;
         Tokenizer = checkpoint.TokenizerDirectory is { } dir ? ClipTokenizer.FromDirectory(dir) : null;
@@ -33,8 +33,8 @@ public sealed class StableDiffusion
         Unet = new UNet2DConditionModel(OnBackend(checkpoint.UnetWeights, backend), checkpoint.Unet, backend);
         Vae = new AutoencoderKL(OnBackend(checkpoint.VaeWeights, backend), checkpoint.Vae, backend);
         Scheduler = new DdimScheduler(checkpoint.Scheduler);
-        // the loops' UNet forwards replay recorded CUDA graphs on the CUDA backend (IIP_CUDA_GRAPHS=0: eager)
-        Sampler = new DdimSampler(new NoisePredictor(backend, Unet, recordGraphs: Environment.GetEnvironmentVariable("IIP_CUDA_GRAPHS") != "0"), Scheduler);
+        // the loops' UNet forwards replay recorded CUDA graphs on the CUDA backend (EngineOptions.CudaGraphs)
+        Sampler = new DdimSampler(new NoisePredictor(backend, Unet, recordGraphs: (options ?? EngineOptions.Default).CudaGraphs), Scheduler);
     }
 
     /// <summary>The model's DDIM loops (sampling, inversion, guided noise), which every sampler of the tool goes through.</summary>

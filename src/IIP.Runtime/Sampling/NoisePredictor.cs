@@ -8,7 +8,7 @@ namespace IIP.Runtime.Sampling;
 /// <summary>
 /// eps_theta(x, t, context): the UNet of a model on its backend, the one noise predictor of every sampling loop
 /// (<see cref="DdimSampler"/>). On the CUDA backend the forward is replayed from a recorded graph
-/// (<see cref="CudaUNetGraphs"/>; <c>IIP_CUDA_GRAPHS=0</c> runs it eagerly, the same values), and the timestep features
+/// (<see cref="CudaUNetGraphs"/>; without <see cref="EngineOptions.CudaGraphs"/> it runs eagerly, the same values), and the timestep features
 /// of each timestep vector are uploaded once and kept on the device, so a loop's steps copy nothing from the host.
 /// </summary>
 public sealed class NoisePredictor : IDisposable

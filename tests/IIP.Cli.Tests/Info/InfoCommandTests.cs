@@ -15,6 +15,23 @@ public sealed class InfoCommandTests
         Assert.Contains("36 tensors, 6,730,880 parameters, dtypes F32 x36", result.Stdout);
         Assert.Contains("total:        16,895,787 parameters", result.Stdout);
         Assert.Contains(Path.Combine(TestPaths.TinySdDiffusers, "tokenizer"), result.Stdout);
+        Assert.Contains("engine: CUDA graphs on; cuBLAS off; CUDA GEMM main loop register-staged", result.Stdout);
+    }
+
+    [Fact]
+    public void AnEngineSwitchWithAnUnknownValueIsBadInputNamingIt()
+    {
+        Environment.SetEnvironmentVariable("IIP_GEMM_PIPELINE", "wgmma");
+        try
+        {
+            var result = CliRunner.Run("info", "--model", TestPaths.TinySdDiffusers);
+            Assert.Equal(2, result.ExitCode);
+            Assert.Contains("IIP_GEMM_PIPELINE=wgmma: expected cp.async or register", result.Stderr);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("IIP_GEMM_PIPELINE", null);
+        }
     }
 
     [Fact]

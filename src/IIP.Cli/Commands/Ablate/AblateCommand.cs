@@ -78,7 +78,7 @@ public static class AblateCommand
             if (!double.IsFinite(ratio) || ratio < 0) throw new ArgumentException($"--sweep-weights {ratio}: must be a finite number >= 0");
 
         using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizer);
-        var model = new StableDiffusion(checkpoint, DeviceOption.Select(device));
+        var model = new StableDiffusion(checkpoint, DeviceOption.Select(device), Program.Engine);
         int size = model.NativeImageSize;
         Directory.CreateDirectory(outDir);
         string fingerprint = ModelFingerprint.Compute(modelPath);

@@ -74,6 +74,7 @@ public static class BenchCommand
         }
         var bench = new OpBenchmarks(output, warmup, repeat);
         bench.PrintMachine();
+        foreach (string line in Program.Engine.Describe()) output.WriteLine(line);
         switch (part)
         {
             case "peak":

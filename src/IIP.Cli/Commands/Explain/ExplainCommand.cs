@@ -62,7 +62,7 @@ public static class ExplainCommand
 
         var progress = new ConsoleProgress();
         using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer);
-        var model = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device));
+        var model = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device), Program.Engine);
         int size = model.NativeImageSize;
         string anchor = s.Results is not null ? Path.GetDirectoryName(Path.GetFullPath(s.Results))! : Directory.GetCurrentDirectory();
         string cacheDir = s.CacheDir ?? Path.Combine(anchor, ".iip-cache");

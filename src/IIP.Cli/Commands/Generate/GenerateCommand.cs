@@ -58,7 +58,7 @@ public static class GenerateCommand
         if (s.Steps > checkpoint.Scheduler.TrainTimesteps)
             throw new ArgumentException($"--steps {s.Steps} exceeds the scheduler's {checkpoint.Scheduler.TrainTimesteps} training timesteps");
 
-        var sd = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device));
+        var sd = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device), Program.Engine);
         if (sd.Vae.DownsampleFactor != size.VaeFactor || sd.Unet.DownsampleFactor != size.UnetFactor)
             throw new InvalidOperationException($"{checkpoint.Path}: loaded model scales by VAE {sd.Vae.DownsampleFactor} x UNet {sd.Unet.DownsampleFactor}, " +
                                                 $"its configs by {size.VaeFactor} x {size.UnetFactor}");

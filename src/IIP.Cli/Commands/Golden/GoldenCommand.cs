@@ -31,7 +31,7 @@ public static class GoldenCommand
         var (tensorsPath, jsonPath) = GoldenRunner.FilesOf(goldenPath);
         using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizerDir);
         using var references = SafetensorsFile.Open(tensorsPath);
-        var model = new StableDiffusion(checkpoint, DeviceOption.Select(device));
+        var model = new StableDiffusion(checkpoint, DeviceOption.Select(device), Program.Engine);
         // the CUDA backend stores fp16: its bounds are GoldenFp16Tolerances', the CPU's the README's fp32 ones
         var runner = new GoldenRunner(model, references, jsonPath, only);
         Console.WriteLine($"model {modelPath} ({checkpoint.Layout}), golden {tensorsPath}, backend {model.Backend.Name}, {runner.Precision} bounds");

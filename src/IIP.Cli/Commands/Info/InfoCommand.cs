@@ -58,5 +58,6 @@ public static class InfoCommand
             output.WriteLine($"              from {weights.Origin}");
         }
         output.WriteLine($"total:        {total:N0} parameters");
+        foreach (string line in Program.Engine.Describe()) output.WriteLine(line);
     }
 }

@@ -98,7 +98,7 @@ public static class ScanCommand
         foreach (string moved in ResultsFileGuard.RequireModel(s.Out, csvPath, s.Model, fingerprint[..16], s.Fresh))
             Console.Error.WriteLine($"--fresh: moved the results of another model aside to {moved}");
 
-        var model = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device));
+        var model = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device), Program.Engine);
         int size = model.NativeImageSize;
         Console.Error.WriteLine($"model {s.Model} ({checkpoint.Layout}, fingerprint {fingerprint[..16]}), native {size}x{size}, backend {model.Backend.Name}; {items.Count} images; methods {string.Join(", ", s.Methods)}");
 

@@ -10,12 +10,12 @@ namespace IIP.Runtime.Backends.Cpu;
 /// (<see cref="PrepackedPanels"/>) and kept beside the plain copy for as long as the weight tensor lives. A forward then
 /// reads each weight once, in the order the kernels want, instead of reading it, writing a packed copy and reading
 /// that (three passes over 3.4 GB per SD v1.4 UNet forward, and a transposing pack for every linear layer). It
-/// costs one more copy of the weights in memory; IIP_CPU_PACKED_WEIGHTS=0 turns it off.
+/// costs one more copy of the weights in memory; EngineOptions.CpuPackedWeights (IIP_CPU_PACKED_WEIGHTS=0) turns it off.
 /// </summary>
 internal sealed class CpuPackedWeights(GemmKernelSet kernels)
 {
-    /// <summary>Whether weights are packed in advance (default on; the environment variable IIP_CPU_PACKED_WEIGHTS=0 turns it off).</summary>
-    public static bool Enabled { get; } = Environment.GetEnvironmentVariable("IIP_CPU_PACKED_WEIGHTS") != "0";
+    /// <summary>Whether weights are packed in advance (default on; <see cref="EngineOptions.CpuPackedWeights"/>).</summary>
+    public static bool Enabled { get; internal set; } = true;
 
     private readonly ConditionalWeakTable<Tensor, Panels> _asA = new(), _asB = new(), _gegluAsB = new();
 

@@ -28,10 +28,9 @@ public sealed partial class CudaBackend
     /// <summary>
     /// The main loop of the linear layers and 1x1 convolutions whose operands allow 16-byte loads (kernels/gemm.cu):
     /// registers stage the next k tile (the default, timed on an H200), or cp.async keeps two in flight
-    /// (<see cref="GemmPipeline.CpAsync"/>, opt-in with IIP_GEMM_PIPELINE=cp.async until a GPU has timed it).
+    /// (<see cref="GemmPipeline.CpAsync"/>, opt-in through <see cref="EngineOptions.GemmPipeline"/> until a GPU has timed it).
     /// </summary>
-    public GemmPipeline GemmPipeline { get; set; } =
-        Environment.GetEnvironmentVariable("IIP_GEMM_PIPELINE") == "cp.async" ? GemmPipeline.CpAsync : GemmPipeline.RegisterStaged;
+    public GemmPipeline GemmPipeline { get; set; }
 
     /// <summary>
     /// C [M, N] = alpha op(A) op(B) + bias, batched: operand i of batch z starts at its pointer + z * stride (elements).

@@ -49,17 +49,18 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
     /// <summary>The loaded kernels (for tests that check which variants this device got).</summary>
     internal CudaKernelSet Kernels => _kernels;
 
-    private CudaBackend(CudaDevice device)
+    private CudaBackend(CudaDevice device, EngineOptions options)
     {
         Device = device;
+        GemmPipeline = options.GemmPipeline;
         try
         {
             _kernels = new CudaKernelSet(device);
             Stream = new CudaStream(device);
             _pool = new CudaMemoryPool(device);
-            if (Environment.GetEnvironmentVariable("IIP_CUBLAS") == "1")
+            if (options.Cublas)
             {
-                _blas = CudaBlas.TryCreate(device, Stream, out string reason);
+                _blas = CudaBlas.TryCreate(device, Stream, out string reason, options.CublasDirectory);
                 BlasStatus = _blas is null ? $"cuBLAS requested (IIP_CUBLAS=1) but not used: {reason}" : $"cuBLAS: {_blas.Library}";
             }
         }
@@ -75,13 +76,13 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
     /// A backend on device <paramref name="ordinal"/>, or null with the reason when CUDA cannot be used here (no driver,
     /// no device, a device older than sm_80, no embedded PTX, a PTX that does not JIT).
     /// </summary>
-    public static CudaBackend? TryCreate(out string reason, int ordinal = 0)
+    public static CudaBackend? TryCreate(out string reason, int ordinal = 0, EngineOptions? options = null)
     {
         var device = CudaDevice.Probe(out reason, ordinal);
         if (device is null) return null;
         try
         {
-            return new CudaBackend(device);
+            return new CudaBackend(device, options ?? EngineOptions.Default);
         }
         catch (Exception e) when (e is InvalidOperationException or CudaException)
         {
@@ -91,8 +92,8 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
     }
 
     /// <summary>A backend on device <paramref name="ordinal"/>; throws with the reason when CUDA cannot be used.</summary>
-    public static CudaBackend Create(int ordinal = 0) =>
-        TryCreate(out string reason, ordinal) ?? throw new InvalidOperationException($"the CUDA backend is not available: {reason}");
+    public static CudaBackend Create(int ordinal = 0, EngineOptions? options = null) =>
+        TryCreate(out string reason, ordinal, options) ?? throw new InvalidOperationException($"the CUDA backend is not available: {reason}");
 
     // ---- memory and transfers ----
 

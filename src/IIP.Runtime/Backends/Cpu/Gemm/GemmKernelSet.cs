@@ -64,10 +64,14 @@ internal sealed unsafe class GemmKernelSet
 
     public static IReadOnlyList<GemmKernelSet> All { get; } = [Avx512, Avx2, Scalar];
 
-    /// <summary>The widest family this CPU runs; the IIP_CPU_GEMM environment variable (avx512, avx2, scalar) narrows it.</summary>
-    public static GemmKernelSet Best { get; } = Choose(Environment.GetEnvironmentVariable("IIP_CPU_GEMM"));
+    /// <summary>The widest family this CPU runs, or the one <see cref="EngineOptions.CpuGemm"/> narrows it to.</summary>
+    public static GemmKernelSet Best { get; private set; } = Choose(null);
 
-    private static GemmKernelSet Choose(string? wanted)
+    /// <summary>Narrows <see cref="Best"/> (avx512, avx2, scalar; null: the widest supported); set before the CPU backend is made.</summary>
+    internal static void Use(string? wanted) => Best = Choose(wanted);
+
+    /// <summary>The first supported family whose name starts with <paramref name="wanted"/> (null: the widest supported).</summary>
+    internal static GemmKernelSet Choose(string? wanted)
     {
         foreach (var set in All)
             if (set.IsSupported && (string.IsNullOrEmpty(wanted) || set.Name.StartsWith(wanted, StringComparison.OrdinalIgnoreCase)))
