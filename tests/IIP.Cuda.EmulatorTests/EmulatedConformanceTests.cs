@@ -15,7 +15,7 @@ public class EmulatedConformanceTests
 {
     public static TheoryData<string> CaseNames => NamesOf(ConformanceCases.Small);
 
-    /// <summary>The cases whose kernels are in gemm.cu: the ones the GEMM main loop can serve.</summary>
+    /// <summary>The cases whose kernels are in gemm.cu: the ones the GEMM main loop serves (1x1 convolutions included).</summary>
     public static TheoryData<string> GemmCaseNames => NamesOf(ConformanceCases.Small.Where(c => c.Kernel.Contains("gemm.cu")));
 
     private static TheoryData<string> NamesOf(IEnumerable<ConformanceCase> cases)

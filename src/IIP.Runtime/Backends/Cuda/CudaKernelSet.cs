@@ -24,7 +24,8 @@ internal sealed class CudaKernelSet : IDisposable
         ["elementwise"] = ["add_f16", "add_channel_bias_f16", "axpby_f16", "silu_f16", "quick_gelu_f16", "gelu_f16", "geglu_f16",
             "silu_backward_f16", "geglu_backward_f16"],
         ["gemm"] = ["gemm_nt_f16", "gemm_nn_f16", "gemm_tn_f16", "gemm_nt_f16_f32", "gemm_nt_f16_pipelined", "gemm_nn_f16_pipelined",
-            "gemm_tn_f16_pipelined", "conv2d_f16", "conv2d_backward_input_f16", "splitk_reduce_f16", "im2col_f16"],
+            "gemm_tn_f16_pipelined", "splitk_reduce_f16"],
+        ["conv2d"] = ["conv2d_f16", "conv2d_backward_input_f16", "im2col_f16"],
         ["groupnorm"] = ["group_norm_f16", "group_norm_partial_f16", "group_norm_apply_f16", "group_norm_backward_f16"],
         ["guidance"] = ["guidance_combine_f16", "sum_partials_f32"],
         ["layernorm"] = ["layer_norm_f16", "layer_norm_backward_f16"],
@@ -78,9 +79,10 @@ internal sealed class CudaKernelSet : IDisposable
 
     /// <summary>Dynamic shared memory of the pipelined GEMMs: three stages of a 128 x 40 A and B tile of halves.</summary>
     public const int GemmPipelinedSharedBytes = 3 * 2 * 128 * 40 * 2;
+    public CudaKernel SplitKReduce { get; }
+    // conv2d.cu
     public CudaKernel Conv2d { get; }
     public CudaKernel Conv2dBackwardInput { get; }
-    public CudaKernel SplitKReduce { get; }
     public CudaKernel Im2col { get; }
     // attention.cu (by padded head size), softmax.cu
     public IReadOnlyDictionary<int, CudaKernel> Attention { get; }
@@ -143,10 +145,10 @@ internal sealed class CudaKernelSet : IDisposable
             foreach (var kernel in new[] { pipelined.NT, pipelined.NN, pipelined.TN }) kernel.SetMaxDynamicSharedMemory(GemmPipelinedSharedBytes);
             GemmPipelined = pipelined;
         }
-        Conv2d = Get(m, "gemm", "conv2d_f16");
-        Conv2dBackwardInput = Get(m, "gemm", "conv2d_backward_input_f16");
+        Conv2d = Get(m, "conv2d", "conv2d_f16");
+        Conv2dBackwardInput = Get(m, "conv2d", "conv2d_backward_input_f16");
         SplitKReduce = Get(m, "gemm", "splitk_reduce_f16");
-        Im2col = Get(m, "gemm", "im2col_f16");
+        Im2col = Get(m, "conv2d", "im2col_f16");
         SoftmaxRows = Get(m, "softmax", "softmax_rows_f32_f16");
         SoftmaxBackwardRows = Get(m, "softmax", "softmax_backward_rows_f32_f16");
         DdimTransfer = Get(m, "ddim", "ddim_transfer_f16");

@@ -48,7 +48,7 @@ internal static partial class ConformanceCases
             bool pointwise = ws[2] == 1 && ws[3] == 1 && stride == 1 && pad == default;
             int seed = xs[1] * 11 + o;
             yield return Single($"conv2d_backward_input {ws[2]}x{ws[3]} s{stride} [{string.Join(",", xs)}] <- {o} ({what})",
-                pointwise ? "gemm.cu gemm_tn_f16" : "gemm.cu conv2d_backward_input_f16", Product, 2.0 * xs[0] * xs[1] * xs[2] * xs[3] * okk,
+                pointwise ? "gemm.cu gemm_tn_f16" : "conv2d.cu conv2d_backward_input_f16", Product, 2.0 * xs[0] * xs[1] * xs[2] * xs[3] * okk,
                 () => [ConformanceHarness.Normal(seed, 1f, xs[0], o, ho, wo), ConformanceHarness.Normal(seed + 1, 1f / MathF.Sqrt(okk), ws)],
                 t => cpu.Conv2dBackwardInput(t[0], t[1], stride, pad, xs[2], xs[3]),
                 (g, t) => g.Conv2dBackwardInput(t[0], t[1], stride, pad, xs[2], xs[3]));

@@ -47,7 +47,7 @@ internal static partial class ConformanceCases
             bool pointwise = w[2] == 1 && w[3] == 1 && stride == 1 && pad == default;
             int seed = x[1] * 7 + o + x[2];
             yield return Single($"conv2d {w[2]}x{w[3]} s{stride} [{string.Join(",", x)}] -> {o} ({what})",
-                pointwise ? "gemm.cu gemm_nn_f16" : "gemm.cu conv2d_f16", Product, 2.0 * x[0] * o * ho * wo * ckk,
+                pointwise ? "gemm.cu gemm_nn_f16" : "conv2d.cu conv2d_f16", Product, 2.0 * x[0] * o * ho * wo * ckk,
                 () => [ConformanceHarness.Normal(seed, 1f, x), ConformanceHarness.Normal(seed + 1, 1f / MathF.Sqrt(ckk), w),
                     ConformanceHarness.Normal(seed + 2, 0.1f, o)],
                 t => Cpu.Conv2d(t[0], t[1], t[2], stride, pad), (g, t) => g.Conv2d(t[0], t[1], t[2], stride, pad));
