@@ -1,0 +1,92 @@
+"""Markdown tables for docs/detection.md and docs/benchmarks.md from `iip ablate` and `iip eval` outputs.
+
+Usage: tables.py ablation RUNS NAME...            one row per ablation series, AUC / TPR@1%FPR per testbed, and the mean AUC
+       tables.py methods RUNS NAME...             one row per (testbed, method): AUC, 95% CI, TPR@1%FPR (from scan-NAME/results-eval)
+       tables.py matrix RUNS NAME...              the same as a matrix: a row per method, a column per testbed, "AUC [CI] TPR" per cell
+       tables.py windows RUNS NAME=TESTBED...     MTCNP alone for several (t_I, window) choices, from the ablation's component records
+RUNS/ablate-NAME/metrics.csv and RUNS/scan-NAME/results-eval/metrics.csv as `iip ablate` and `iip eval` write them."""
+import csv, json, sys
+
+kind, runs, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+
+def read(path):
+    return list(csv.DictReader(open(path)))
+
+if kind == "ablation":
+    tables = {n: {r["method"]: r for r in read(f"{runs}/ablate-{n}/metrics.csv")} for n in names}
+    order = []
+    for n in names:
+        for m in tables[n]:
+            if m not in order: order.append(m)
+    print("| series | " + " | ".join(names) + " | mean AUC |")
+    print("| --- | " + " | ".join("---:" for _ in names) + " | ---: |")
+    for m in order:
+        cells, aucs = [], []
+        for n in names:
+            r = tables[n].get(m)
+            if r is None: cells.append("-"); continue
+            aucs.append(float(r["auc"]))
+            cells.append(f"{float(r['auc']):.3f} / {float(r['tpr_at_fpr']):.2f}")
+        print(f"| {m} | " + " | ".join(cells) + f" | {sum(aucs) / len(aucs):.3f} |")
+elif kind in ("methods", "matrix"):
+    # RUNS/paper-NAME/results-eval: the same testbed scanned with --preset paper, shown as "iip (paper preset)"
+    import os
+    order = ["iip", "iip-mtcnp", "iip-similarity", "ori-prompt", "denoising-loss", "pia", "pia-sd", "secmi", "secmi-sd"]
+    key = lambda m: order.index(m) if m in order else (0.5 if m.startswith("iip (") else len(order))
+    tables = {}
+    for n in names:
+        rows = {r["method"]: r for r in read(f"{runs}/scan-{n}/results-eval/metrics.csv")}
+        paper = f"{runs}/paper-{n}/results-eval/metrics.csv"
+        if os.path.exists(paper):
+            rows.update({"iip (paper preset)": r for r in read(paper) if r["method"] == "iip"})
+        tables[n] = rows
+    if kind == "methods":
+        print("| testbed | method | n+ / n- | AUC | 95% CI | TPR@1%FPR |")
+        print("| --- | --- | ---: | ---: | --- | ---: |")
+        for n, rows in tables.items():
+            for m in sorted(rows, key=key):
+                r = rows[m]
+                print(f"| {n} | {m} | {r['positives']} / {r['negatives']} | {float(r['auc']):.3f} | "
+                      f"[{float(r['auc_ci_low']):.3f}, {float(r['auc_ci_high']):.3f}] | {float(r['tpr_at_fpr']):.2f} |")
+    else:
+        methods = sorted({m for rows in tables.values() for m in rows}, key=key)
+        print("| method | " + " | ".join(f"{n} ({next(iter(r.values()))['positives']} / {next(iter(r.values()))['negatives']})" for n, r in tables.items()) + " |")
+        print("| --- | " + " | ".join("---" for _ in tables) + " |")
+        for m in methods:
+            cells = []
+            for rows in tables.values():
+                r = rows.get(m)
+                cells.append("-" if r is None else f"{float(r['auc']):.3f} [{float(r['auc_ci_low']):.2f}, {float(r['auc_ci_high']):.2f}] {float(r['tpr_at_fpr']):.2f}")
+            print(f"| {m} | " + " | ".join(cells) + " |")
+elif kind == "windows":
+    # AUC as sklearn's roc_auc_score; TPR@1%FPR as iip eval: the positives above the 2nd-highest of 100 negatives
+    def auc(p, n): return sum((a > b) + 0.5 * (a == b) for a in p for b in n) / (len(p) * len(n))
+    def tpr(p, n): thr = sorted(n)[-2] if len(n) >= 100 else max(n); return sum(a > thr for a in p) / len(p)
+    choices = [(20, "first", 10), (20, "late", 3), (20, "late", 4), (20, "late", 5), (20, "late", 10), (15, "late", 4), (10, "first", 10),
+               (10, "late", 4), (5, "first", 5)]
+    data = {}
+    for arg in names:
+        n, tb = arg.split("=", 1)
+        sets = {json.loads(l)["image"]: json.loads(l)["set"] for l in open(f"{tb}/labels.jsonl")}
+        comp = {}
+        for l in open(f"{runs}/ablate-{n}/ablation-components.jsonl"):
+            r = json.loads(l)
+            if r["options"].startswith("tI=") and sets.get(r["image"]) in ("memorized", "heldout"):
+                comp.setdefault(int(r["options"][3:]), {})[r["image"]] = (sets[r["image"]] == "memorized", r["tcnp"])
+        data[n] = comp
+    print("| t_I | MTCNP window | timesteps | " + " | ".join(data) + " | mean AUC | worst AUC | worst TPR |")
+    print("| ---: | --- | --- | " + " | ".join("---:" for _ in data) + " | ---: | ---: | ---: |")
+    for tI, window, steps in choices:
+        idx = list(range(steps)) if window == "first" else list(range(tI - 1 - steps, tI - 1))
+        ts = [1 + 20 * (tI - 1 - k) for k in idx]
+        cells, aucs, tprs = [], [], []
+        for n, comp in data.items():
+            if tI not in comp: cells.append("-"); continue
+            pos = [sum(t[k] for k in idx) / len(idx) for m, t in comp[tI].values() if m]
+            neg = [sum(t[k] for k in idx) / len(idx) for m, t in comp[tI].values() if not m]
+            a, b = auc(pos, neg), tpr(pos, neg); aucs.append(a); tprs.append(b)
+            cells.append(f"{a:.3f} / {b:.2f}")
+        print(f"| {tI} | {window} {steps} | t = {ts[0]} to {ts[-1]} | " + " | ".join(cells) +
+              f" | {sum(aucs) / len(aucs):.3f} | {min(aucs):.3f} | {min(tprs):.2f} |")
+else:
+    sys.exit(f"unknown table '{kind}': ablation, methods or windows")

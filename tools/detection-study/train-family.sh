@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Trains the testbed family of docs/detection.md with ../shared/tools/testbed/train_testbed.py (PyTorch on the CPU; set up
+# its environment first as ../shared/tools/testbed/README.md says). Usage: train-family.sh OUT_DIR [NAME...]
+# Dev testbeds (d*) chose the defaults; check testbeds (c*) were trained with their own VAE and looked at only once the
+# defaults were fixed. d* reuse testbed-v2's VAE (saved as vae.pt) to save its 7 minutes of training.
+# Each takes 15 to 30 minutes on one core; two can run at once (THREADS=1 each).
+set -euo pipefail
+out=${1:?usage: train-family.sh OUT_DIR [NAME...]}; shift
+here=$(cd "$(dirname "$0")" && pwd); shared=$(cd "$here/../../../shared" && pwd)
+tools=$shared/tools/testbed
+declare -A recipe=(
+  [d1]="1 --seed 31 --scene-salt 1000 --n-mem 10 --mem-frac 0.5 --unet-steps 3000"
+  [d2]="1 --seed 32 --scene-salt 1100 --n-mem 20 --mem-frac 0.5 --unet-steps 3000"
+  [d3]="1 --seed 33 --scene-salt 1200 --n-mem 10 --mem-frac 0.25 --unet-steps 2000"
+  [d4]="1 --seed 34 --scene-salt 1300 --n-mem 40 --mem-frac 0.5 --unet-steps 3000"
+  [c1]="0 --seed 41 --scene-salt 2000 --n-mem 10 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
+  [c2]="0 --seed 42 --scene-salt 2100 --n-mem 16 --mem-frac 0.4 --vae-steps 1500 --unet-steps 2500"
+  [c3]="0 --seed 43 --scene-salt 2200 --n-mem 5 --mem-frac 0.3 --vae-steps 1500 --unet-steps 2500"
+  [c4]="0 --seed 44 --scene-salt 2300 --n-mem 12 --mem-frac 0.35 --vae-steps 1500 --unet-steps 2500"
+  [c5]="0 --seed 45 --scene-salt 2400 --n-mem 24 --mem-frac 0.5 --vae-steps 1500 --unet-steps 2500"
+  [c6]="0 --seed 46 --scene-salt 2500 --n-mem 8 --mem-frac 0.4 --vae-steps 1500 --unet-steps 2500"
+)
+names=("$@"); [ ${#names[@]} -gt 0 ] || names=(d1 d2 d3 d4 c1 c2 c3 c4 c5 c6)
+export PYTHONPATH=${PYTHONPATH:-/tmp/testbed-env}:$tools THREADS=${THREADS:-1} OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=0
+for name in "${names[@]}"; do
+  read -r shared_vae args <<< "${recipe[$name]}"
+  dir=$out/$name; mkdir -p "$dir"
+  if [ "$shared_vae" = 1 ] && [ ! -f "$dir/vae.pt" ]; then
+    /usr/bin/python3 -c "import sys, torch; from safetensors.torch import load_file; torch.save(load_file(sys.argv[1]), sys.argv[2])" \
+      "$shared/testbed-v2/model/vae/diffusion_pytorch_model.safetensors" "$dir/vae.pt"
+  fi
+  # shellcheck disable=SC2086
+  /usr/bin/python3 "$tools/train_testbed.py" "$dir" $args --probe-every 1000
+  cp -r "$shared/testbed-v2/model/tokenizer" "$shared/testbed-v2/model/model_index.json" "$dir/model/"
+done
