@@ -1,7 +1,7 @@
 using System.CommandLine;
-using IIP.Runtime.Backends;
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Backends.Cuda;
+using IIP.Engine.Backends;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Backends.Cuda;
 
 namespace IIP.Cli;
 

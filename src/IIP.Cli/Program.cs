@@ -1,5 +1,5 @@
 using System.CommandLine;
-using IIP.Runtime;
+using IIP.Engine;
 
 namespace IIP.Cli;
 

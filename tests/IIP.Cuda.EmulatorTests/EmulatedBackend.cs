@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using IIP.Runtime.Backends.Cuda;
+using IIP.Engine.Backends.Cuda;
 using IIP.Runtime.Tests;
 
 namespace IIP.Cuda.EmulatorTests;

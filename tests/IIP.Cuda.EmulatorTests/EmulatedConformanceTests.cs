@@ -1,4 +1,4 @@
-using IIP.Runtime.Backends.Cuda;
+using IIP.Engine.Backends.Cuda;
 using IIP.Runtime.Tests.Cuda;
 using IIP.Runtime.Tests.Cuda.Conformance;
 

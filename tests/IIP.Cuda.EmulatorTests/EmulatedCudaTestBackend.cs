@@ -1,5 +1,5 @@
 using IIP.Cuda.EmulatorTests;
-using IIP.Runtime.Backends.Cuda;
+using IIP.Engine.Backends.Cuda;
 
 namespace IIP.Runtime.Tests.Cuda;
 

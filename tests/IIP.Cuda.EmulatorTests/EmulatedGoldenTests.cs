@@ -1,8 +1,8 @@
-using IIP.Runtime.Golden;
-using IIP.Runtime.Pipelines;
+using IIP.Detection.Golden;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Weights;
 using IIP.Runtime.Tests;
 using IIP.Runtime.Tests.Cuda;
-using IIP.Runtime.Weights;
 
 namespace IIP.Cuda.EmulatorTests;
 

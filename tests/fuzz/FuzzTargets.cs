@@ -1,7 +1,7 @@
-using IIP.Runtime.Evaluation;
-using IIP.Runtime.Imaging;
-using IIP.Runtime.Scanning;
-using IIP.Runtime.Weights;
+using IIP.Detection.Evaluation;
+using IIP.Detection.Scanning;
+using IIP.Engine.Imaging;
+using IIP.Engine.Weights;
 
 namespace IIP.Fuzz;
 

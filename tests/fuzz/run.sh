@@ -4,7 +4,7 @@
 #   tests/fuzz/run.sh [TARGET|all] [SECONDS]     TARGET: safetensors iipw image manifest results labels (default all, 60 s each)
 #
 # Installs what it needs when missing (Debian's afl++, the sharpfuzz dotnet tool 2.3.0), publishes tests/fuzz/IIP.Fuzz
-# into $IIP_FUZZ_WORK (default /tmp/iip-fuzz), instruments IIP.Runtime's parser namespaces and StbImageSharp there
+# into $IIP_FUZZ_WORK (default /tmp/iip-fuzz), instruments the parser namespaces of IIP.Engine and IIP.Detection and StbImageSharp there
 # (never the repository's own build output), runs afl-fuzz for SECONDS per target from tests/fuzz/corpus/TARGET, and
 # prints executions, paths and crashes per target. Crashing inputs stay in $IIP_FUZZ_WORK/findings/TARGET/default/crashes;
 # each is replayed outside AFL with its exception and stack trace. A crash found: fix the parser, copy the input to
@@ -39,7 +39,8 @@ dotnet publish "$here/IIP.Fuzz/IIP.Fuzz.csproj" -c Release -o "$work/bin" --nolo
 # an uninstrumented copy replays crashes outside AFL (instrumented code needs SharpFuzz's trace buffer, set up only by Fuzzer.Run)
 rm -rf "$work/plain"
 cp -r "$work/bin" "$work/plain"
-sharpfuzz "$work/bin/IIP.Runtime.dll" IIP.Runtime.Weights IIP.Runtime.Scanning IIP.Runtime.Evaluation IIP.Runtime.Imaging
+sharpfuzz "$work/bin/IIP.Engine.dll" IIP.Engine.Weights IIP.Engine.Imaging
+sharpfuzz "$work/bin/IIP.Detection.dll" IIP.Detection.Scanning IIP.Detection.Evaluation
 sharpfuzz "$work/bin/StbImageSharp.dll"
 
 # --- fuzz --------------------------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ case "${1:-}" in
     rm -rf "$out_dir"
     dotnet publish "$root/tools/gpu-check/IIP.GpuCheck.csproj" -c Release -r linux-x64 --self-contained \
       -p:PublishTrimmed=true -p:SuppressTrimAnalysisWarnings=true -o "$out_dir"
-    # Native libraries of IIP.Runtime's packages that the conformance checks never load (ONNX Runtime for the embedding
+    # Native libraries of IIP.Detection's packages that the conformance checks never load (ONNX Runtime for the embedding
     # similarity, Skia/HarfBuzz for ROC plots; 39 MB) and the debugger's: the device tool carries 64 MiB at most.
     rm -f "$out_dir"/libonnxruntime*.so "$out_dir"/libSkiaSharp.so "$out_dir"/libHarfBuzzSharp.so \
       "$out_dir"/libmscordbi.so "$out_dir"/libmscordaccore.so

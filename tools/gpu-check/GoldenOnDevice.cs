@@ -1,12 +1,12 @@
 using System.Globalization;
-using IIP.Runtime;
-using IIP.Runtime.Backends;
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Backends.Cuda;
-using IIP.Runtime.Diagnostics;
-using IIP.Runtime.Golden;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Weights;
+using IIP.Detection.Golden;
+using IIP.Engine;
+using IIP.Engine.Backends;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Backends.Cuda;
+using IIP.Engine.Diagnostics;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Weights;
 
 namespace IIP.GpuCheck;
 

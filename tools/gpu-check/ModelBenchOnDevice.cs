@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
-using IIP.Runtime;
-using IIP.Runtime.Backends;
-using IIP.Runtime.Backends.Cuda;
-using IIP.Runtime.Detection;
-using IIP.Runtime.Diagnostics;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Sampling;
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Detection.Methods;
+using IIP.Engine;
+using IIP.Engine.Backends;
+using IIP.Engine.Backends.Cuda;
+using IIP.Engine.Diagnostics;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Sampling;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 using IIP.WeightConvert;
 
 namespace IIP.GpuCheck;
@@ -55,7 +55,7 @@ internal static class ModelBenchOnDevice
         var counter = new FlopCountingBackend(gpu);
         var noise = new GaussianNoise(0);
         var unet = model.Unet;
-        var unetCounted = new IIP.Runtime.Models.Unet.UNet2DConditionModel(checkpoint.UnetWeights, checkpoint.Unet, counter);
+        var unetCounted = new IIP.Engine.Models.Unet.UNet2DConditionModel(checkpoint.UnetWeights, checkpoint.Unet, counter);
         foreach (int batch in new[] { 1, 2 }) Section($"unet batch {batch}", () =>
         {
             var x = gpu.FromHost(noise.Sample(batch, checkpoint.Unet.InChannels, height, width));
@@ -97,7 +97,7 @@ internal static class ModelBenchOnDevice
         var latent = gpu.FromHost(noise.Sample(1, checkpoint.Vae.LatentChannels, height, width));
         Section("vae", () =>
         {
-            var vaeCounted = new IIP.Runtime.Models.Vae.AutoencoderKL(checkpoint.VaeWeights, checkpoint.Vae, counter);
+            var vaeCounted = new IIP.Engine.Models.Vae.AutoencoderKL(checkpoint.VaeWeights, checkpoint.Vae, counter);
             counter.Reset();
             vaeCounted.Encode(image);
             Report($"vae encode {height * f}x{width * f}", Time(gpu, () => model.Vae.Encode(image), reps), counter.Flops);
@@ -108,7 +108,7 @@ internal static class ModelBenchOnDevice
         Section("text encoder", () =>
         {
             var ids = Enumerable.Range(0, 2).Select(b => Enumerable.Range(0, 77).Select(i => (49406 + i * 7 + b) % checkpoint.TextEncoder.VocabSize).ToArray()).ToArray();
-            var textCounted = new IIP.Runtime.Models.Clip.ClipTextModel(checkpoint.TextEncoderWeights, checkpoint.TextEncoder, counter);
+            var textCounted = new IIP.Engine.Models.Clip.ClipTextModel(checkpoint.TextEncoderWeights, checkpoint.TextEncoder, counter);
             counter.Reset();
             textCounted.Forward(ids);
             Report("text encoder batch 2", Time(gpu, () => model.TextEncoder.Forward(ids), reps), counter.Flops);

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using IIP.Engine;
+using IIP.Engine.Backends.Cuda;
 using IIP.GpuCheck;
-using IIP.Runtime;
-using IIP.Runtime.Backends.Cuda;
 using IIP.Runtime.Tests.Cuda.Conformance;
 
 // iip-gpu-check [--filter TEXT] [--reps N]

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 
 namespace IIP.WeightConvert;
 

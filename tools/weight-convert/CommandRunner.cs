@@ -1,5 +1,5 @@
 using System.CommandLine;
-using IIP.Runtime.Weights;
+using IIP.Engine.Weights;
 
 namespace IIP.WeightConvert;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using IIP.Runtime.Weights;
+using IIP.Engine.Weights;
 
 namespace IIP.WeightConvert;
 

@@ -1,4 +1,4 @@
-using IIP.Runtime.Scanning;
+using IIP.Detection.Scanning;
 
 namespace IIP.Cli.Tests.Eval;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using IIP.Cli.Tests.WeightConvert;
-using IIP.Runtime.Imaging;
+using IIP.Engine.Imaging;
 
 namespace IIP.Cli.Tests.Generate;
 

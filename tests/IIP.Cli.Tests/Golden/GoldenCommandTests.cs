@@ -1,5 +1,5 @@
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 
 namespace IIP.Cli.Tests.Golden;
 
@@ -54,7 +54,7 @@ public class GoldenCommandTests
     {
         var result = CliRunner.Run("golden", "--model", TestPaths.TinySdDiffusers, "--golden", TestPaths.GoldenTensors, "--only", "scheduler.", "--device", "cuda");
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
-        if (IIP.Runtime.Backends.Cuda.CudaBackend.TryCreate(out string reason) is { } gpu)
+        if (IIP.Engine.Backends.Cuda.CudaBackend.TryCreate(out string reason) is { } gpu)
         {
             gpu.Dispose();
             Assert.Contains("backend cuda", result.Stdout);

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using IIP.Runtime.Scanning;
+using IIP.Detection.Scanning;
 
 namespace IIP.Cli.Tests.Scan;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using IIP.Runtime.Scanning;
+using IIP.Detection.Scanning;
 
 namespace IIP.Cli.Tests.Scan;
 

@@ -1,5 +1,5 @@
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 using IIP.WeightConvert;
 
 namespace IIP.Cli.Tests.WeightConvert;

@@ -1,4 +1,4 @@
-using IIP.Runtime.Backends.Cpu;
+using IIP.Engine.Backends.Cpu;
 
 namespace IIP.Runtime.Tests.Backends;
 

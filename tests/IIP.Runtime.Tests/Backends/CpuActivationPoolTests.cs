@@ -1,5 +1,5 @@
-using IIP.Runtime.Backends;
-using IIP.Runtime.Backends.Cpu;
+using IIP.Engine.Backends;
+using IIP.Engine.Backends.Cpu;
 using IIP.Runtime.Tests.Models;
 
 namespace IIP.Runtime.Tests.Backends;

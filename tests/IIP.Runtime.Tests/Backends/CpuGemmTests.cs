@@ -1,5 +1,5 @@
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Backends.Cpu.Gemm;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Backends.Cpu.Gemm;
 
 namespace IIP.Runtime.Tests.Backends;
 

@@ -1,5 +1,5 @@
-using IIP.Runtime.Backends;
-using IIP.Runtime.Backends.Cpu;
+using IIP.Engine.Backends;
+using IIP.Engine.Backends.Cpu;
 
 namespace IIP.Runtime.Tests.Backends;
 
@@ -37,9 +37,9 @@ public sealed class CpuNormOpTests
         // Zero variance and a mean exactly representable in fp32: x - mean = 0 exactly, so y = beta
         // (eps keeps the scale finite).
         var be = CpuBackend.Instance;
-        var x = Tensors.Tensor.From(Enumerable.Repeat(3.25f, 2 * 4 * 3).ToArray(), 1, 2, 4, 3);
-        var gamma = Tensors.Tensor.From([2f, 3f], 2);
-        var beta = Tensors.Tensor.From([0.5f, -0.25f], 2);
+        var x = IIP.Engine.Tensors.Tensor.From(Enumerable.Repeat(3.25f, 2 * 4 * 3).ToArray(), 1, 2, 4, 3);
+        var gamma = IIP.Engine.Tensors.Tensor.From([2f, 3f], 2);
+        var beta = IIP.Engine.Tensors.Tensor.From([0.5f, -0.25f], 2);
         var y = be.GroupNorm(x, gamma, beta, 2, 1e-5f, false);
         var expected = Enumerable.Repeat(0.5f, 12).Concat(Enumerable.Repeat(-0.25f, 12)).ToArray();
         NumericAssert.Equal("GroupNorm of constant groups", y.Data, expected);

@@ -1,7 +1,7 @@
-using IIP.Runtime.Backends;
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Backends.Cpu.Gemm;
-using IIP.Runtime.Tensors;
+using IIP.Engine.Backends;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Backends.Cpu.Gemm;
+using IIP.Engine.Tensors;
 
 namespace IIP.Runtime.Tests.Backends;
 

@@ -1,5 +1,5 @@
 using System.Runtime.Intrinsics.X86;
-using IIP.Runtime.Diagnostics;
+using IIP.Engine.Diagnostics;
 
 namespace IIP.Runtime.Tests.Backends;
 

@@ -64,6 +64,6 @@ public static class TestArrays
         return data;
     }
 
-    public static Tensors.Tensor Tensor(int seed, float lo, float hi, params int[] shape)
-        => Tensors.Tensor.From(Uniform(seed, Tensors.Tensor.ElementCount(shape), lo, hi), shape);
+    public static IIP.Engine.Tensors.Tensor Tensor(int seed, float lo, float hi, params int[] shape)
+        => IIP.Engine.Tensors.Tensor.From(Uniform(seed, IIP.Engine.Tensors.Tensor.ElementCount(shape), lo, hi), shape);
 }

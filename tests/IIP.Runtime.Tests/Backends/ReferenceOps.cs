@@ -32,8 +32,8 @@ public static class ReferenceOps
     }
 
     /// <summary>PyTorch Conv2d (cross-correlation, zero padding). x [N, C, H, W], w [O, C, KH, KW] -> [N, O, Ho, Wo].</summary>
-    public static (double[] Value, double[] Magnitude) Conv2d(Tensors.Tensor x, Tensors.Tensor w, Tensors.Tensor? b, int stride,
-        Runtime.Backends.Padding2d pad)
+    public static (double[] Value, double[] Magnitude) Conv2d(IIP.Engine.Tensors.Tensor x, IIP.Engine.Tensors.Tensor w, IIP.Engine.Tensors.Tensor? b, int stride,
+        IIP.Engine.Backends.Padding2d pad)
     {
         int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], wd = x.Shape[3];
         int o = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3];
@@ -68,7 +68,7 @@ public static class ReferenceOps
     /// Scaled dot-product attention per head for the listed query rows (all batches). q [B, Tq, C], k [B, Tk, C],
     /// v [B, Tk, Cv] -> rows of [B, Tq, Cv]; magnitude = sum_t p_t |v_t| per output.
     /// </summary>
-    public static (double[] Value, double[] Magnitude) Attention(Tensors.Tensor q, Tensors.Tensor k, Tensors.Tensor v, int heads,
+    public static (double[] Value, double[] Magnitude) Attention(IIP.Engine.Tensors.Tensor q, IIP.Engine.Tensors.Tensor k, IIP.Engine.Tensors.Tensor v, int heads,
         bool causal, IReadOnlyList<int> queryRows)
     {
         int bsz = q.Shape[0], tq = q.Shape[1], c = q.Shape[2], tk = k.Shape[1], cv = v.Shape[2];
@@ -114,7 +114,7 @@ public static class ReferenceOps
     }
 
     /// <summary>GroupNorm (biased variance) then optional SiLU; magnitude = |x - 0| |scale| + |mean scale| + |beta|.</summary>
-    public static (double[] Value, double[] Magnitude) GroupNorm(Tensors.Tensor x, Tensors.Tensor gamma, Tensors.Tensor beta,
+    public static (double[] Value, double[] Magnitude) GroupNorm(IIP.Engine.Tensors.Tensor x, IIP.Engine.Tensors.Tensor gamma, IIP.Engine.Tensors.Tensor beta,
         int groups, double eps, bool silu)
     {
         int n = x.Shape[0], c = x.Shape[1];
@@ -145,7 +145,7 @@ public static class ReferenceOps
     }
 
     /// <summary>LayerNorm over the last axis (biased variance); magnitude as <see cref="GroupNorm"/>.</summary>
-    public static (double[] Value, double[] Magnitude) LayerNorm(Tensors.Tensor x, Tensors.Tensor gamma, Tensors.Tensor beta, double eps)
+    public static (double[] Value, double[] Magnitude) LayerNorm(IIP.Engine.Tensors.Tensor x, IIP.Engine.Tensors.Tensor gamma, IIP.Engine.Tensors.Tensor beta, double eps)
     {
         int c = x.Dim(-1);
         long rows = x.Length / c;

@@ -1,4 +1,4 @@
-using IIP.Runtime.Tensors;
+using IIP.Engine.Tensors;
 using IIP.Runtime.Tests.Cuda.Conformance;
 
 namespace IIP.Runtime.Tests.Cuda;

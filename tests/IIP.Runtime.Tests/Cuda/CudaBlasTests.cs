@@ -1,7 +1,7 @@
+using IIP.Engine.Backends;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Backends.Cuda;
 using IIP.Native;
-using IIP.Runtime.Backends;
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Backends.Cuda;
 using IIP.Runtime.Tests.Cuda.Conformance;
 
 namespace IIP.Runtime.Tests.Cuda;
@@ -30,5 +30,5 @@ public class CudaBlasTests
         Assert.True(comparison.Passed, comparison.Describe());
     }
 
-    private static DevicePointer Storage(IIP.Runtime.Tensors.Tensor t) => ((CudaStorage)t.Device!).Pointer;
+    private static DevicePointer Storage(IIP.Engine.Tensors.Tensor t) => ((CudaStorage)t.Device!).Pointer;
 }

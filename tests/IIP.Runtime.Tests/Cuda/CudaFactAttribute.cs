@@ -1,4 +1,4 @@
-using IIP.Runtime.Backends.Cuda;
+using IIP.Engine.Backends.Cuda;
 
 namespace IIP.Runtime.Tests.Cuda;
 

@@ -1,5 +1,5 @@
+using IIP.Engine.Backends.Cuda;
 using IIP.Native;
-using IIP.Runtime.Backends.Cuda;
 
 namespace IIP.Runtime.Tests.Cuda;
 

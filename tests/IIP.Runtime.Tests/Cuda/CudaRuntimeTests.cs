@@ -1,8 +1,8 @@
+using IIP.Engine.Backends;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Backends.Cuda;
+using IIP.Engine.Tensors;
 using IIP.Native;
-using IIP.Runtime.Backends;
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Backends.Cuda;
-using IIP.Runtime.Tensors;
 using IIP.Runtime.Tests.Cuda.Conformance;
 
 namespace IIP.Runtime.Tests.Cuda;

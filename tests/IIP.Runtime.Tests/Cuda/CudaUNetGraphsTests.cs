@@ -1,8 +1,8 @@
-using IIP.Runtime.Backends.Cuda;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Sampling;
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Engine.Backends.Cuda;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Sampling;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Cuda;
 

@@ -1,5 +1,5 @@
-using IIP.Runtime.Backends.Cuda;
-using IIP.Runtime.Weights;
+using IIP.Engine.Backends.Cuda;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Cuda;
 

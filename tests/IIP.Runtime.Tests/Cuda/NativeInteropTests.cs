@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
+using IIP.Engine.Backends.Cuda;
 using IIP.Native;
-using IIP.Runtime.Backends.Cuda;
 
 namespace IIP.Runtime.Tests.Cuda;
 

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using IIP.Runtime.Backends.Cuda;
+using IIP.Engine.Backends.Cuda;
 
 namespace IIP.Runtime.Tests.Cuda;
 

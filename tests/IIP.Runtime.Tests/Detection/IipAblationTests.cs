@@ -1,6 +1,7 @@
-using IIP.Runtime.Detection;
-using IIP.Runtime.Imaging;
-using IIP.Runtime.Scanning;
+using IIP.Detection.Ablation;
+using IIP.Detection.Methods;
+using IIP.Detection.Scanning;
+using IIP.Engine.Imaging;
 using IIP.Runtime.Tests.Detection.Baselines;
 
 namespace IIP.Runtime.Tests.Detection;

@@ -1,5 +1,5 @@
-using IIP.Runtime.Detection;
-using IIP.Runtime.Imaging;
+using IIP.Detection.Methods;
+using IIP.Engine.Imaging;
 using IIP.Runtime.Tests.Detection.Baselines;
 
 namespace IIP.Runtime.Tests.Detection;

@@ -1,4 +1,4 @@
-using IIP.Runtime.Detection;
+using IIP.Detection.Methods;
 
 namespace IIP.Runtime.Tests.Detection;
 

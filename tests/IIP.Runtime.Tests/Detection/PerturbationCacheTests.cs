@@ -1,7 +1,7 @@
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Detection;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Weights;
+using IIP.Detection.Methods;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Detection;
 

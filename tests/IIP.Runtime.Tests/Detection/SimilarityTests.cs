@@ -1,5 +1,5 @@
-using IIP.Runtime.Detection;
-using IIP.Runtime.Tensors;
+using IIP.Detection.Methods;
+using IIP.Engine.Tensors;
 
 namespace IIP.Runtime.Tests.Detection;
 

@@ -1,4 +1,5 @@
-using IIP.Runtime.Backends.Cuda;
+using IIP.Engine;
+using IIP.Engine.Backends.Cuda;
 
 namespace IIP.Runtime.Tests.Engine;
 
@@ -44,6 +45,6 @@ public class EngineOptionsTests
             .Where(f => File.ReadAllText(f).Contains("GetEnvironmentVariable"))
             .Select(f => Path.GetRelativePath(TestPaths.RepoRoot, f))
             .ToList();
-        Assert.Equal([Path.Combine("src", "IIP.Runtime", "EngineOptions.cs")], readers);
+        Assert.Equal([Path.Combine("src", "IIP.Engine", "EngineOptions.cs")], readers);
     }
 }

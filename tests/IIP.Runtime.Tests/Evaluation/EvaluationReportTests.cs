@@ -1,5 +1,5 @@
-using IIP.Runtime.Evaluation;
-using IIP.Runtime.Scanning;
+using IIP.Detection.Evaluation;
+using IIP.Detection.Scanning;
 
 namespace IIP.Runtime.Tests.Evaluation;
 

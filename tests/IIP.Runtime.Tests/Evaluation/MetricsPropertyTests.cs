@@ -1,4 +1,4 @@
-using IIP.Runtime.Evaluation;
+using IIP.Detection.Evaluation;
 
 namespace IIP.Runtime.Tests.Evaluation;
 

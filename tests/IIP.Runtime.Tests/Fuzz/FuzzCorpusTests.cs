@@ -1,5 +1,5 @@
+using IIP.Engine.Weights;
 using IIP.Fuzz;
-using IIP.Runtime.Weights;
 
 namespace IIP.Runtime.Tests.Fuzz;
 

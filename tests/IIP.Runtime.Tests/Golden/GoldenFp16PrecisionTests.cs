@@ -1,8 +1,8 @@
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Diagnostics;
-using IIP.Runtime.Golden;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Weights;
+using IIP.Detection.Golden;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Diagnostics;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Golden;
 

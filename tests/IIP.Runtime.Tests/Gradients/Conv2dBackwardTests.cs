@@ -1,5 +1,5 @@
-using IIP.Runtime.Backends;
-using IIP.Runtime.Backends.Cpu;
+using IIP.Engine.Backends;
+using IIP.Engine.Backends.Cpu;
 
 namespace IIP.Runtime.Tests.Gradients;
 
@@ -55,7 +55,7 @@ public class Conv2dBackwardTests
     public void RejectsOutputGradientOfWrongSize()
     {
         var ex = Assert.Throws<ArgumentException>(() => Cpu.Conv2dBackwardInput(
-            new Tensors.Tensor([1, 2, 4, 4]), new Tensors.Tensor([2, 3, 3, 3]), 1, Padding2d.Same(1), new Tensors.Tensor([1, 3, 5, 5])));
+            new IIP.Engine.Tensors.Tensor([1, 2, 4, 4]), new IIP.Engine.Tensors.Tensor([2, 3, 3, 3]), 1, Padding2d.Same(1), new IIP.Engine.Tensors.Tensor([1, 3, 5, 5])));
         Assert.Contains(nameof(CpuBackend.Conv2dBackwardInput), ex.Message);
     }
 }

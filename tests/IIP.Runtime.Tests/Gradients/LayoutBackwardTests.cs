@@ -1,6 +1,6 @@
-using IIP.Runtime.Backends;
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Tensors;
+using IIP.Engine.Backends;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Tensors;
 
 namespace IIP.Runtime.Tests.Gradients;
 

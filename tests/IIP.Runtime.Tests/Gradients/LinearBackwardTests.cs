@@ -1,5 +1,5 @@
-using IIP.Runtime.Backends;
-using IIP.Runtime.Backends.Cpu;
+using IIP.Engine.Backends;
+using IIP.Engine.Backends.Cpu;
 
 namespace IIP.Runtime.Tests.Gradients;
 
@@ -42,7 +42,7 @@ public class LinearBackwardTests
     public void RejectsMismatchedShapes()
     {
         var ex = Assert.Throws<ArgumentException>(() =>
-            Cpu.LinearBackwardInput(new Tensors.Tensor([3, 5]), new Tensors.Tensor([4, 2]), new Tensors.Tensor([3, 2])));
+            Cpu.LinearBackwardInput(new IIP.Engine.Tensors.Tensor([3, 5]), new IIP.Engine.Tensors.Tensor([4, 2]), new IIP.Engine.Tensors.Tensor([3, 2])));
         Assert.Contains(nameof(CpuBackend.LinearBackwardInput), ex.Message);
     }
 }

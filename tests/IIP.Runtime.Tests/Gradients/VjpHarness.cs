@@ -1,4 +1,4 @@
-using IIP.Runtime.Tensors;
+using IIP.Engine.Tensors;
 
 namespace IIP.Runtime.Tests.Gradients;
 

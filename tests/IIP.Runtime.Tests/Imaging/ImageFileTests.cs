@@ -1,4 +1,4 @@
-using IIP.Runtime.Imaging;
+using IIP.Engine.Imaging;
 using StbImageWriteSharp;
 
 namespace IIP.Runtime.Tests.Imaging;

@@ -1,4 +1,4 @@
-using IIP.Runtime.Imaging;
+using IIP.Engine.Imaging;
 
 namespace IIP.Runtime.Tests.Imaging;
 

@@ -1,5 +1,5 @@
-using IIP.Runtime.Imaging;
-using IIP.Runtime.Tensors;
+using IIP.Engine.Imaging;
+using IIP.Engine.Tensors;
 
 namespace IIP.Runtime.Tests.Imaging;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using IIP.Runtime.Tensors;
+using IIP.Engine.Tensors;
 
 namespace IIP.Runtime.Tests.Models;
 

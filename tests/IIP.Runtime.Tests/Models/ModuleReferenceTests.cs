@@ -1,6 +1,6 @@
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Models;
-using IIP.Runtime.Models.Unet;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Models;
+using IIP.Engine.Models.Unet;
 using Xunit.Abstractions;
 
 namespace IIP.Runtime.Tests.Models;

@@ -1,6 +1,6 @@
-using IIP.Runtime.Tensors;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 using IIP.Runtime.Tests.Gradients;
-using IIP.Runtime.Weights;
 
 namespace IIP.Runtime.Tests.Models;
 

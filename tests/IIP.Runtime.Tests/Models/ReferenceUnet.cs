@@ -1,5 +1,5 @@
-using IIP.Runtime.Models;
-using IIP.Runtime.Weights;
+using IIP.Engine.Models;
+using IIP.Engine.Weights;
 using static IIP.Runtime.Tests.Models.ReferenceLayers;
 
 namespace IIP.Runtime.Tests.Models;

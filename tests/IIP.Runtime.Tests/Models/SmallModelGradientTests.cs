@@ -1,5 +1,5 @@
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Detection;
+using IIP.Detection.Methods;
+using IIP.Engine.Backends.Cpu;
 using Xunit.Abstractions;
 
 namespace IIP.Runtime.Tests.Models;

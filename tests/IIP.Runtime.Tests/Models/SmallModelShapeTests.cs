@@ -1,6 +1,6 @@
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Tensors;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Tensors;
 using Xunit.Abstractions;
 
 namespace IIP.Runtime.Tests.Models;

@@ -1,10 +1,10 @@
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Models.Clip;
-using IIP.Runtime.Models.Unet;
-using IIP.Runtime.Models.Vae;
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Text;
-using IIP.Runtime.Weights;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Models.Clip;
+using IIP.Engine.Models.Unet;
+using IIP.Engine.Models.Vae;
+using IIP.Engine.Tensors;
+using IIP.Engine.Text;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Models;
 

@@ -1,6 +1,6 @@
-using IIP.Runtime.Models;
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Engine.Models;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Models;
 

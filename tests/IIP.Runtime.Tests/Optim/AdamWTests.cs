@@ -1,4 +1,4 @@
-using IIP.Runtime.Optim;
+using IIP.Engine.Optim;
 
 namespace IIP.Runtime.Tests.Optim;
 

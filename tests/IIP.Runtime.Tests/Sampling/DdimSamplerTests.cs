@@ -1,7 +1,7 @@
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Sampling;
-using IIP.Runtime.Tensors;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Sampling;
+using IIP.Engine.Tensors;
 using IIP.Runtime.Tests.Models;
 
 namespace IIP.Runtime.Tests.Sampling;

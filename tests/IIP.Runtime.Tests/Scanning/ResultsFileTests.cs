@@ -1,5 +1,5 @@
 using System.Text;
-using IIP.Runtime.Scanning;
+using IIP.Detection.Scanning;
 
 namespace IIP.Runtime.Tests.Scanning;
 

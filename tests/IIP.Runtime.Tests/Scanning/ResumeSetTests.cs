@@ -1,5 +1,6 @@
 using System.Text;
-using IIP.Runtime.Scanning;
+using IIP.Detection.Methods;
+using IIP.Detection.Scanning;
 
 namespace IIP.Runtime.Tests.Scanning;
 
@@ -51,13 +52,13 @@ public sealed class ResumeSetTests
     [Fact]
     public void Options_hash_ignores_order_and_changes_with_any_value()
     {
-        string a = ScanHashes.OptionsHash([new("steps", "20"), new("guidance", "7.5")]);
-        string b = ScanHashes.OptionsHash([new("guidance", "7.5"), new("steps", "20")]);
-        string c = ScanHashes.OptionsHash([new("guidance", "7.5"), new("steps", "21")]);
+        string a = OptionsKeys.Hash([new("steps", "20"), new("guidance", "7.5")]);
+        string b = OptionsKeys.Hash([new("guidance", "7.5"), new("steps", "20")]);
+        string c = OptionsKeys.Hash([new("guidance", "7.5"), new("steps", "21")]);
         Assert.Equal(a, b);
         Assert.NotEqual(a, c);
         Assert.Equal(16, a.Length);
-        Assert.Throws<ArgumentException>(() => ScanHashes.OptionsHash([new("a=b", "1")]));
+        Assert.Throws<ArgumentException>(() => OptionsKeys.Hash([new("a=b", "1")]));
     }
 
     [Fact]

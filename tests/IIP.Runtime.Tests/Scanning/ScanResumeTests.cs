@@ -1,7 +1,7 @@
 using System.Globalization;
-using IIP.Runtime.Detection;
-using IIP.Runtime.Scanning;
-using IIP.Runtime.Tensors;
+using IIP.Detection.Methods;
+using IIP.Detection.Scanning;
+using IIP.Engine.Tensors;
 
 namespace IIP.Runtime.Tests.Scanning;
 

@@ -1,4 +1,4 @@
-using IIP.Runtime.Text;
+using IIP.Engine.Text;
 
 namespace IIP.Runtime.Tests.Text;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using IIP.Runtime.Text;
+using IIP.Engine.Text;
 
 namespace IIP.Runtime.Tests.Text;
 

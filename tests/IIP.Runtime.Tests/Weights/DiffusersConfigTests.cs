@@ -1,6 +1,6 @@
 using System.Text;
-using IIP.Runtime.Models;
-using IIP.Runtime.Weights;
+using IIP.Engine.Models;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Weights;
 

@@ -1,4 +1,4 @@
-using IIP.Runtime.Weights;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Weights;
 

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Weights;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Weights;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
-using IIP.Runtime.Weights;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Weights;
 

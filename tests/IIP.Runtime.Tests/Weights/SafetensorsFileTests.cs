@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Weights;
 

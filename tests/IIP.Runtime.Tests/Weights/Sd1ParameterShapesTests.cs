@@ -1,5 +1,5 @@
-using IIP.Runtime.Models;
-using IIP.Runtime.Weights;
+using IIP.Engine.Models;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Weights;
 

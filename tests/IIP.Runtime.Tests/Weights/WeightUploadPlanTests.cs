@@ -1,8 +1,8 @@
-using IIP.Runtime.Backends;
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Models;
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Engine.Backends;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Models;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Weights;
 
@@ -64,7 +64,7 @@ public class WeightUploadPlanTests
         var resident = new FixedResident(checkpoint.UnetWeights, CpuBackend.Instance, marker);
         Assert.Equal(42f, new ModuleWeights(resident, CpuBackend.Instance)["conv_in.bias"].Data[0]);
         // another backend uploads from the host copy instead
-        var other = new ModuleWeights(resident, new IIP.Runtime.Diagnostics.FlopCountingBackend(CpuBackend.Instance))["conv_in.bias"];
+        var other = new ModuleWeights(resident, new IIP.Engine.Diagnostics.FlopCountingBackend(CpuBackend.Instance))["conv_in.bias"];
         Assert.Equal(checkpoint.UnetWeights.Load("conv_in.bias").Data, other.Data);
     }
 

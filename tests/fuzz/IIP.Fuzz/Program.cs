@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Text;
-using IIP.Runtime.Scanning;
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Detection.Scanning;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 using SharpFuzz;
 using StbImageWriteSharp;
 

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text;
-using IIP.Runtime.Detection;
-using IIP.Runtime.Evaluation;
-using IIP.Runtime.Scanning;
+using IIP.Detection.Ablation;
+using IIP.Detection.Evaluation;
+using IIP.Detection.Methods;
+using IIP.Detection.Scanning;
 
 namespace IIP.Cli.Commands.Ablate;
 

@@ -1,11 +1,11 @@
 using System.Diagnostics;
-using IIP.Runtime.Backends.Cuda;
-using IIP.Runtime.Diagnostics;
-using IIP.Runtime.Models.Clip;
-using IIP.Runtime.Models.Unet;
-using IIP.Runtime.Models.Vae;
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Engine.Backends.Cuda;
+using IIP.Engine.Diagnostics;
+using IIP.Engine.Models.Clip;
+using IIP.Engine.Models.Unet;
+using IIP.Engine.Models.Vae;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 
 namespace IIP.Cli.Commands.Bench;
 

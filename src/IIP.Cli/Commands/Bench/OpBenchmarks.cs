@@ -1,8 +1,8 @@
 using System.Globalization;
-using IIP.Runtime.Backends;
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Diagnostics;
-using IIP.Runtime.Tensors;
+using IIP.Engine.Backends;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Diagnostics;
+using IIP.Engine.Tensors;
 
 namespace IIP.Cli.Commands.Bench;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using IIP.Runtime.Evaluation;
-using IIP.Runtime.Scanning;
+using IIP.Detection.Evaluation;
+using IIP.Detection.Scanning;
 
 namespace IIP.Cli.Commands.Eval;
 

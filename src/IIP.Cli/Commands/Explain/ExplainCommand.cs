@@ -2,12 +2,12 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using IIP.Cli.Commands.Scan;
-using IIP.Runtime.Detection;
-using IIP.Runtime.Evaluation;
-using IIP.Runtime.Imaging;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Scanning;
-using IIP.Runtime.Weights;
+using IIP.Detection.Evaluation;
+using IIP.Detection.Methods;
+using IIP.Detection.Scanning;
+using IIP.Engine.Imaging;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Weights;
 
 namespace IIP.Cli.Commands.Explain;
 

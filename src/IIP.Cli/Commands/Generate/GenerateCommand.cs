@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using IIP.Runtime.Imaging;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Engine.Imaging;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 
 namespace IIP.Cli.Commands.Generate;
 

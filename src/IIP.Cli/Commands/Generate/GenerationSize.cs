@@ -1,4 +1,4 @@
-using IIP.Runtime.Models;
+using IIP.Engine.Models;
 
 namespace IIP.Cli.Commands.Generate;
 

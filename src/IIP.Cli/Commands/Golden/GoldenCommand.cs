@@ -1,7 +1,7 @@
 using System.CommandLine;
-using IIP.Runtime.Golden;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Weights;
+using IIP.Detection.Golden;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Weights;
 
 namespace IIP.Cli.Commands.Golden;
 

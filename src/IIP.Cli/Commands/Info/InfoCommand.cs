@@ -1,5 +1,5 @@
 using System.CommandLine;
-using IIP.Runtime.Weights;
+using IIP.Engine.Weights;
 
 namespace IIP.Cli.Commands.Info;
 
@@ -44,7 +44,7 @@ public static class InfoCommand
         {
             var weights = checkpoint.Weights(part);
             var infos = weights.Names.Select(weights.Info).ToList();
-            long parameters = infos.Sum(i => IIP.Runtime.Tensors.Tensor.ElementCount(i.Shape));
+            long parameters = infos.Sum(i => IIP.Engine.Tensors.Tensor.ElementCount(i.Shape));
             total += parameters;
             string dtypes = string.Join(", ", infos.GroupBy(i => i.DType).OrderBy(g => g.Key).Select(g => $"{g.Key} x{g.Count()}"));
             string architecture = part switch

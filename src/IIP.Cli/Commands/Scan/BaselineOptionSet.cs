@@ -1,5 +1,5 @@
 using System.CommandLine;
-using IIP.Runtime.Detection.Baselines;
+using IIP.Detection.Methods.Baselines;
 
 namespace IIP.Cli.Commands.Scan;
 

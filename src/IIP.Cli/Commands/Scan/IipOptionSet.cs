@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using IIP.Runtime.Detection;
+using IIP.Detection.Methods;
 
 namespace IIP.Cli.Commands.Scan;
 

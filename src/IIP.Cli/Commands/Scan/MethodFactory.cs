@@ -1,9 +1,10 @@
-using IIP.Runtime.Detection;
-using IIP.Runtime.Detection.Baselines;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Scanning;
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Detection.Methods.Baselines;
+using IIP.Detection.Methods;
+using IIP.Detection.Scanning;
+using IIP.Detection;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 
 namespace IIP.Cli.Commands.Scan;
 
@@ -38,7 +39,7 @@ public static class MethodFactory
             var readable = listed.Where(i => i.Unsupported is null).ToList();
             if (readable.Count < listed.Count)
                 Console.Error.WriteLine($"warning: --reference {reference}: {listed.Count - readable.Count} files in formats the decoder cannot read are left out");
-            var options = session.WithReferenceScales(readable, loadImage, progress);
+            var options = session.WithReferenceScales(readable.Select(i => i.FullPath).ToList(), loadImage, progress);
             progress.Report($"reference scales ({OptionText.Kebab(options.ScaleStatistic)}): {ScalesText(options)}");
             return (session, options, null);
         }

@@ -1,6 +1,6 @@
 using System.Globalization;
+using IIP.Detection.Scanning;
 using IIP.Native;
-using IIP.Runtime.Scanning;
 
 namespace IIP.Cli.Commands.Scan;
 

@@ -1,9 +1,9 @@
 using System.CommandLine;
-using IIP.Runtime.Detection;
-using IIP.Runtime.Imaging;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Scanning;
-using IIP.Runtime.Weights;
+using IIP.Detection.Methods;
+using IIP.Detection.Scanning;
+using IIP.Engine.Imaging;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Weights;
 
 namespace IIP.Cli.Commands.Scan;
 
@@ -106,7 +106,7 @@ public static class ScanCommand
         if (writer.RepairNote is { } note) Console.Error.WriteLine(note);
         var done = ResumeSet.Load(s.Out, s.RetryErrors);
 
-        Func<string, IIP.Runtime.Tensors.Tensor> load = path => ModelImageLoader.Load(path, size);
+        Func<string, IIP.Engine.Tensors.Tensor> load = path => ModelImageLoader.Load(path, size);
         string cacheDir = s.CacheDir ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(s.Out))!, ".iip-cache");
         var detectors = MethodFactory.Create(s.Methods, model, fingerprint, s.Iip, s.Baselines, cacheDir, s.Reference, load, progress, s.ScalesGiven);
 

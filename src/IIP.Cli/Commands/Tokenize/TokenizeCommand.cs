@@ -1,5 +1,5 @@
 using System.CommandLine;
-using IIP.Runtime.Text;
+using IIP.Engine.Text;
 
 namespace IIP.Cli.Commands.Tokenize;
 

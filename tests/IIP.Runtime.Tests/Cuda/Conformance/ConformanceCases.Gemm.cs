@@ -1,5 +1,5 @@
-using IIP.Runtime.Backends;
-using IIP.Runtime.Tensors;
+using IIP.Engine.Backends;
+using IIP.Engine.Tensors;
 
 namespace IIP.Runtime.Tests.Cuda.Conformance;
 

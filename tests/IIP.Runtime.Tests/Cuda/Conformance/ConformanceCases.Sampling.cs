@@ -1,7 +1,7 @@
-using IIP.Runtime.Backends.Cuda;
-using IIP.Runtime.Models;
-using IIP.Runtime.Scheduling;
-using IIP.Runtime.Tensors;
+using IIP.Engine.Backends.Cuda;
+using IIP.Engine.Models;
+using IIP.Engine.Scheduling;
+using IIP.Engine.Tensors;
 
 namespace IIP.Runtime.Tests.Cuda.Conformance;
 

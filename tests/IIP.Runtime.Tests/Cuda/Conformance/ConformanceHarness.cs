@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
+using IIP.Engine.Backends.Cuda;
+using IIP.Engine.Tensors;
 using IIP.Native;
-using IIP.Runtime.Backends.Cuda;
-using IIP.Runtime.Tensors;
 
 namespace IIP.Runtime.Tests.Cuda.Conformance;
 

@@ -1,7 +1,7 @@
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 
 namespace IIP.Runtime.Tests.Detection.Baselines;
 

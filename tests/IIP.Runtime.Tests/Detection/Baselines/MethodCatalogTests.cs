@@ -1,5 +1,6 @@
-using IIP.Runtime.Detection;
-using IIP.Runtime.Detection.Baselines;
+using IIP.Detection.Methods.Baselines;
+using IIP.Detection.Methods;
+using IIP.Detection;
 
 namespace IIP.Runtime.Tests.Detection.Baselines;
 

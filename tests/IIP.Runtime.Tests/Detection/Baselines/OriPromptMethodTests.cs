@@ -1,6 +1,6 @@
-using IIP.Runtime.Detection;
-using IIP.Runtime.Detection.Baselines;
-using IIP.Runtime.Tensors;
+using IIP.Detection.Methods;
+using IIP.Detection.Methods.Baselines;
+using IIP.Engine.Tensors;
 
 namespace IIP.Runtime.Tests.Detection.Baselines;
 

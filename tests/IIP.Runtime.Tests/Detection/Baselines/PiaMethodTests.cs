@@ -1,5 +1,5 @@
-using IIP.Runtime.Detection.Baselines;
-using IIP.Runtime.Tensors;
+using IIP.Detection.Methods.Baselines;
+using IIP.Engine.Tensors;
 
 namespace IIP.Runtime.Tests.Detection.Baselines;
 
@@ -39,7 +39,7 @@ public class PiaMethodTests(TinyModelFixture tiny)
         var method = new PiaMethod(model, options, tiny.Empty, PiaMethod.StableDiffusionName);
         Assert.True(method.NeedsCaption);
         const string Caption = "a small red circle at the center";
-        var input = new Runtime.Detection.ScanInput("pattern.png", tiny.Image, Caption);
+        var input = new IIP.Detection.Methods.ScanInput("pattern.png", tiny.Image, Caption);
         var result = Assert.Single(method.Score(input));
         Assert.Equal(PiaMethod.StableDiffusionName, result.Method);
 

@@ -1,5 +1,5 @@
-using IIP.Runtime.Detection.Baselines;
-using IIP.Runtime.Tensors;
+using IIP.Detection.Methods.Baselines;
+using IIP.Engine.Tensors;
 
 namespace IIP.Runtime.Tests.Detection.Baselines;
 
@@ -46,7 +46,7 @@ public class SecMiMethodTests(TinyModelFixture tiny)
         Assert.True(method.NeedsCaption);
         var cond = model.EncodePrompts([Caption]);
         var withCaption = method.ScoreLatent(tiny.Latent, cond);
-        var scored = Assert.Single(method.Score(new Runtime.Detection.ScanInput("pattern.png", tiny.Image, Caption)));
+        var scored = Assert.Single(method.Score(new IIP.Detection.Methods.ScanInput("pattern.png", tiny.Image, Caption)));
         // Score encodes the caption itself: the same t-error as ScoreLatent given its embedding (one extra VAE encode, same values)
         BaselineTestData.Close("Score vs ScoreLatent", withCaption.Components["t_error"], scored.Components["t_error"], 1e-6);
         var promptFree = new SecMiMethod(model, options with { Conditioning = BaselineConditioning.Empty }, tiny.Empty).ScoreLatent(tiny.Latent);

@@ -1,9 +1,9 @@
-using IIP.Runtime.Backends.Cpu;
-using IIP.Runtime.Detection;
-using IIP.Runtime.Detection.Baselines;
-using IIP.Runtime.Pipelines;
-using IIP.Runtime.Tensors;
-using IIP.Runtime.Weights;
+using IIP.Detection.Methods;
+using IIP.Detection.Methods.Baselines;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Pipelines;
+using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 using StbImageSharp;
 using Xunit.Abstractions;
 

@@ -1,0 +1,56 @@
+using System.Diagnostics;
+
+namespace IIP.Detection.Scanning;
+
+/// <summary>
+/// One writer per results file: an advisory lock on "&lt;results&gt;.lock" beside it, held while a scan writes. .NET takes
+/// an exclusive flock for a file opened with <see cref="FileShare.None"/>, so a second scan into the same results file fails
+/// at once, naming the process that holds it (written to "&lt;results&gt;.lock.owner": the locked file itself cannot be read
+/// by another process), instead of interleaving lines. The lock goes when the process ends, however it ends (kill -9
+/// included); the small files are left in place, since deleting the lock file would let two processes lock two files.
+/// </summary>
+public sealed class ResultsLock : IDisposable
+{
+    private readonly FileStream _stream;
+
+    private ResultsLock(FileStream stream) => _stream = stream;
+
+    public static string PathFor(string resultsPath) => Path.GetFullPath(resultsPath) + ".lock";
+
+    /// <summary>Takes the lock of <paramref name="resultsPath"/>, or throws <see cref="IOException"/> saying who holds it.</summary>
+    public static ResultsLock Acquire(string resultsPath)
+    {
+        string lockPath = PathFor(resultsPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(lockPath)!);
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException and not PathTooLongException)
+        {
+            string holder;
+            try
+            {
+                holder = File.ReadAllText(lockPath + ".owner").Trim();
+            }
+            catch (Exception read) when (read is IOException or UnauthorizedAccessException)
+            {
+                holder = "";
+            }
+            throw new IOException($"{Path.GetFullPath(resultsPath)} is being written by another iip process ({(holder.Length > 0 ? holder : "lock " + lockPath)}); " +
+                                  "wait for it to finish, or write to another --out", e);
+        }
+        try
+        {
+            File.WriteAllText(lockPath + ".owner", $"pid {Environment.ProcessId} on {Environment.MachineName}, since {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC\n");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // the owner note only helps the message of a second writer; the lock itself is held
+        }
+        return new ResultsLock(stream);
+    }
+
+    public void Dispose() => _stream.Dispose();
+}

@@ -1,0 +1,121 @@
+using IIP.Engine.Autograd;
+using IIP.Engine.Backends;
+using IIP.Engine.Models.Layers;
+using IIP.Engine.Tensors;
+
+namespace IIP.Engine.Models.Unet;
+
+/// <summary>
+/// CrossAttnDownBlock2D (with attentions) or DownBlock2D (without): layers of ResnetBlock2D
+/// [+ Transformer2DModel], then an optional stride-2 3x3 downsampler (padding 1). Every layer's output and the
+/// downsampler's output are skip connections for the up path.
+/// </summary>
+public sealed class UNetDownBlock
+{
+    public ResnetBlock2D[] Resnets { get; }
+    public Transformer2DModel[]? Attentions { get; }
+    public Conv2d? Downsampler { get; }
+
+    public UNetDownBlock(ModuleWeights w, UNetConfig config)
+    {
+        Resnets = Enumerable.Range(0, w.CountChildren("resnets"))
+            .Select(i => new ResnetBlock2D(w.Sub("resnets", i), config.NormGroups, config.NormEps)).ToArray();
+        Attentions = w.HasModule("attentions")
+            ? Enumerable.Range(0, Resnets.Length).Select(i => new Transformer2DModel(w.Sub("attentions", i), config.Heads, config.NormGroups)).ToArray()
+            : null;
+        Downsampler = w.HasModule("downsamplers.0.conv") ? new Conv2d(w.Sub("downsamplers.0.conv"), stride: 2, Padding2d.Same(1)) : null;
+    }
+
+    // h [N, C, H, W] -> [N, C', H', W'], appends skips
+    public Tensor Forward(Tensor h, Tensor siluTemb, Tensor context, List<Tensor> skips, GradientTape? tape = null)
+    {
+        for (int i = 0; i < Resnets.Length; i++)
+        {
+            h = Resnets[i].Forward(h, siluTemb, tape);
+            if (Attentions is not null) h = Attentions[i].Forward(h, context, tape);
+            skips.Add(h);
+        }
+        if (Downsampler is not null)
+        {
+            h = Downsampler.Forward(h, tape);
+            skips.Add(h);
+        }
+        return h;
+    }
+}
+
+/// <summary>UNetMidBlock2DCrossAttn: resnet, transformer, resnet.</summary>
+public sealed class UNetMidBlock2DCrossAttn(ModuleWeights w, UNetConfig config)
+{
+    public ResnetBlock2D Resnet0 { get; } = new(w.Sub("resnets", 0), config.NormGroups, config.NormEps);
+    public Transformer2DModel Attention { get; } = new(w.Sub("attentions", 0), config.Heads, config.NormGroups);
+    public ResnetBlock2D Resnet1 { get; } = new(w.Sub("resnets", 1), config.NormGroups, config.NormEps);
+
+    public Tensor Forward(Tensor h, Tensor siluTemb, Tensor context, GradientTape? tape = null) =>
+        Resnet1.Forward(Attention.Forward(Resnet0.Forward(h, siluTemb, tape), context, tape), siluTemb, tape);
+}
+
+/// <summary>
+/// CrossAttnUpBlock2D or UpBlock2D: each layer concatenates the last skip on channels, then ResnetBlock2D
+/// [+ Transformer2DModel]; then an optional nearest-2x upsample followed by a 3x3 conv.
+/// </summary>
+public sealed class UNetUpBlock
+{
+    public ResnetBlock2D[] Resnets { get; }
+    public Transformer2DModel[]? Attentions { get; }
+    public Conv2d? Upsampler { get; }
+    private readonly IBackend _be;
+
+    public UNetUpBlock(ModuleWeights w, UNetConfig config)
+    {
+        Resnets = Enumerable.Range(0, w.CountChildren("resnets"))
+            .Select(i => new ResnetBlock2D(w.Sub("resnets", i), config.NormGroups, config.NormEps)).ToArray();
+        Attentions = w.HasModule("attentions")
+            ? Enumerable.Range(0, Resnets.Length).Select(i => new Transformer2DModel(w.Sub("attentions", i), config.Heads, config.NormGroups)).ToArray()
+            : null;
+        Upsampler = w.HasModule("upsamplers.0.conv") ? new Conv2d(w.Sub("upsamplers.0.conv")) : null;
+        _be = w.Backend;
+    }
+
+    // h [N, C, H, W], consumes skips from the end -> [N, C', H', W']
+    public Tensor Forward(Tensor h, Tensor siluTemb, Tensor context, List<Tensor> skips, GradientTape? tape = null)
+    {
+        for (int i = 0; i < Resnets.Length; i++)
+        {
+            var skip = skips[^1];
+            skips.RemoveAt(skips.Count - 1);
+            var joined = Concat(h, skip, tape);                                // [N, C + Cskip, H, W]
+            h = Resnets[i].Forward(joined, siluTemb, tape);                   // [N, C', H, W]
+            if (Attentions is not null) h = Attentions[i].Forward(h, context, tape);
+        }
+        if (Upsampler is not null)
+            h = Upsample(h, tape);                                            // [N, C', 2H, 2W]
+        return h;
+    }
+
+    private Tensor Concat(Tensor h, Tensor skip, GradientTape? tape)
+    {
+        var y = _be.ConcatChannels(h, skip);
+        if (tape is null) return y;
+        return tape.Record(y, [h, skip], dy =>
+        {
+            Tensor dh = _be.Allocate(h.Shape), dSkip = _be.Allocate(skip.Shape);
+            _be.Gradients().ConcatChannelsBackward(dy, dh, dSkip);
+            return [dh, dSkip];
+        });
+    }
+
+    // nearest 2x, then the 3x3 conv
+    private Tensor Upsample(Tensor h, GradientTape? tape)
+    {
+        var y = Upsampler!.Forward(_be.UpsampleNearest2x(h));
+        if (tape is null) return y;
+        return tape.Record(y, [h], dy =>
+        {
+            var dUp = Upsampler.BackwardInput(dy, 2 * h.Shape[2], 2 * h.Shape[3]);
+            var dh = _be.Allocate(h.Shape);
+            _be.Gradients().UpsampleNearest2xBackward(dUp, dh);
+            return [dh];
+        });
+    }
+}

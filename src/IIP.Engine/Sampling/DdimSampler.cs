@@ -1,0 +1,154 @@
+using IIP.Engine.Backends;
+using IIP.Engine.Scheduling;
+using IIP.Engine.Tensors;
+
+namespace IIP.Engine.Sampling;
+
+/// <summary>
+/// The DDIM loops every part of the tool samples with (IIP's inversion and regeneration, its calibration, ori-prompt,
+/// PIA, SecMI, the denoising loss, <c>iip generate</c>, <c>iip golden</c>): one noise predictor, the model's scheduler
+/// and the backend's <see cref="ISamplingSteps"/>. Latents stay on the backend from the first step to the last (on the
+/// CUDA backend: no host copy inside a loop; the TCNP values are read once at its end); the host sees the latent in and
+/// the result out. Formulas: <see cref="DdimScheduler"/> (DDIM, eta 0) and classifier-free guidance
+/// eps = eps_u + g (eps_c - eps_u) with TCNP = ||eps_c - eps_u||_2 per item (Wen et al. 2024).
+/// </summary>
+public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler scheduler)
+{
+    public NoisePredictor Predictor { get; } = predictor;
+
+    public DdimScheduler Scheduler { get; } = scheduler;
+
+    private IBackend Backend => Predictor.Backend;
+
+    private ISamplingSteps Steps => Predictor.Backend.SamplingSteps;
+
+    /// <summary>
+    /// eps_theta(x_i, t_i, context) for every latent of a batch in one UNet call. x [N, C, h, w], timesteps [N], context
+    /// [1, S, D] shared by all items or [N, S, D] -> eps [N, C, h, w] (host).
+    /// </summary>
+    public Tensor PredictNoise(Tensor x, IReadOnlyList<int> timesteps, Tensor context)
+    {
+        int n = x.Shape[0];
+        RequireTimesteps(n, timesteps);
+        return Backend.ToHost(Predictor.Predict(x, Floats(timesteps), Contexts(n, context)));
+    }
+
+    /// <summary>
+    /// Classifier-free guidance for a batch, as <see cref="GuidedSample"/>'s steps compute it: one UNet call on [x; x] under
+    /// [uncond x N; cond x N]; g = 1 is the conditional prediction alone (one call at batch N). x [N, C, h, w],
+    /// timesteps [N], uncond and cond [1, S, D] -> eps [N, C, h, w] (host).
+    /// </summary>
+    public Tensor GuidedNoise(Tensor x, IReadOnlyList<int> timesteps, Tensor uncond, Tensor cond, float guidance)
+    {
+        if (guidance == 1f) return PredictNoise(x, timesteps, cond);
+        int n = x.Shape[0];
+        RequireTimesteps(n, timesteps);
+        var pair = Pair(Backend.FromHost(x));
+        var epsPair = Predictor.Predict(pair, Floats([.. timesteps, .. timesteps]), GuidanceContexts(n, uncond, cond));
+        var eps = Backend.Allocate(x.Shape);
+        Steps.GuidanceCombine(epsPair, guidance, eps);
+        return Backend.ToHost(eps);
+    }
+
+    /// <summary>
+    /// Guided DDIM sampling of N latents over <paramref name="timesteps"/> (descending, spacing <paramref name="ratio"/>),
+    /// one UNet call at batch 2N per step: latents [N, C, h, w] (host or backend), uncond and cond [1, S, D] ->
+    /// the final latents [N, C, h, w] (host) and the TCNP of every step, [step][item].
+    /// </summary>
+    public GuidedSamples GuidedSample(Tensor latents, IReadOnlyList<int> timesteps, int ratio, Tensor uncond, Tensor cond, float guidance,
+        IProgress<int>? progress = null)
+    {
+        int n = latents.Shape[0];
+        var contexts = GuidanceContexts(n, uncond, cond);
+        var x = Working(latents);
+        var pair = Backend.Allocate([2 * n, .. x.Shape[1..]]);
+        var log = Steps.NewTcnpLog(timesteps.Count, n);
+        for (int i = 0; i < timesteps.Count; i++)
+        {
+            int t = timesteps[i];
+            Steps.DuplicateBatch(x, pair);
+            var epsPair = Predictor.Predict(pair, Repeated(t, 2 * n), contexts);
+            Steps.GuidedDdimStep(epsPair, x, guidance, Scheduler.Alpha(t), Scheduler.Alpha(t - ratio), x, log, i);
+            progress?.Report(i + 1);
+        }
+        return new GuidedSamples(Backend.ToHost(x), log.Read());
+    }
+
+    /// <summary>
+    /// Unconditional DDIM inversion (no guidance) over the first <paramref name="steps"/> timesteps of the ascending
+    /// <paramref name="gridSteps"/>-step grid: x_t = invert(x_{t - ratio}, eps(x_{t - ratio}, t, context)).
+    /// z0 [N, C, h, w] (host or backend), context [1, S, D] shared or [N, S, D] -> the latents at the last timestep (host).
+    /// <paramref name="path"/>, when given, receives z0 and the latent after every step (host copies: one per step).
+    /// </summary>
+    public Tensor Invert(Tensor z0, int steps, int gridSteps, Tensor context, List<Tensor>? path = null)
+    {
+        int ratio = Scheduler.StepRatio(gridSteps);
+        var ascending = Scheduler.Timesteps(gridSteps).Reverse().Take(steps).ToArray();
+        int n = z0.Shape[0];
+        var contexts = Contexts(n, context);
+        var x = Working(z0);
+        path?.Add(Backend.ToHost(z0).Clone());
+        foreach (int t in ascending)
+        {
+            var eps = Predictor.Predict(x, Repeated(t, n), contexts);
+            Steps.DdimTransfer(x, eps, Scheduler.Alpha(t - ratio), Scheduler.Alpha(t), x);
+            path?.Add(Backend.ToHost(x).Clone());
+        }
+        return Backend.ToHost(x);
+    }
+
+    /// <summary>
+    /// One deterministic DDIM step from timestep <paramref name="from"/> to <paramref name="to"/> (either direction) with
+    /// eps(x, from, context): x [N, C, h, w], context [1, S, D] or [N, S, D] -> [N, C, h, w] (host). SecMI's D(x, from, to).
+    /// </summary>
+    public Tensor Transfer(Tensor x, int from, int to, Tensor context)
+    {
+        int n = x.Shape[0];
+        var working = Working(x);
+        var eps = Predictor.Predict(working, Repeated(from, n), Contexts(n, context));
+        Steps.DdimTransfer(working, eps, Scheduler.Alpha(from), Scheduler.Alpha(to), working);
+        return Backend.ToHost(working);
+    }
+
+    // a copy of the input on the backend that the loop may overwrite (an input already on a device comes by the host:
+    // callers hand in host latents)
+    private Tensor Working(Tensor latents) => Backend.FromHost(latents.IsHost ? latents.Clone() : Backend.ToHost(latents));
+
+    private Tensor Pair(Tensor x)
+    {
+        var pair = Backend.Allocate([2 * x.Shape[0], .. x.Shape[1..]]);
+        Steps.DuplicateBatch(x, pair);
+        return pair;
+    }
+
+    // context [1, S, D] or [N, S, D] -> [N, S, D] on the backend (one upload per loop)
+    private Tensor Contexts(int n, Tensor context)
+    {
+        if (context.Shape[0] == n) return Backend.FromHost(context);
+        if (context.Shape[0] != 1) throw new ArgumentException($"{n} latents need one context or {n}, got [{context.ShapeText}]");
+        var host = Backend.ToHost(context);
+        return Backend.FromHost(Tensor.ConcatBatch(Enumerable.Repeat(host, n).ToArray()));
+    }
+
+    // [uncond x N; cond x N] [2N, S, D] on the backend, uncond first as the guidance steps read it
+    private Tensor GuidanceContexts(int n, Tensor uncond, Tensor cond)
+    {
+        if (uncond.Shape[0] != 1 || cond.Shape[0] != 1)
+            throw new ArgumentException($"guidance takes one uncond and one cond embedding [1, S, D], got [{uncond.ShapeText}] and [{cond.ShapeText}]");
+        var u = Backend.ToHost(uncond);
+        var c = Backend.ToHost(cond);
+        return Backend.FromHost(Tensor.ConcatBatch([.. Enumerable.Repeat(u, n), .. Enumerable.Repeat(c, n)]));
+    }
+
+    private static float[] Repeated(int t, int n) => Enumerable.Repeat((float)t, n).ToArray();
+
+    private static float[] Floats(IReadOnlyList<int> timesteps) => timesteps.Select(t => (float)t).ToArray();
+
+    private static void RequireTimesteps(int n, IReadOnlyList<int> timesteps)
+    {
+        if (timesteps.Count != n) throw new ArgumentException($"{n} latents need {n} timesteps, got {timesteps.Count}");
+    }
+}
+
+/// <summary>The result of a guided sampling loop: latents [N, C, h, w] (host) and TCNP [step][item].</summary>
+public sealed record GuidedSamples(Tensor Latents, double[][] Tcnp);

@@ -1,4 +1,0 @@
-namespace IIP.Runtime.Text;
-
-/// <summary>A tokenizer folder is missing a file or holds one that cannot be used.</summary>
-public sealed class TokenizerLoadException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,93 @@
+using System.Text.RegularExpressions;
+using IIP.Detection.Methods;
+using IIP.Engine.Tensors;
+
+namespace IIP.Runtime.Tests.Engine;
+
+/// <summary>
+/// The house rule (ARCHITECTURE.md): Native &lt;- Engine &lt;- Detection &lt;- Cli. The engine knows nothing of detection,
+/// and the namespaces of the sources import each other without cycles, except the engine's one known cycle below.
+/// </summary>
+public partial class DependencyRuleTests
+{
+    [Fact]
+    public void TheEngineReferencesNeitherTheApplicationNorTheCli()
+    {
+        var references = typeof(Tensor).Assembly.GetReferencedAssemblies().Select(a => a.Name).ToList();
+        Assert.Contains("IIP.Native", references);
+        Assert.DoesNotContain("IIP.Detection", references);
+        Assert.DoesNotContain("IIP.Cli", references);
+        Assert.Contains("IIP.Engine", typeof(IDetectionMethod).Assembly.GetReferencedAssemblies().Select(a => a.Name));
+    }
+
+    [Fact]
+    public void EachAssemblyKeepsToItsNamespaces()
+    {
+        // the project's own types (the compiler adds a few of its own, outside IIP)
+        Assert.All(typeof(Tensor).Assembly.GetTypes().Where(t => t.Namespace?.StartsWith("IIP", StringComparison.Ordinal) == true),
+            t => Assert.StartsWith("IIP.Engine", t.Namespace));
+        Assert.All(typeof(IDetectionMethod).Assembly.GetTypes().Where(t => t.Namespace?.StartsWith("IIP", StringComparison.Ordinal) == true),
+            t => Assert.StartsWith("IIP.Detection", t.Namespace));
+    }
+
+    [Fact]
+    public void NamespacesImportEachOtherWithoutNewCycles()
+    {
+        // Left to break (Backends -> Weights for the one-pass upload and -> Scheduling for the host DDIM step; Weights
+        // and Scheduling -> Models for the configs; Models -> Backends): when it goes, this list goes with it.
+        string[][] known = [["IIP.Engine.Backends", "IIP.Engine.Models", "IIP.Engine.Scheduling", "IIP.Engine.Weights"]];
+        var cycles = Cycles(ImportGraph(Path.Combine(TestPaths.RepoRoot, "src"))).Select(c => c.Order(StringComparer.Ordinal).ToArray()).ToList();
+        Assert.Equal(known.Select(c => string.Join(" ", c)), cycles.Select(c => string.Join(" ", c)).Order(StringComparer.Ordinal));
+    }
+
+    // namespace -> the IIP namespaces its files import (`using IIP.X;`), from the sources
+    private static Dictionary<string, HashSet<string>> ImportGraph(string root)
+    {
+        var graph = new Dictionary<string, HashSet<string>>();
+        foreach (string file in Directory.EnumerateFiles(root, "*.cs", SearchOption.AllDirectories))
+        {
+            if (file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") || file.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}")) continue;
+            string text = File.ReadAllText(file);
+            if (NamespaceLine().Match(text) is not { Success: true } ns) continue;
+            var imports = graph.TryGetValue(ns.Groups[1].Value, out var set) ? set : graph[ns.Groups[1].Value] = [];
+            foreach (Match u in UsingLine().Matches(text))
+                if (u.Groups[1].Value != ns.Groups[1].Value) imports.Add(u.Groups[1].Value);
+        }
+        return graph;
+    }
+
+    // the strongly connected components of more than one namespace (Tarjan)
+    private static List<List<string>> Cycles(Dictionary<string, HashSet<string>> graph)
+    {
+        var index = new Dictionary<string, int>();
+        var low = new Dictionary<string, int>();
+        var stack = new Stack<string>();
+        var onStack = new HashSet<string>();
+        var result = new List<List<string>>();
+        void Visit(string v)
+        {
+            index[v] = low[v] = index.Count;
+            stack.Push(v);
+            onStack.Add(v);
+            foreach (string w in graph.GetValueOrDefault(v) ?? [])
+            {
+                if (!index.ContainsKey(w)) { Visit(w); low[v] = Math.Min(low[v], low[w]); }
+                else if (onStack.Contains(w)) low[v] = Math.Min(low[v], index[w]);
+            }
+            if (low[v] != index[v]) return;
+            var component = new List<string>();
+            string x;
+            do { x = stack.Pop(); onStack.Remove(x); component.Add(x); } while (x != v);
+            if (component.Count > 1) result.Add(component);
+        }
+        foreach (string v in graph.Keys.Order(StringComparer.Ordinal))
+            if (!index.ContainsKey(v)) Visit(v);
+        return result;
+    }
+
+    [GeneratedRegex(@"^namespace (IIP\.[\w.]+);", RegexOptions.Multiline)]
+    private static partial Regex NamespaceLine();
+
+    [GeneratedRegex(@"^using (IIP\.[\w.]+);", RegexOptions.Multiline)]
+    private static partial Regex UsingLine();
+}
