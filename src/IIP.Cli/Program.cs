@@ -43,6 +43,7 @@ public static class Program
         IIP.Cli.Commands.Golden.GoldenCommand.Create,
         IIP.Cli.Commands.Eval.EvalCommand.Create,
         IIP.Cli.Commands.Scan.ScanCommand.Create,
+        IIP.Cli.Commands.Merge.MergeCommand.Create,
         IIP.Cli.Commands.Ablate.AblateCommand.Create,
         IIP.Cli.Commands.Explain.ExplainCommand.Create,
         IIP.Cli.Commands.Info.InfoCommand.Create,

@@ -17,7 +17,8 @@ public static class EvalCommand
 {
     private static readonly Option<string> ResultsOption = new("--results")
     {
-        Description = "Scan results (JSONL written by `iip scan`).",
+        Description = "Scan results (JSONL written by `iip scan`); several files (comma-separated, or a pattern such as " +
+                      "out/results.shard-*.jsonl) are evaluated as one, as `iip merge` would combine them.",
         Required = true,
     };
 
@@ -63,7 +64,8 @@ public static class EvalCommand
     {
         try
         {
-            var results = ResultsReader.Read(resultsPath);
+            var paths = ResultsMerge.Expand(resultsPath);
+            var results = paths.Count == 1 ? ResultsReader.Read(paths[0]) : Merged(paths);
             var labels = LabelSet.Load(labelsPath);
             var options = new EvaluationOptions
             {
@@ -71,17 +73,35 @@ public static class EvalCommand
                 Sets = SplitList(sets),
             };
             var report = EvaluationReport.Build(results, labels, options);
-            string folder = outDirectory ?? EvaluationOutput.DefaultDirectory(resultsPath);
+            string folder = outDirectory ?? EvaluationOutput.DefaultDirectory(paths.Count == 1 ? paths[0] : MergedStem(paths[0]));
             var files = EvaluationOutput.Write(report, folder);
             Print(report, files);
             Console.WriteLine($"pictures of the top images (input, reconstruction, regeneration, TCNP per step): iip explain --model MODEL --results {resultsPath} --top-k 8");
             return 0;
         }
-        catch (Exception e) when (e is IOException or FormatException or EvaluationException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or FormatException or EvaluationException or UnauthorizedAccessException or ArgumentException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return CliErrors.BadInput;
         }
+    }
+
+    // several results files as one (ResultsMerge): what it found is printed before the evaluation
+    private static ResultsFile Merged(IReadOnlyList<string> paths)
+    {
+        var merge = ResultsMerge.Merge(paths.Select(ResultsReader.Read).ToList());
+        Console.WriteLine($"merged {paths.Count} results files: {merge.Images} images, {merge.Records.Count} records" +
+                          (merge.Conflicts.Count > 0 ? $", {merge.Conflicts.Count} conflicting records (the later file's kept)" : "") +
+                          (merge.ImagesInSeveralFiles > 0 ? $", {merge.ImagesInSeveralFiles} images in more than one file" : ""));
+        return new ResultsFile($"{paths[0]} and {paths.Count - 1} more", merge.Records, 0);
+    }
+
+    // the default output folder of a merged evaluation: NAME-eval for NAME.shard-III-of-NNN.jsonl's NAME
+    private static string MergedStem(string first)
+    {
+        string name = Path.GetFileName(first);
+        int shard = name.IndexOf(".shard-", StringComparison.Ordinal);
+        return shard > 0 ? Path.Combine(Path.GetDirectoryName(first) ?? "", name[..shard] + Path.GetExtension(name)) : first;
     }
 
     private static string[]? SplitList(string? list) =>

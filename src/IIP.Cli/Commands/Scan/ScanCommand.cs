@@ -46,6 +46,13 @@ public static class ScanCommand
             Description = "print the CUDA driver calls per scored image when the scan ends: `host-device copies per image: N` and " +
                           "`kernel launches per image: N` (a sampling loop keeps its latents on the GPU, so copies do not grow with the steps)",
         };
+        var shard = new Option<string?>("--shard")
+        {
+            Description = "scan one part of the input, for a cluster job: I/N is task I of N (0-based), auto reads the task from a Slurm " +
+                          "job array (SLURM_ARRAY_TASK_ID, of SLURM_ARRAY_TASK_COUNT tasks) and auto/N from a Kubernetes Indexed Job " +
+                          "(JOB_COMPLETION_INDEX, of N). Every image belongs to exactly one task (by a hash of its identifier); each task " +
+                          "writes NAME.shard-III-of-NNN.jsonl beside --out and resumes on its own; `iip merge` combines them",
+        };
         var device = DeviceOption.Create();
         var iip = new IipOptionSet();
         var baselines = new BaselineOptionSet();
@@ -57,7 +64,7 @@ public static class ScanCommand
             "again). A second scan into the same --out while one runs fails at once. If the GPU itself fails (out of memory, a lost " +
             "context) the scan stops with exit code 3, keeping what it wrote; Ctrl-C or a kill loses at most the image in progress.")
         {
-            model, images, output, methods, tokenizer, seed, csv, cacheDir, limit, batch, retryErrors, fresh, stats, device,
+            model, images, output, methods, tokenizer, seed, csv, cacheDir, limit, batch, retryErrors, fresh, stats, shard, device,
         };
         iip.AddTo(command);
         baselines.AddTo(command);
@@ -67,7 +74,8 @@ public static class ScanCommand
                 MethodFactory.ParseNames(parse.GetValue(methods) ?? ["iip"]), parse.GetValue(tokenizer), parse.GetValue(seed),
                 parse.GetValue(csv), parse.GetValue(cacheDir), parse.GetValue(limit), iip.Read(parse, parse.GetValue(seed)), parse.GetValue(iip.Reference),
                 baselines.Read(parse, parse.GetValue(seed)), parse.GetValue(device)!, parse.GetValue(batch), parse.GetValue(retryErrors),
-                iip.ScalesGiven(parse), parse.GetValue(fresh), parse.GetValue(stats));
+                iip.ScalesGiven(parse), parse.GetValue(fresh), parse.GetValue(stats),
+                parse.GetValue(shard) is { } text ? ShardOption.Parse(text) : ScanShard.Whole);
             return Run(settings);
         }));
         return command;
@@ -75,7 +83,7 @@ public static class ScanCommand
 
     public sealed record ScanSettings(string Model, string Images, string Out, IReadOnlyList<string> Methods, string? Tokenizer, int Seed,
         string? Csv, string? CacheDir, int? Limit, IipOptions Iip, string? Reference, BaselineSettings Baselines, string Device = "cpu",
-        int Batch = 1, bool RetryErrors = false, bool ScalesGiven = false, bool Fresh = false, bool Stats = false);
+        int Batch = 1, bool RetryErrors = false, bool ScalesGiven = false, bool Fresh = false, bool Stats = false, ScanShard? Shard = null);
 
     public static int Run(ScanSettings s)
     {
@@ -86,8 +94,21 @@ public static class ScanCommand
         if (unsupported > 0)
             Console.Error.WriteLine($"note: {unsupported} files are images in formats the decoder cannot read (WebP, TIFF, ...): each is recorded as an error; convert them to PNG or JPEG");
         var items = SameFileOnce(listing.Items);
-        if (s.Limit is { } limit) items = items.Take(limit).ToList();
         if (items.Count == 0) throw new ArgumentException($"{s.Images}: no images found");
+        var shard = s.Shard ?? ScanShard.Whole;
+        if (shard.Count > 1)
+        {
+            int listed = items.Count;
+            items = items.Where(i => shard.Contains(i.Image)).ToList();
+            s = s with { Out = shard.ResultsPath(s.Out), Csv = s.Csv is { } csvGiven ? shard.ResultsPath(csvGiven) : null };
+            Console.Error.WriteLine($"shard {shard}: {items.Count} of the {listed} images -> {s.Out}");
+            if (items.Count == 0)
+            {
+                Console.WriteLine($"shard {shard}: no images fall to this task; nothing to do");
+                return CliErrors.Ok;
+            }
+        }
+        if (s.Limit is { } limit) items = items.Take(limit).ToList();
         string csvPath = s.Csv ?? Path.ChangeExtension(s.Out, ".csv");
         ResultsFileGuard.CheckPaths(s.Out, csvPath);   // before anything is written
 

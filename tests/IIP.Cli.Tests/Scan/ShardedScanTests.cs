@@ -1,0 +1,67 @@
+using System.Text.Json;
+
+namespace IIP.Cli.Tests.Scan;
+
+/// <summary>`iip scan --shard` across tasks, then `iip merge` and `iip eval` over the shards: the unsharded scan's results.</summary>
+[Collection("Console")]
+public class ShardedScanTests
+{
+    [Fact]
+    public void ThreeShardsMergedGiveTheScoresOfOneUnshardedScan()
+    {
+        string dir = TestPaths.NewTempDir("sharded-scan");
+        string list = Path.Combine(dir, "images.jsonl");
+        var all = File.ReadLines(Path.Combine(TestPaths.Testbed, "labels.jsonl")).ToList();
+        var labels = all.Where(l => l.Contains("\"memorized/")).Take(6).Concat(all.Where(l => l.Contains("\"heldout/")).Take(6)).ToList();
+        File.WriteAllLines(list, labels.Select(l => l.Replace("\"image\": \"", $"\"image\": \"{TestPaths.Testbed}/")));
+        string model = Path.Combine(TestPaths.Testbed, "model");
+        string[] common = ["scan", "--model", model, "--images", list, "--method", "denoising-loss,pia"];
+
+        var whole = CliRunner.Run([.. common, "--out", Path.Combine(dir, "whole.jsonl")]);
+        Assert.True(whole.ExitCode == 0, whole.Stderr);
+        int sharded = 0;
+        for (int task = 0; task < 3; task++)
+        {
+            var run = CliRunner.Run([.. common, "--out", Path.Combine(dir, "sharded.jsonl"), "--shard", $"{task}/3"]);
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            Assert.Contains($"shard {task}/3:", run.Stderr);
+            sharded += File.Exists(Path.Combine(dir, $"sharded.shard-{task:D3}-of-003.jsonl")) ? File.ReadLines(Path.Combine(dir, $"sharded.shard-{task:D3}-of-003.jsonl")).Count() : 0;
+        }
+        Assert.Equal(24, sharded);   // 12 images x 2 methods, each in exactly one shard
+
+        var merge = CliRunner.Run("merge", Path.Combine(dir, "sharded.shard-*.jsonl"), "--out", Path.Combine(dir, "merged.jsonl"));
+        Assert.True(merge.ExitCode == 0, merge.Stderr);
+        Assert.Contains("12 images, 24 records, 0 conflicts, 0 images in more than one file", merge.Stdout);
+        Assert.Matches(@"sharded\.shard-000-of-003\.jsonl: \d+ images, \d+ records, [\d.]+ s of compute = [\d.]+ images/s", merge.Stdout);
+        Assert.True(File.Exists(Path.Combine(dir, "merged.csv")));
+        Assert.Equal(Scores(Path.Combine(dir, "whole.jsonl")), Scores(Path.Combine(dir, "merged.jsonl")));   // the CPU is deterministic: exact
+
+        // eval over the shards directly equals eval over the merged file
+        string labelsFile = Path.Combine(TestPaths.Testbed, "labels.jsonl");
+        var overShards = CliRunner.Run("eval", "--results", Path.Combine(dir, "sharded.shard-*.jsonl"), "--labels", labelsFile, "--out", Path.Combine(dir, "e1"));
+        var overMerged = CliRunner.Run("eval", "--results", Path.Combine(dir, "merged.jsonl"), "--labels", labelsFile, "--out", Path.Combine(dir, "e2"));
+        Assert.True(overShards.ExitCode == 0, overShards.Stderr);
+        Assert.Contains("merged 3 results files: 12 images, 24 records", overShards.Stdout);
+        Assert.Equal(File.ReadAllText(Path.Combine(dir, "e2", "metrics.csv")), File.ReadAllText(Path.Combine(dir, "e1", "metrics.csv")));
+
+        var again = CliRunner.Run("merge", Path.Combine(dir, "sharded.shard-*.jsonl"), "--out", Path.Combine(dir, "merged.jsonl"));
+        Assert.Equal(2, again.ExitCode);
+        Assert.Contains("exists", again.Stderr);
+    }
+
+    [Fact]
+    public void AutoWithoutASchedulerIsBadInputSayingWhatItLookedFor()
+    {
+        string dir = TestPaths.NewTempDir("shard-auto");
+        var run = CliRunner.Run("scan", "--model", Path.Combine(TestPaths.Testbed, "model"), "--images", Path.Combine(TestPaths.Testbed, "heldout"),
+            "--out", Path.Combine(dir, "r.jsonl"), "--method", "pia", "--shard", "auto");
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("SLURM_ARRAY_TASK_ID", run.Stderr);
+        Assert.Contains("JOB_COMPLETION_INDEX", run.Stderr);
+    }
+
+    private static Dictionary<(string, string), double?> Scores(string results) =>
+        File.ReadLines(results).Select(l => JsonDocument.Parse(l).RootElement)
+            .ToDictionary(r => (r.GetProperty("image").GetString()!, r.GetProperty("method").GetString()!),
+                r => r.GetProperty("score").ValueKind == JsonValueKind.Number ? r.GetProperty("score").GetDouble() : (double?)null);
+}
