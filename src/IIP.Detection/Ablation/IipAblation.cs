@@ -75,7 +75,7 @@ public sealed class IipAblation(IipSession session, AblationPlan plan)
             if (pending.Count == 0) { skipped++; progress?.Report(new ScanProgress(index, items.Count, skipped, 0, clock.Elapsed, item.Image)); continue; }
             var image = loadImage(item.FullPath);
             var z0 = model.Backend.ToHost(model.EncodeImage(image));
-            string sha = ScanHashes.Sha256OfFile(item.FullPath);
+            string sha = ScanContent.Sha256(item.FullPath);
             var path = new List<Tensor>();   // path[k] = latent after k steps
             model.Sampler.Invert(z0, maxSteps, o.GridSteps, session.EmptyEmbedding, path);
             foreach (var config in pending)

@@ -45,8 +45,15 @@ public static class ScanSource
     /// <summary>The items of <paramref name="source"/> and the folder walk's warnings, for the caller to print.</summary>
     public static ScanListing Walk(string source)
     {
+        if (BracePattern(source) is { } shards)
+            return Concatenated(shards.Select(s => File.Exists(s) ? WebDatasetShard.List(s) : throw new FileNotFoundException($"{s} (from {source}): no such shard")));
         if (Directory.Exists(source))
-            return FolderWalk.Run(source);
+        {
+            var tars = Directory.GetFiles(source, "*.tar").Order(StringComparer.Ordinal).ToList();   // a folder of WebDataset shards
+            return tars.Count > 0 ? Concatenated(tars.Select(WebDatasetShard.List)) : FolderWalk.Run(source);
+        }
+        if (source.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) && File.Exists(source))
+            return WebDatasetShard.List(source);
         if (!File.Exists(source))
             throw new FileNotFoundException($"{source}: no such folder, list or manifest");
         bool manifest = source.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || source.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
@@ -67,6 +74,29 @@ public static class ScanSource
         if (duplicate is not null)
             throw new InvalidDataException($"{source}: image '{duplicate.Key}' is listed {duplicate.Count()} times");
         return new ScanListing(items, []);
+    }
+
+    // the listings of several shards as one
+    private static ScanListing Concatenated(IEnumerable<ScanListing> listings)
+    {
+        var all = listings.ToList();
+        return new ScanListing(all.SelectMany(l => l.Items).ToList(), all.SelectMany(l => l.Warnings).ToList());
+    }
+
+    /// <summary>
+    /// The files of a brace pattern such as shard-{00000..00127}.tar (one numeric range, zero-padded to the width of its
+    /// first bound, as WebDataset writes them), or null when <paramref name="source"/> has none.
+    /// </summary>
+    public static IReadOnlyList<string>? BracePattern(string source)
+    {
+        int open = source.IndexOf('{'), close = source.IndexOf('}');
+        if (open < 0 || close < open) return null;
+        string[] bounds = source[(open + 1)..close].Split("..");
+        if (bounds.Length != 2 || !long.TryParse(bounds[0], out long first) || !long.TryParse(bounds[1], out long last) || last < first)
+            throw new ArgumentException($"{source}: a brace pattern must be {{FIRST..LAST}} with FIRST <= LAST, e.g. shard-{{00000..00127}}.tar");
+        int width = bounds[0].Length;
+        return Enumerable.Range(0, (int)(last - first + 1))
+            .Select(i => source[..open] + (first + i).ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(width, '0') + source[(close + 1)..]).ToList();
     }
 
     /// <summary>Why the decoder cannot read <paramref name="path"/>, judged by its extension, or null when it can (or might).</summary>

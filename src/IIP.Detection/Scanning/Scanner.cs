@@ -124,7 +124,7 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
     {
         try
         {
-            return ScanHashes.Sha256OfFile(path);
+            return ScanContent.Sha256(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

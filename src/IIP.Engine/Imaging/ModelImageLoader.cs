@@ -10,4 +10,8 @@ public static class ModelImageLoader
 {
     public static Tensor Load(string path, int size) =>
         ImageTensors.ToTensor(ImagePreprocess.ResizeShortSideCenterCrop(ImageFile.Load(path), size));
+
+    /// <summary><see cref="Load(string, int)"/> from image file contents; <paramref name="name"/> is used in error messages.</summary>
+    public static Tensor Load(byte[] bytes, string name, int size) =>
+        ImageTensors.ToTensor(ImagePreprocess.ResizeShortSideCenterCrop(ImageFile.Decode(bytes, name), size));
 }

@@ -65,3 +65,37 @@ public class ShardedScanTests
             .ToDictionary(r => (r.GetProperty("image").GetString()!, r.GetProperty("method").GetString()!),
                 r => r.GetProperty("score").ValueKind == JsonValueKind.Number ? r.GetProperty("score").GetDouble() : (double?)null);
 }
+
+/// <summary>`iip scan --images shard.tar`: WebDataset samples scored as the same images as files are.</summary>
+[Collection("Console")]
+public class WebDatasetScanTests
+{
+    [Fact]
+    public void AShardsSamplesScoreAsTheirImageFilesAndABadMemberIsAnErrorRecord()
+    {
+        string dir = TestPaths.NewTempDir("wds-scan");
+        var (tar, pngs) = IIP.Runtime.Tests.Scanning.WebDatasetFixture.WriteShard(dir);
+        string model = Path.Combine(TestPaths.Testbed, "model");
+        string list = Path.Combine(dir, "files.txt");
+        File.WriteAllLines(list, pngs);
+
+        var fromTar = CliRunner.Run("scan", "--model", model, "--images", tar, "--out", Path.Combine(dir, "tar.jsonl"), "--method", "denoising-loss");
+        var fromFiles = CliRunner.Run("scan", "--model", model, "--images", list, "--out", Path.Combine(dir, "files.jsonl"), "--method", "denoising-loss");
+        Assert.True(fromTar.ExitCode == 0, fromTar.Stderr);
+        Assert.True(fromFiles.ExitCode == 0, fromFiles.Stderr);
+        Assert.Contains("1 samples have no image member", fromTar.Stderr);
+
+        var tarRecords = File.ReadLines(Path.Combine(dir, "tar.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToDictionary(r => r.GetProperty("image").GetString()!);
+        var fileScores = File.ReadLines(Path.Combine(dir, "files.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).Select(r => r.GetProperty("score").GetDouble()).ToList();
+        Assert.Equal(["shard-00000.tar#000", "shard-00000.tar#001", "shard-00000.tar#002"], tarRecords.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(fileScores[0], tarRecords["shard-00000.tar#000"].GetProperty("score").GetDouble());
+        Assert.Equal(fileScores[1], tarRecords["shard-00000.tar#002"].GetProperty("score").GetDouble());
+        Assert.Contains("001.jpg", tarRecords["shard-00000.tar#001"].GetProperty("error").GetString());
+        Assert.Equal($"{tar}#002.png", tarRecords["shard-00000.tar#002"].GetProperty("path").GetString());
+
+        // a rerun skips every sample: the resume key reads the members' hashes
+        var again = CliRunner.Run("scan", "--model", model, "--images", tar, "--out", Path.Combine(dir, "tar.jsonl"), "--method", "denoising-loss");
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        Assert.Contains("0 records written, 3 images already done", again.Stdout);
+    }
+}

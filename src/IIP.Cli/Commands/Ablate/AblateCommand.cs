@@ -92,7 +92,7 @@ public static class AblateCommand
         using (var writer = ResultsWriter.Open(componentsPath))
         {
             if (writer.RepairNote is { } note) Console.Error.WriteLine(note);
-            ablation.Compute(items, path => ModelImageLoader.Load(path, size), writer, ResumeSet.Load(componentsPath), progress, progress);
+            ablation.Compute(items, path => ScanContent.LoadImage(path, size), writer, ResumeSet.Load(componentsPath), progress, progress);
         }
         var calibration = options.CalibrationImages > 0 ? session.WithCalibratedScales(progress).Calibration : null;
 

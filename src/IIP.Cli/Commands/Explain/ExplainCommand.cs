@@ -67,7 +67,7 @@ public static class ExplainCommand
         string anchor = s.Results is not null ? Path.GetDirectoryName(Path.GetFullPath(s.Results))! : Directory.GetCurrentDirectory();
         string cacheDir = s.CacheDir ?? Path.Combine(anchor, ".iip-cache");
         progress.Report("fingerprinting the model (the perturbation embedding and calibration are cached by content)...");
-        var (session, options, calibration) = MethodFactory.OpenIip(model, ModelFingerprint.Compute(s.Model), s.Iip, cacheDir, s.Reference, s.ScalesGiven, path => ModelImageLoader.Load(path, size), progress);
+        var (session, options, calibration) = MethodFactory.OpenIip(model, ModelFingerprint.Compute(s.Model), s.Iip, cacheDir, s.Reference, s.ScalesGiven, path => ScanContent.LoadImage(path, size), progress);
         // the band needs the calibration; with a reference set or given scales it is computed for the band alone
         calibration ??= options.CalibrationImages > 0 ? IipCalibration.Compute(session, options, session.ModelFingerprint, cacheDir, progress) : null;
         var detector = session.CreateDetector(options);
@@ -89,7 +89,7 @@ public static class ExplainCommand
         for (int i = 0; i < subjects.Count; i++)
         {
             var subject = subjects[i];
-            var image = ModelImageLoader.Load(subject.FullPath, size);
+            var image = ScanContent.LoadImage(subject.FullPath, size);
             var trace = detector.Trace(image);
             var panels = new[] { ImageTensors.ToImage(image), ImageTensors.ToImage(model.DecodeLatent(trace.Latent)), ImageTensors.ToImage(model.DecodeLatent(trace.Regenerated)) };
             string stem = Invariant($"{i + 1:D2}-{EvaluationOutput.SafeName(Path.GetFileNameWithoutExtension(subject.Image))}");

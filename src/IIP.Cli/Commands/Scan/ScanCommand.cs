@@ -127,7 +127,7 @@ public static class ScanCommand
         if (writer.RepairNote is { } note) Console.Error.WriteLine(note);
         var done = ResumeSet.Load(s.Out, s.RetryErrors);
 
-        Func<string, IIP.Engine.Tensors.Tensor> load = path => ModelImageLoader.Load(path, size);
+        Func<string, IIP.Engine.Tensors.Tensor> load = path => ScanContent.LoadImage(path, size);
         string cacheDir = s.CacheDir ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(s.Out))!, ".iip-cache");
         var detectors = MethodFactory.Create(s.Methods, model, fingerprint, s.Iip, s.Baselines, cacheDir, s.Reference, load, progress, s.ScalesGiven);
 
