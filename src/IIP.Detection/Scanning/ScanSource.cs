@@ -21,6 +21,8 @@ public sealed record ScanListing(IReadOnlyList<ScanItem> Items, IReadOnlyList<st
 /// array of such objects (what a .json export usually is). Each object has a non-empty "image" string and an
 /// optional "caption" string; relative paths are resolved from the manifest's folder. Every malformed line or
 /// element is an <see cref="InvalidDataException"/> naming the file and line ("labels.jsonl:3: not a JSON object").
+/// Also WebDataset shards (<see cref="WebDatasetShard"/>: a .tar, a brace pattern shard-{00000..00127}.tar, or a folder
+/// holding .tar files) and Parquet tables (<see cref="ParquetTable"/>).
 /// </summary>
 public static class ScanSource
 {
@@ -54,6 +56,8 @@ public static class ScanSource
         }
         if (source.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) && File.Exists(source))
             return WebDatasetShard.List(source);
+        if (source.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) && File.Exists(source))
+            return ParquetTable.List(source);
         if (!File.Exists(source))
             throw new FileNotFoundException($"{source}: no such folder, list or manifest");
         bool manifest = source.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || source.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
