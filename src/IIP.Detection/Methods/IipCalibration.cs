@@ -65,6 +65,7 @@ public static class IipCalibration
         if (options.CalibrationImages < 1) throw new ArgumentException("calibration needs at least one image");
         string key = Key(options);
         string? stem = cacheDirectory is null ? null : Path.Combine(cacheDirectory, $"calibration-{modelFingerprint[..16]}-{key}");
+        using var held = stem is null ? null : CacheLock.Wait(stem, log);   // the tasks of a sharded scan compute it once
         if (stem is not null && File.Exists(stem + ".json"))
         {
             var cached = Read(stem + ".json");

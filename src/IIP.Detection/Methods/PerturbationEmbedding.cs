@@ -54,6 +54,7 @@ public static class PerturbationEmbedding
     {
         string? cachePath = cacheDirectory is null ? null
             : Path.Combine(cacheDirectory, $"perturbation-{modelFingerprint[..16]}-{options.PerturbationKey()}.safetensors");
+        using var held = cachePath is null ? null : CacheLock.Wait(cachePath, log);   // the tasks of a sharded scan compute it once
         if (cachePath is not null && File.Exists(cachePath))
         {
             using var cached = SafetensorsFile.Open(cachePath);
