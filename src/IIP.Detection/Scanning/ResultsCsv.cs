@@ -16,7 +16,7 @@ namespace IIP.Detection.Scanning;
 public static class ResultsCsv
 {
     private static readonly string[] LeadingColumns = ["image", "sha256", "method", "score"];
-    private static readonly string[] TrailingColumns = ["seconds", "error", "seed", "options", "path", "model"];
+    private static readonly string[] TrailingColumns = ["seconds", "error", "seed", "options", "path", "model", "device"];
 
     /// <summary>
     /// The last record of each (image, method, options) in file order: what a results file says now, after reruns that
@@ -80,6 +80,7 @@ public static class ResultsCsv
             fields.Add(r.Options ?? "");
             fields.Add(r.Path ?? "");
             fields.Add(r.Model ?? "");
+            fields.Add(r.Device ?? "");
             WriteRow(writer, fields);
         }
     }

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace IIP.Detection.Scanning;
 
 /// <summary>What one results file brought to a merge: its distinct images, records and compute time.</summary>
-public sealed record MergedFile(string FilePath, int Images, int Records, double Seconds)
+public sealed record MergedFile(string FilePath, int Images, int Records, double Seconds, string? Device)
 {
     /// <summary>Images per second of compute (the records' seconds; methods computed together, which share one figure, once).</summary>
     public double ImagesPerSecond => Seconds > 0 ? Images / Seconds : double.NaN;
@@ -56,7 +56,8 @@ public static class ResultsMerge
                 else fileOfImage[image] = file.FilePath;
             }
             perFile.Add(new MergedFile(file.FilePath, records.Select(r => r.Path ?? r.Image).Distinct().Count(), records.Count,
-                records.Select(r => (Image: r.Path ?? r.Image, r.Seconds)).Distinct().Sum(x => x.Seconds)));
+                records.Select(r => (Image: r.Path ?? r.Image, r.Seconds)).Distinct().Sum(x => x.Seconds),
+                string.Join(", ", records.Select(r => r.Device).OfType<string>().Distinct()) is { Length: > 0 } d ? d : null));
         }
         var merged = latest.Values.Select(v => v.Record).ToList();
         return new MergeResult(merged, perFile, fileOfImage.Count, conflicts, inSeveral);

@@ -27,6 +27,10 @@ public sealed record ScanRecord
     [JsonPropertyName("model")]
     public string? Model { get; init; }
 
+    /// <summary>The device that scored the image (the backend's name, e.g. "cpu" or the GPU's); null in older records.</summary>
+    [JsonPropertyName("device")]
+    public string? Device { get; init; }
+
     /// <summary>Lower-case hex SHA-256 of the image file's bytes (<see cref="ScanHashes.Sha256OfFile"/>); empty when unreadable.</summary>
     [JsonPropertyName("sha256")]
     public required string Sha256 { get; init; }

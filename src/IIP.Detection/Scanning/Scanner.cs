@@ -26,7 +26,7 @@ public sealed record ScanSummary(int Images, int Written, int Skipped, int Faile
 /// not finite is recorded as an error, not as a NaN score.
 /// </summary>
 public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string, Tensor> loadImage, long? seed, int batchSize = 1,
-    string? modelFingerprint = null)
+    string? modelFingerprint = null, string? device = null)
 {
     // one image of the batch in progress: what is still to do for it, and the loaded pixels or why there are none
     private sealed class Entry(ScanItem item, List<IDetectionMethod> pending)
@@ -95,6 +95,7 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
                             Image = entry.Item.Image,
                             Path = entry.Item.FullPath,
                             Model = modelFingerprint,
+                            Device = device,
                             Sha256 = entry.Sha256,
                             Method = name,
                             Score = error is null ? result?.Score : null,

@@ -32,7 +32,7 @@ public class ShardedScanTests
         var merge = CliRunner.Run("merge", Path.Combine(dir, "sharded.shard-*.jsonl"), "--out", Path.Combine(dir, "merged.jsonl"));
         Assert.True(merge.ExitCode == 0, merge.Stderr);
         Assert.Contains("12 images, 24 records, 0 conflicts, 0 images in more than one file", merge.Stdout);
-        Assert.Matches(@"sharded\.shard-000-of-003\.jsonl: \d+ images, \d+ records, [\d.]+ s of compute = [\d.]+ images/s", merge.Stdout);
+        Assert.Matches(@"sharded\.shard-000-of-003\.jsonl: \d+ images, \d+ records, [\d.]+ s of compute = [\d.]+ images/s on cpu", merge.Stdout);
         Assert.True(File.Exists(Path.Combine(dir, "merged.csv")));
         Assert.Equal(Scores(Path.Combine(dir, "whole.jsonl")), Scores(Path.Combine(dir, "merged.jsonl")));   // the CPU is deterministic: exact
 

@@ -29,9 +29,9 @@ public sealed class ResultsCsvTests
 
         string[] expectedLines =
         [
-            "image,sha256,method,score,mtcnp,similarity,loss,component_score,seconds,error,seed,options,path,model",
-            "\"dir/a,b \"\"c\"\".png\",ff,iip,0.25,2.5,0.75,,,1.5,,3,h1,,",
-            "ü/日本.png,ee,secmi,,,,-1E-20,NaN,0.125,\"bad\nimage\",,,,",
+            "image,sha256,method,score,mtcnp,similarity,loss,component_score,seconds,error,seed,options,path,model,device",
+            "\"dir/a,b \"\"c\"\".png\",ff,iip,0.25,2.5,0.75,,,1.5,,3,h1,,,",
+            "ü/日本.png,ee,secmi,,,,-1E-20,NaN,0.125,\"bad\nimage\",,,,,",
         ];
         Assert.Equal(string.Join("\r\n", expectedLines) + "\r\n", csv);
 
@@ -40,7 +40,7 @@ public sealed class ResultsCsvTests
         Assert.Equal(3, rows.Count);
         Assert.Equal("dir/a,b \"c\".png", rows[1].Fields[0]);
         Assert.Equal("bad\nimage", rows[2].Fields[9]);
-        Assert.All(rows, r => Assert.Equal(14, r.Fields.Count));
+        Assert.All(rows, r => Assert.Equal(15, r.Fields.Count));
     }
 
     [Fact]

@@ -8,6 +8,7 @@ public class ResultsMergeTests
     private static ScanRecord Record(string image, string method, double? score, double seconds = 1, string model = "m1", string? error = null) => new()
     {
         Image = image, Path = "/data/" + image, Model = model, Sha256 = "h", Method = method, Score = score, Seconds = seconds, Error = error, Options = "o",
+        Device = "cpu",
     };
 
     private static ResultsFile File(string name, params ScanRecord[] records) => new(name, records, 0);
@@ -27,6 +28,7 @@ public class ResultsMergeTests
         Assert.Equal(0.5, merge.Files[0].ImagesPerSecond, 12);
         Assert.Equal(0.25, merge.Files[1].ImagesPerSecond, 12);
         Assert.Equal(3 / 8.0, merge.ImagesPerSecondPerTask, 12);
+        Assert.Equal("cpu", merge.Files[1].Device);
     }
 
     [Fact]

@@ -46,7 +46,7 @@ public static class MergeCommand
         var output = Console.Out;
         foreach (var file in merge.Files)
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{file.FilePath}: {file.Images} images, {file.Records} records, {file.Seconds:F1} s of compute = {file.ImagesPerSecond:F2} images/s"));
+                $"{file.FilePath}: {file.Images} images, {file.Records} records, {file.Seconds:F1} s of compute = {file.ImagesPerSecond:F2} images/s on {file.Device ?? "an unrecorded device"}"));
         foreach (string conflict in merge.Conflicts.Take(20)) output.WriteLine($"conflict: {conflict}");
         if (merge.Conflicts.Count > 20) output.WriteLine($"... and {merge.Conflicts.Count - 20} more conflicts");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,

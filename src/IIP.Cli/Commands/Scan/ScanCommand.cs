@@ -136,7 +136,7 @@ public static class ScanCommand
         var callStats = s.Stats ? new ScanCallStats(progress) : null;   // counts from here: the scoring, not the model's load or calibration
         try
         {
-            summary = new Scanner(detectors, load, s.Seed, s.Batch, fingerprint[..16]).Run(items, writer, done, (IProgress<ScanProgress>?)callStats ?? progress, interrupt.Token);
+            summary = new Scanner(detectors, load, s.Seed, s.Batch, fingerprint[..16], model.Backend.Name).Run(items, writer, done, (IProgress<ScanProgress>?)callStats ?? progress, interrupt.Token);
         }
         catch (OperationCanceledException) when (interrupt.Token.IsCancellationRequested)
         {
