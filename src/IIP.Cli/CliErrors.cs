@@ -38,7 +38,7 @@ public static class CliErrors
             Console.Error.WriteLine($"error: {e.Message}");
             return BadInput;
         }
-        catch (IIP.Native.CudaException e)
+        catch (Exception e) when (IIP.Engine.Backends.DeviceFailure.Is(e))
         {
             Console.Error.WriteLine($"error: the GPU failed: {e.Message}");
             return DeviceFailed;

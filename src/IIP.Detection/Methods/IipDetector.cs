@@ -1,3 +1,4 @@
+using IIP.Engine.Diagnostics;
 using IIP.Engine.Pipelines;
 using IIP.Engine.Sampling;
 using IIP.Engine.Tensors;
@@ -50,11 +51,11 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
         var o = Options;
         var z0 = model.Backend.ToHost(model.EncodeImage(image));                               // [1, C, h, w]
         Tensor inverted;
-        using (IIP.Native.Nvtx.Range("iip inversion"))
+        using (ProfilerRange.Open("iip inversion"))
             inverted = model.Sampler.Invert(z0, o.InversionSteps, o.GridSteps, emptyEmbedding);   // at t_I's timestep
         Tensor regenerated;
         double[] tcnp;
-        using (IIP.Native.Nvtx.Range("iip regeneration"))
+        using (ProfilerRange.Open("iip regeneration"))
             regenerated = Regenerate(inverted, out tcnp);
         return new IipTrace(Combine(image, z0, regenerated, tcnp), z0, regenerated);
     }
@@ -71,10 +72,10 @@ public sealed class IipDetector(StableDiffusion model, IipOptions options, Tenso
         var latents = model.Backend.ToHost(model.EncodeImage(Tensor.ConcatBatch(images.ToArray())));  // one VAE call: [N, C, h, w]
         var z0 = Enumerable.Range(0, images.Count).Select(i => latents.SliceBatch(i)).ToArray();         // N x [1, C, h, w]
         Tensor inverted;
-        using (IIP.Native.Nvtx.Range("iip inversion"))
+        using (ProfilerRange.Open("iip inversion"))
             inverted = model.Sampler.Invert(latents, o.InversionSteps, o.GridSteps, emptyEmbedding);
         GuidedSamples regenerated;
-        using (IIP.Native.Nvtx.Range("iip regeneration"))
+        using (ProfilerRange.Open("iip regeneration"))
             regenerated = RegenerateBatch(inverted);
         return images.Select((image, i) => Combine(image, z0[i], regenerated.Latents.SliceBatch(i), regenerated.Tcnp.Select(step => step[i]).ToArray())).ToList();
     }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using IIP.Detection.Methods;
+using IIP.Engine.Backends;
 using IIP.Engine.Tensors;
-using IIP.Native;
 
 namespace IIP.Detection.Scanning;
 
@@ -18,7 +18,7 @@ public sealed record ScanSummary(int Images, int Written, int Skipped, int Faile
 /// are loaded together and methods that can (<see cref="IBatchDetectionMethod"/>) score them in one batched pass (for
 /// GPU throughput); a batch that fails is scored again image by image, so an error stays with its image. The next batch's
 /// images are decoded on a pool thread while the current one is scored. A killed
-/// batched scan loses at most the batch in progress. A failure of the device itself (a <see cref="CudaException"/> when
+/// batched scan loses at most the batch in progress. A failure of the device itself (<see cref="DeviceFailure"/> when
 /// one image is scored: out of memory, a lost context) is no fault of the image and would fail every image after it:
 /// the scan stops with a <see cref="ScanDeviceException"/>, keeping what it wrote, so a rerun resumes there.
 /// Each image is hashed before it is looked up, so a record is reused only for the same file contents (see
@@ -205,7 +205,7 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
             {
                 results[i] = method.Score(Input(entries[i]));
             }
-            catch (CudaException e)
+            catch (Exception e) when (DeviceFailure.Is(e))
             {
                 return (results, errors, seconds, new ScanDeviceException(entries[i].Item.Image, string.Join("/", method.Methods), e));
             }
