@@ -24,13 +24,15 @@ public static class ParquetTable
         var warnings = new List<string>();
         var items = new List<ScanItem>();
         int skipped = 0;
+        // a row names an image when its value is there and img2dataset (where it says) downloaded it
+        bool Usable(string?[] values, int row) => !string.IsNullOrWhiteSpace(values[row]) && (status is null || status[row] == "success");
         if (pathColumn is not null)
         {
             string folder = Path.GetDirectoryName(full)!;
             var paths = columns[pathColumn];
             for (int row = 0; row < paths.Length; row++)
             {
-                if (string.IsNullOrWhiteSpace(paths[row]) || (status is not null && status[row] != "success")) { skipped++; continue; }
+                if (!Usable(paths, row)) { skipped++; continue; }
                 string image = paths[row]!;
                 items.Add(new ScanItem(image, Path.GetFullPath(Path.Combine(folder, image)), captions?[row], ScanSource.UnsupportedReason(image)));
             }
@@ -45,7 +47,7 @@ public static class ParquetTable
             var byKey = samples.Items.ToDictionary(i => i.Image[(i.Image.IndexOf('#') + 1)..]);
             for (int row = 0; row < keys.Length; row++)
             {
-                if (string.IsNullOrWhiteSpace(keys[row]) || (status is not null && status[row] != "success")) { skipped++; continue; }
+                if (!Usable(keys, row)) { skipped++; continue; }
                 if (!byKey.TryGetValue(keys[row]!, out var sample))
                 {
                     warnings.Add($"{full}: row {row + 1}: key '{keys[row]}' has no image in {shard}");

@@ -35,8 +35,7 @@ public static class ResultsMerge
                                         string.Join("; ", models.Select(g => $"{g.Key} in {string.Join(", ", g.Select(m => m.FilePath).Distinct().Take(3))}")));
         var latest = new Dictionary<(string, string, string), (ScanRecord Record, string File)>();
         var conflicts = new List<string>();
-        var fileOfImage = new Dictionary<string, string>();
-        int inSeveral = 0;
+        var filesOfImage = new Dictionary<string, HashSet<string>>();
         var perFile = new List<MergedFile>();
         foreach (var file in files)
         {
@@ -49,18 +48,14 @@ public static class ResultsMerge
                     conflicts.Add(string.Create(CultureInfo.InvariantCulture,
                         $"{record.Image} {record.Method}: {Outcome(earlier.Record)} in {earlier.File}, {Outcome(record)} in {file.FilePath} (kept)"));
                 latest[key] = (record, file.FilePath);
-                if (fileOfImage.TryGetValue(image, out string? first))
-                {
-                    if (first != file.FilePath && first != "") { inSeveral++; fileOfImage[image] = ""; }   // counted once
-                }
-                else fileOfImage[image] = file.FilePath;
+                (filesOfImage.TryGetValue(image, out var inFiles) ? inFiles : filesOfImage[image] = []).Add(file.FilePath);
             }
             perFile.Add(new MergedFile(file.FilePath, records.Select(r => r.Path ?? r.Image).Distinct().Count(), records.Count,
                 records.Select(r => (Image: r.Path ?? r.Image, r.Seconds)).Distinct().Sum(x => x.Seconds),
                 string.Join(", ", records.Select(r => r.Device).OfType<string>().Distinct()) is { Length: > 0 } d ? d : null));
         }
         var merged = latest.Values.Select(v => v.Record).ToList();
-        return new MergeResult(merged, perFile, fileOfImage.Count, conflicts, inSeveral);
+        return new MergeResult(merged, perFile, filesOfImage.Count, conflicts, filesOfImage.Values.Count(f => f.Count > 1));
     }
 
     /// <summary>

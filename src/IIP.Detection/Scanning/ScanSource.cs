@@ -41,6 +41,13 @@ public static class ScanSource
         [".jp2"] = "JPEG 2000",
     };
 
+    /// <summary>Whether a file name is an image's by its extension: one the decoder reads, or one it names as unsupported.</summary>
+    public static bool IsImageName(string name)
+    {
+        string extension = Path.GetExtension(name).ToLowerInvariant();
+        return ImageExtensions.Contains(extension) || UnsupportedExtensions.ContainsKey(extension);
+    }
+
     /// <summary>The items of <paramref name="source"/> (unsupported formats included, marked); walk warnings are dropped: see <see cref="Walk"/>.</summary>
     public static IReadOnlyList<ScanItem> Read(string source) => Walk(source).Items;
 
@@ -292,8 +299,7 @@ internal static class FolderWalk
                     }
                     continue;
                 }
-                string extension = Path.GetExtension(entry).ToLowerInvariant();
-                if (!ScanSource.ImageExtensions.Contains(extension) && !ScanSource.UnsupportedExtensions.ContainsKey(extension))
+                if (!ScanSource.IsImageName(entry))
                     continue;
                 // A broken link stays listed (the scan records that the file is missing); a link loop has no real path.
                 string fileReal = Path.Join(folderReal, Path.GetFileName(entry));

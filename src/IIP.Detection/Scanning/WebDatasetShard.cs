@@ -64,7 +64,7 @@ public static class WebDatasetShard
         int withoutImage = 0;
         foreach (var (key, names) in samples)
         {
-            var images = names.Where(IsImageName).ToList();
+            var images = names.Where(ScanSource.IsImageName).ToList();
             if (images.Count == 0)
             {
                 withoutImage++;
@@ -122,12 +122,6 @@ public static class WebDatasetShard
         int slash = name.LastIndexOf('/');
         int dot = name.IndexOf('.', slash + 1);
         return dot < 0 ? name : name[..dot];
-    }
-
-    private static bool IsImageName(string name)
-    {
-        string extension = Path.GetExtension(name).ToLowerInvariant();
-        return ScanSource.ImageExtensions.Contains(extension) || ScanSource.UnsupportedExtensions.ContainsKey(extension);
     }
 
     // the sample's caption: the .txt member, else the .json member's "caption" or "text"
