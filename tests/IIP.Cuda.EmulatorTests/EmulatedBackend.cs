@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using IIP.Engine.Backends.Cuda;
-using IIP.Runtime.Tests;
+using IIP.TestSupport;
 
 namespace IIP.Cuda.EmulatorTests;
 

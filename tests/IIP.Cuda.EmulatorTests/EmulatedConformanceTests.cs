@@ -1,6 +1,6 @@
 using IIP.Engine.Backends.Cuda;
-using IIP.Runtime.Tests.Cuda;
-using IIP.Runtime.Tests.Cuda.Conformance;
+using IIP.Engine.Tests.Cuda;
+using IIP.TestSupport.Conformance;
 
 namespace IIP.Cuda.EmulatorTests;
 

@@ -1,9 +1,9 @@
 using IIP.Cuda.EmulatorTests;
 using IIP.Engine.Backends.Cuda;
 
-namespace IIP.Runtime.Tests.Cuda;
+namespace IIP.Engine.Tests.Cuda;
 
-// The GPU tests of IIP.Runtime.Tests that this project compiles in (the runtime around the kernels, UNet graphs, weight
+// The GPU tests of IIP.Engine.Tests that this project compiles in (the runtime around the kernels, UNet graphs, weight
 // upload) reach their backend through CudaTestBackend and are marked CudaFact/CudaTheory. Here those names mean the
 // kernel emulator, and nothing skips: a missing emulator library fails every test with the command that builds it.
 

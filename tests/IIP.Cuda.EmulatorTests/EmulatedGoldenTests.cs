@@ -1,13 +1,13 @@
 using IIP.Detection.Golden;
 using IIP.Engine.Pipelines;
 using IIP.Engine.Weights;
-using IIP.Runtime.Tests;
-using IIP.Runtime.Tests.Cuda;
+using IIP.TestSupport;
+using IIP.Engine.Tests.Cuda;
 
 namespace IIP.Cuda.EmulatorTests;
 
 /// <summary>
-/// The golden cases (../shared/golden/README.md) end to end on the CUDA backend with its kernels on the emulator, judged
+/// The golden cases (data/golden/README.md) end to end on the CUDA backend with its kernels on the emulator, judged
 /// by the fp16-storage bounds a GPU is judged by: the text encoder, three UNet forwards, the VAE both ways, a DDIM step
 /// and the gradient of the loss through the UNet (every backward kernel). The long chains (20-step inversion and
 /// regeneration, 50-step generation, 10 optimizer steps) take minutes at the emulator's speed and run on a GPU instead

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using IIP.Cli.Tests;
-using IIP.Runtime.Tests;
-using IIP.Runtime.Tests.Cuda;
+using IIP.TestSupport;
+using IIP.Engine.Tests.Cuda;
 
 namespace IIP.Cuda.EmulatorTests;
 

@@ -9,7 +9,7 @@ namespace IIP.Fuzz;
 /// The fuzz targets: each feeds one input (the fuzzer's bytes) to one parser the way a user's file reaches it, and
 /// swallows the parser's deliberate, named error for bad input. Any other exception escapes: that is a crash, a parser
 /// that failed with a trace instead of a message. Shared, as source, by the AFL driver (tests/fuzz/IIP.Fuzz) and by
-/// the plain regression tests (IIP.Runtime.Tests, Fuzz/FuzzCorpusTests), which run every corpus and regression file.
+/// the plain regression tests (IIP.Detection.Tests, Fuzz/FuzzCorpusTests), which run every corpus and regression file.
 /// </summary>
 public static class FuzzTargets
 {

@@ -8,7 +8,7 @@ iip="$root/src/IIP.Cli/bin/Release/net10.0/iip"
 [ -x "$iip" ] || { echo "slurm-array-check: build first (dotnet build IIP.sln -c Release)" >&2; exit 2; }
 eval "$(bash "$root/tools/cluster/slurm-local.sh" start | grep '^export SLURM_CONF=')"
 work=$(mktemp -d /tmp/iip-slurm-check.XXXXXX)
-testbed="$root/../shared/testbed"
+testbed="$root/data/testbed"
 { grep '"memorized/' "$testbed/labels.jsonl" | head -10; grep '"heldout/' "$testbed/labels.jsonl" | head -10; } \
   | sed "s#\"image\": \"#\"image\": \"$testbed/#" > "$work/images.jsonl"
 methods=denoising-loss,pia,secmi

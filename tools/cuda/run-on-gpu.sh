@@ -18,8 +18,9 @@
 # where `all` runs check --reps 10, golden and bench, each under a time limit, then check and bench with the cp.async
 # GEMM main loop (IIP_GEMM_PIPELINE=cp.async; IIP_GPU_CPASYNC=0 skips them; logs end in -cpasync), then all three with
 # IIP_CUBLAS=1 (IIP_GPU_CUBLAS=0 skips those; logs end in -cublas), and exits non-zero if any failed.
-# The tracked data/testbed-v2 (40 MiB) would push the call over the tool's 64 MiB: move it out of the tree for the call
-# (mv data/testbed-v2 /tmp/) and back after it.
+# The tracked test data (data/: the golden models and the testbeds, about 210 MiB) would push the call over the tool's
+# 64 MiB: move it out of the tree for the call (mv data /tmp/iip-data) and back after it; `prepare` copies the golden
+# case the device needs into build/golden first.
 # Exit codes: 0 all cases passed, 1 a case failed, 2 no usable GPU.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -54,7 +55,7 @@ case "${1:-}" in
     # similarity, Skia/HarfBuzz for ROC plots; 39 MB) and the debugger's: the device tool carries 64 MiB at most.
     rm -f "$out_dir"/libonnxruntime*.so "$out_dir"/libSkiaSharp.so "$out_dir"/libHarfBuzzSharp.so \
       "$out_dir"/libmscordbi.so "$out_dir"/libmscordaccore.so
-    golden_src="$root/../shared/golden/tiny-sd"
+    golden_src="$root/data/golden/tiny-sd"
     rm -rf "$root/build/golden"
     if [ -d "$golden_src" ]; then
       mkdir -p "$root/build/golden/tokenizer"

@@ -134,7 +134,7 @@ internal static class ModelBenchOnDevice
             var options = new IipOptions();
             var empty = gpu.FromHost(noise.Sample(1, 77, checkpoint.Unet.CrossAttentionDim));
             var perturbation = gpu.FromHost(noise.Sample(1, 77, checkpoint.Unet.CrossAttentionDim));
-            // the pipeline's loops replay CUDA graphs (CudaUNetGraphs): three inversion steps against the eager forward
+            // the pipeline's loops replay CUDA graphs (UNetGraphs): three inversion steps against the eager forward
             var z0 = gpu.ToHost(latent);
             var replayed = model.Sampler.Invert(z0, 3, options.GridSteps, empty);
             var eager = new DdimSampler(new NoisePredictor(gpu, unet, recordGraphs: false), model.Scheduler).Invert(z0, 3, options.GridSteps, empty);

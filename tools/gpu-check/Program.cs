@@ -3,13 +3,13 @@ using System.Globalization;
 using IIP.Engine;
 using IIP.Engine.Backends.Cuda;
 using IIP.GpuCheck;
-using IIP.Runtime.Tests.Cuda.Conformance;
+using IIP.TestSupport.Conformance;
 
 // iip-gpu-check [--filter TEXT] [--reps N]
 // Runs every CUDA conformance case (CUDA op vs the CPU reference at SD v1.4 shapes) and prints one row per case:
 // the worst error against its bound and the mean GPU time of the op over N timed repetitions (0: no timing).
 // iip-gpu-check --golden MODEL GOLDEN [--tokenizer DIR] [--device cuda|cpu|cpu-fp16]
-// Runs the golden cases (shared/golden/README.md) end to end on the device, as `iip golden` does on the CPU, judged by
+// Runs the golden cases (data/golden/README.md) end to end on the device, as `iip golden` does on the CPU, judged by
 // the fp16-storage bounds (GoldenFp16Tolerances). --device cpu runs them on the CPU backend with the fp32 bounds (to
 // check the runner where there is no GPU); cpu-fp16 on the CPU with fp16 storage emulated, with the fp16 bounds.
 // iip-gpu-check --bench [--model DIR] [--latent HxW] [--reps N]

@@ -3,7 +3,7 @@ namespace IIP.Detection.Golden;
 public enum GoldenStatus { Pass, Fail, NotRun }
 
 /// <summary>
-/// How a golden case is judged (shared/golden/README.md, "How close is close enough"):
+/// How a golden case is judged (data/golden/README.md, "How close is close enough"):
 /// AbsoluteOfMax: max |a - r| &lt;= Rel * max |r| + Abs (single forward passes);
 /// Relative: max |a - r| / max |r| &lt;= Rel (scheduler, DDIM step, loops, AdamW trajectory);
 /// RelativeL2: ||a - r||_2 / ||r||_2 &lt;= Rel (gradients); Exact: every element equal (token ids).

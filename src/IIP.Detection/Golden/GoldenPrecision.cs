@@ -3,7 +3,7 @@ namespace IIP.Detection.Golden;
 /// <summary>The storage precision a golden run is judged for.</summary>
 public enum GoldenPrecision
 {
-    /// <summary>fp32 storage (the CPU backend): shared/golden/README.md's tolerances.</summary>
+    /// <summary>fp32 storage (the CPU backend): data/golden/README.md's tolerances.</summary>
     Fp32,
 
     /// <summary>

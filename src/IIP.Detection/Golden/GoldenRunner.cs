@@ -1,7 +1,6 @@
 using System.Text.Json;
 using IIP.Detection.Methods;
 using IIP.Engine.Backends;
-using IIP.Engine.Backends.Cuda;
 using IIP.Engine.Diagnostics;
 using IIP.Engine.Optim;
 using IIP.Engine.Pipelines;
@@ -12,7 +11,7 @@ using IIP.Engine.Weights;
 namespace IIP.Detection.Golden;
 
 /// <summary>
-/// Recomputes the cases of a golden file (shared/golden/README.md defines names and meanings) with a loaded
+/// Recomputes the cases of a golden file (data/golden/README.md defines names and meanings) with a loaded
 /// model and compares them with the stored references. Cases whose reference tensors are absent are skipped;
 /// cases this engine cannot compute are reported NOT RUN with the reason, never as passed.
 /// <paramref name="precision"/> picks the bounds: the README's for fp32 storage (the CPU backend), or
@@ -25,9 +24,9 @@ public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, st
     /// <summary>The storage precision whose bounds the cases are judged by.</summary>
     public GoldenPrecision Precision { get; } = precision ?? PrecisionOf(model.Backend);
 
-    /// <summary>fp16 storage for the CUDA backend and the CPU's emulation of it (<see cref="Fp16StorageBackend"/>), else fp32.</summary>
+    /// <summary>fp16 storage for the CUDA backend and the CPU's emulation of it (<see cref="IBackend.Precision"/>), else fp32.</summary>
     public static GoldenPrecision PrecisionOf(IBackend backend) =>
-        backend is CudaBackend or Fp16StorageBackend ? GoldenPrecision.Fp16Storage : GoldenPrecision.Fp32;
+        backend.Precision == StoragePrecision.Fp16 ? GoldenPrecision.Fp16Storage : GoldenPrecision.Fp32;
 
     /// <summary>The references (golden.safetensors) and the tokenizer cases beside them (golden.json), given either file.</summary>
     public static (string Tensors, string Json) FilesOf(string goldenPath)

@@ -61,7 +61,7 @@ public sealed class HostSamplingSteps : ISamplingSteps
     }
 
     private static Tensor Host(Tensor t) =>
-        t.IsHost ? t : throw new ArgumentException($"host sampling steps need host tensors; [{t.ShapeText}] is on {t.Device}");
+        t.IsHost ? t : throw new ArgumentException($"host sampling steps need host tensors; [{t.ShapeText}] is on {t.Placement}");
 
     private sealed class HostTcnpLog(int steps, int items) : TcnpLog(steps, items)
     {

@@ -1,4 +1,5 @@
 using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 
 namespace IIP.Engine.Backends;
 
@@ -17,6 +18,22 @@ public readonly record struct Padding2d(int Top, int Left, int Bottom, int Right
 public interface IBackend
 {
     string Name { get; }
+
+    /// <summary>What the backend runs on, for reports (the GPU's name and memory; <see cref="Name"/> by default).</summary>
+    string Description => Name;
+
+    /// <summary>How tensors are stored between ops (fp32 by default), which decides the tolerances a result is judged by.</summary>
+    StoragePrecision Precision => StoragePrecision.Fp32;
+
+    /// <summary>Graph recording and replay where the backend has it (<see cref="IGraphRecording"/>); null by default.</summary>
+    IGraphRecording? GraphRecording => null;
+
+    /// <summary>
+    /// <paramref name="weights"/> made resident on this backend in one pass where that is cheaper than tensor by tensor
+    /// (the CUDA backend uploads a model part into one fp16 allocation, <see cref="IResidentWeights"/>); by default the
+    /// same source, read tensor by tensor as the modules ask.
+    /// </summary>
+    IWeightSource MakeResident(IWeightSource weights) => weights;
 
     /// <summary>A new uninitialised tensor on this backend.</summary>
     Tensor Allocate(params int[] shape);

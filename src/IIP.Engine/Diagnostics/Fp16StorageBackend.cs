@@ -16,6 +16,9 @@ namespace IIP.Engine.Diagnostics;
 public sealed class Fp16StorageBackend(IGradientBackend inner) : IGradientBackend
 {
     public string Name => $"{inner.Name} (fp16 storage)";
+
+    /// <summary>Every op's output is rounded to fp16, as the CUDA backend stores it.</summary>
+    public StoragePrecision Precision => StoragePrecision.Fp16;
     public Tensor Allocate(params int[] shape) => inner.Allocate(shape);
     public ActivationScope OpenScope() => inner.OpenScope();
     public Tensor FromHost(Tensor host) => Round(inner.FromHost(host.Clone()));

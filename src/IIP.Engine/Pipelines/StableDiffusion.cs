@@ -1,6 +1,4 @@
 using IIP.Engine.Backends;
-using IIP.Engine.Backends.Cuda;
-using IIP.Engine.Models;
 using IIP.Engine.Models.Clip;
 using IIP.Engine.Models.Unet;
 using IIP.Engine.Models.Vae;
@@ -41,8 +39,7 @@ public sealed class StableDiffusion
     public DdimSampler Sampler { get; }
 
     // a part's weights: on the CUDA backend uploaded in one pass (fp16, one allocation); elsewhere read tensor by tensor
-    private static IWeightSource OnBackend(IWeightSource weights, IBackend backend) =>
-        backend is CudaBackend cuda ? cuda.UploadWeights(weights) : weights;
+    private static IWeightSource OnBackend(IWeightSource weights, IBackend backend) => backend.MakeResident(weights);
 
     /// <summary>The model's native image side: VAE factor x UNet sample_size (512 for SD v1).</summary>
     public int NativeImageSize => Vae.DownsampleFactor * Unet.Config.SampleSize;

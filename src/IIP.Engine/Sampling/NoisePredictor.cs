@@ -1,5 +1,4 @@
 using IIP.Engine.Backends;
-using IIP.Engine.Backends.Cuda;
 using IIP.Engine.Models.Unet;
 using IIP.Engine.Tensors;
 
@@ -7,8 +6,8 @@ namespace IIP.Engine.Sampling;
 
 /// <summary>
 /// eps_theta(x, t, context): the UNet of a model on its backend, the one noise predictor of every sampling loop
-/// (<see cref="DdimSampler"/>). On the CUDA backend the forward is replayed from a recorded graph
-/// (<see cref="CudaUNetGraphs"/>; without <see cref="EngineOptions.CudaGraphs"/> it runs eagerly, the same values), and the timestep features
+/// (<see cref="DdimSampler"/>). On a backend that records graphs (CUDA) the forward is replayed from a recorded graph
+/// (<see cref="UNetGraphs"/>; without <see cref="EngineOptions.CudaGraphs"/> it runs eagerly, the same values), and the timestep features
 /// of each timestep vector are uploaded once and kept on the device, so a loop's steps copy nothing from the host.
 /// </summary>
 public sealed class NoisePredictor : IDisposable
@@ -16,14 +15,14 @@ public sealed class NoisePredictor : IDisposable
     // distinct timestep vectors kept on the backend; a sampler uses a few dozen (one per step of its grids)
     private const int MaxCachedFeatures = 4096;
 
-    private readonly CudaUNetGraphs? _graphs;
+    private readonly UNetGraphs? _graphs;
     private readonly Dictionary<string, Tensor> _features = [];
 
     public NoisePredictor(IBackend backend, UNet2DConditionModel unet, bool recordGraphs)
     {
         Backend = backend;
         Unet = unet;
-        _graphs = recordGraphs && backend is CudaBackend cuda ? new CudaUNetGraphs(cuda, unet) : null;
+        _graphs = recordGraphs && backend.GraphRecording is { } recording ? new UNetGraphs(recording, unet) : null;
     }
 
     public IBackend Backend { get; }

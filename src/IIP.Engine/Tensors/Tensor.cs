@@ -2,7 +2,7 @@ namespace IIP.Engine.Tensors;
 
 /// <summary>
 /// A dense, row-major fp32 tensor. Host tensors own a <c>float[]</c>; a device backend keeps its
-/// buffer in <see cref="Device"/> and leaves <see cref="Data"/> unavailable until copied back.
+/// buffer in <see cref="Storage"/> and leaves <see cref="Data"/> unavailable until copied back.
 /// Reshape shares storage; nothing else aliases.
 /// </summary>
 public sealed class Tensor
@@ -12,7 +12,10 @@ public sealed class Tensor
     public int[] Shape { get; }
 
     /// <summary>Backend-owned device storage (null for host tensors).</summary>
-    public object? Device { get; }
+    public IDeviceStorage? Storage { get; }
+
+    /// <summary>Where the elements are: <c>host</c> or the device's name.</summary>
+    public string Placement => Storage?.DeviceName ?? "host";
 
     public Tensor(int[] shape, float[]? data = null)
     {
@@ -23,14 +26,15 @@ public sealed class Tensor
         _host = data ?? new float[n];
     }
 
-    private Tensor(int[] shape, float[]? host, object? device)
+    private Tensor(int[] shape, float[]? host, IDeviceStorage? storage)
     {
         Shape = shape;
         _host = host;
-        Device = device;
+        Storage = storage;
     }
 
-    public static Tensor OnDevice(int[] shape, object device) => new((int[])shape.Clone(), null, device);
+    /// <summary>A tensor of <paramref name="shape"/> over a backend's <paramref name="storage"/>.</summary>
+    public static Tensor OnDevice(int[] shape, IDeviceStorage storage) => new((int[])shape.Clone(), null, storage);
 
     public static Tensor Zeros(params int[] shape) => new(shape);
 
@@ -45,7 +49,7 @@ public sealed class Tensor
     public bool IsConstant { get; private init; }
 
     /// <summary>The same storage marked <see cref="IsConstant"/>: the caller promises never to write it again.</summary>
-    public Tensor AsConstant() => new(Shape, _host, Device) { IsConstant = true };
+    public Tensor AsConstant() => new(Shape, _host, Storage) { IsConstant = true };
 
     /// <summary>The host elements, row-major.</summary>
     public float[] Data => _host ?? throw new InvalidOperationException("tensor lives on a device; copy it to the host first");
@@ -72,7 +76,7 @@ public sealed class Tensor
         }
         if (ElementCount(s) != Length)
             throw new ArgumentException($"cannot reshape [{ShapeText}] to [{string.Join(", ", s)}]");
-        return new Tensor(s, _host, Device);
+        return new Tensor(s, _host, Storage);
     }
 
     public Tensor Clone() => new(Shape, (float[])Data.Clone());

@@ -17,7 +17,7 @@ namespace IIP.Engine.Text;
 /// the word pattern runs and map to their own ids, as in Hugging Face's CLIPTokenizer that diffusers
 /// uses (OpenAI's simple_tokenizer only sees them where the pattern starts a match, so it splits
 /// ",&lt;|endoftext|&gt;" into ",&lt;|", "endoftext", "|&gt;").
-/// Checked against golden.json and against tests/IIP.Runtime.Tests/Text/clip_bpe_reference.py.
+/// Checked against golden.json and against tests/IIP.Engine.Tests/Text/clip_bpe_reference.py.
 /// </remarks>
 public sealed class ClipTokenizer
 {

@@ -1,5 +1,5 @@
+using IIP.Engine.Configs;
 using System.Globalization;
-using IIP.Engine.Models;
 
 namespace IIP.Engine.Weights;
 

@@ -1,5 +1,5 @@
+using IIP.Engine.Configs;
 using System.Text.Json;
-using IIP.Engine.Models;
 
 namespace IIP.Engine.Weights;
 

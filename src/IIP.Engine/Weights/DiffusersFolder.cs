@@ -1,4 +1,4 @@
-using IIP.Engine.Models;
+using IIP.Engine.Configs;
 
 namespace IIP.Engine.Weights;
 

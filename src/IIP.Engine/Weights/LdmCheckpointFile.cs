@@ -1,4 +1,4 @@
-using IIP.Engine.Models;
+using IIP.Engine.Configs;
 using IIP.Engine.Tensors;
 
 namespace IIP.Engine.Weights;

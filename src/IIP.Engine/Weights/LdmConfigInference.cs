@@ -1,5 +1,5 @@
+using IIP.Engine.Configs;
 using System.Text.RegularExpressions;
-using IIP.Engine.Models;
 
 namespace IIP.Engine.Weights;
 

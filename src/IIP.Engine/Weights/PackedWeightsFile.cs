@@ -1,7 +1,7 @@
+using IIP.Engine.Configs;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using IIP.Engine.Models;
 using IIP.Engine.Tensors;
 
 namespace IIP.Engine.Weights;

@@ -7,7 +7,7 @@ namespace IIP.Cli.Tests.Golden;
 [Collection("Console")]
 public class GoldenCommandTests
 {
-    // every case shared/golden/README.md defines, as printed by the command
+    // every case data/golden/README.md defines, as printed by the command
     private static readonly string[] AllCases =
     [
         "tokenizer", "text_encoder.hidden", "scheduler.timesteps50", "scheduler.alphas_cumprod",

@@ -270,7 +270,7 @@ public class ScanCommandTests
     {
         string dir = TestPaths.NewTempDir("scan-onnx-norm");
         string embedder = Path.Combine(dir, "mean.onnx");
-        File.WriteAllBytes(embedder, IIP.Runtime.Tests.Detection.TinyOnnxModel.MeanEmbedder(32, 32));
+        File.WriteAllBytes(embedder, TinyOnnxModel.MeanEmbedder(32, 32));
         var result = Scan(Image("heldout"), Path.Combine(dir, "r.jsonl"), "--similarity", "onnx-embedding", "--embedding-model", embedder, option, value);
         Assert.Equal(2, result.ExitCode);
         Assert.Contains($"{option} '{value}'", result.Stderr);
@@ -296,7 +296,7 @@ public class ScanCommandTests
     {
         string dir = TestPaths.NewTempDir("scan-onnx");
         string embedder = Path.Combine(dir, "mean.onnx");
-        File.WriteAllBytes(embedder, IIP.Runtime.Tests.Detection.TinyOnnxModel.MeanEmbedder(32, 32));
+        File.WriteAllBytes(embedder, TinyOnnxModel.MeanEmbedder(32, 32));
         string output = Path.Combine(dir, "results.jsonl");
         var result = Scan(Manifest(dir, Image("heldout/000000.png")), output, "--method", "iip", "--similarity", "onnx-embedding", "--embedding-model", embedder);
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);

@@ -74,7 +74,7 @@ public class WebDatasetScanTests
     public void AShardsSamplesScoreAsTheirImageFilesAndABadMemberIsAnErrorRecord()
     {
         string dir = TestPaths.NewTempDir("wds-scan");
-        var (tar, pngs) = IIP.Runtime.Tests.Scanning.WebDatasetFixture.WriteShard(dir);
+        var (tar, pngs) = WebDatasetFixture.WriteShard(dir);
         string model = Path.Combine(TestPaths.Testbed, "model");
         string list = Path.Combine(dir, "files.txt");
         File.WriteAllLines(list, pngs);

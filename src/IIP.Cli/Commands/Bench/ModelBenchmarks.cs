@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using IIP.Engine.Backends.Cuda;
+using IIP.Engine.Backends.Cpu;
 using IIP.Engine.Diagnostics;
 using IIP.Engine.Models.Clip;
 using IIP.Engine.Models.Unet;
@@ -21,8 +21,8 @@ public sealed class ModelBenchmarks(TextWriter output, OpBenchmarks ops, int war
     public void Run(string part, string modelPath, int batch, int height, int width, string device = "cpu")
     {
         var engine = DeviceOption.Select(device);
-        var gpu = engine as CudaBackend;
-        if (gpu is null) _ = ops.GemmPeak;   // before the model and its worker threads exist
+        bool onCpu = engine is CpuBackend;   // the CPU's measured FMA peak is the figure to compare with
+        if (onCpu) _ = ops.GemmPeak;   // before the model and its worker threads exist
         var clock = Stopwatch.StartNew();
         using var checkpoint = StableDiffusionCheckpoint.Open(modelPath);
         var backend = new FlopCountingBackend(engine);
@@ -82,11 +82,11 @@ public sealed class ModelBenchmarks(TextWriter output, OpBenchmarks ops, int war
             times.Add(t.Elapsed.TotalSeconds);
         }
         double best = times.Min(), median = times.Order().ElementAt(times.Count / 2);
-        if (gpu is not null)
+        if (!onCpu)
         {
             // a GPU has no CPU FMA peak to compare with: the device and the rate (eager launches; the sampling loops replay
             // CUDA graphs, timed by tools/gpu-check --bench)
-            output.WriteLine($"{best:F4} s/forward (best of {repeat}; median {median:F4} s) on {gpu.Device}, eager launches, {gflop:F1} GFLOP counted, " +
+            output.WriteLine($"{best:F4} s/forward (best of {repeat}; median {median:F4} s) on {engine.Description}, eager launches, {gflop:F1} GFLOP counted, " +
                              $"{gflop / best / 1e3:F1} TFLOP/s");
             return;
         }

@@ -16,7 +16,7 @@ public static class GoldenCommand
         var only = new Option<string[]>("--only") { Description = "Run only the cases whose names start with these prefixes (e.g. --only unet. --only grad.)", AllowMultipleArgumentsPerToken = true };
         var device = DeviceOption.Create();
         var command = new Command("golden",
-            "Recompute the golden cases (shared/golden/README.md) for a model and compare: one line per case with the max absolute error, " +
+            "Recompute the golden cases (data/golden/README.md) for a model and compare: one line per case with the max absolute error, " +
             "the relative error, the tolerance and PASS/FAIL; cases this build cannot compute are listed NOT RUN. Exit code 1 if any case fails. " +
             "On --device cuda (fp16 storage) the cases are judged by the fp16 bounds measured for it (GoldenFp16Tolerances).")
         {

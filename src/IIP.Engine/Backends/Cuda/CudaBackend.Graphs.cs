@@ -68,8 +68,11 @@ public sealed partial class CudaBackend
         }
     }
 
+    /// <summary><see cref="IGraphRecording.Record"/>: <see cref="Capture"/> with the default arena chunk.</summary>
+    public IRecordedGraph Record(Action record) => Capture(record);
+
     /// <summary>A recorded op sequence with its arena; <see cref="Replay"/> queues it on the backend's stream.</summary>
-    public sealed class CapturedGraph : IDisposable
+    public sealed class CapturedGraph : IRecordedGraph
     {
         private readonly CudaBackend _backend;
         private readonly CudaGraph _graph;

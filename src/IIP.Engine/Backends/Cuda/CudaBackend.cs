@@ -17,12 +17,12 @@ namespace IIP.Engine.Backends.Cuda;
 /// </para>
 /// <para>Not thread-safe: use a backend from one thread at a time (any thread; the context is made current per call).</para>
 /// </summary>
-public sealed partial class CudaBackend : IGradientBackend, IDisposable
+public sealed partial class CudaBackend : IGradientBackend, IGraphRecording, IDisposable
 {
     private readonly CudaKernelSet _kernels;
     private readonly CudaMemoryPool _pool;
     private readonly ScopedOwnership<CudaPooledBuffer> _scopes = new(
-        tensor => tensor.Device is CudaStorage { Owner: CudaPooledBuffer buffer } ? buffer : null,
+        tensor => tensor.Storage is CudaStorage { Owner: CudaPooledBuffer buffer } ? buffer : null,
         buffers => buffers.ForEach(b => b.Dispose()));   // back to the pool; reuse is stream-ordered (one stream)
     private CudaArena? _arena;
     private bool _capturing;
@@ -33,6 +33,17 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
     public CudaStream Stream { get; }
 
     public string Name => $"cuda:{Device.Ordinal}";
+
+    public string Description => Device.ToString();
+
+    /// <summary>Tensors are fp16 on the device (<see cref="CudaStorage"/>).</summary>
+    public StoragePrecision Precision => StoragePrecision.Fp16;
+
+    /// <summary>CUDA graphs (<see cref="Capture"/>).</summary>
+    public IGraphRecording GraphRecording => this;
+
+    /// <summary>A model part uploaded in one pass (<see cref="UploadWeights"/>).</summary>
+    public Weights.IWeightSource MakeResident(Weights.IWeightSource weights) => UploadWeights(weights);
 
     /// <summary>
     /// Whether linear layers and convolutions run on cuBLAS (opt-in with IIP_CUBLAS=1 while it is being checked on GPUs;
@@ -121,14 +132,21 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
         return new CudaStorage(this, buffer.Pointer, elements, buffer);
     }
 
-    // Scratch memory for one op (fp32 scores, partial sums): from the arena inside UseArena, else the pool. The owner
-    // must stay referenced until the work using it is queued (pool blocks are reused in stream order).
+    // Scratch memory for one op (fp32 scores, partial sums): from the arena inside UseArena, else the pool. Give it back
+    // with ReleaseScratch once the work using it is queued: pool blocks are handed out again only to later work on this
+    // one stream, so the queued kernels still read and write it first.
     private (DevicePointer Pointer, object Owner) Scratch(long bytes)
     {
         bytes = Math.Max(bytes, 4);
         if (_arena is { } arena) return (arena.Allocate(bytes), arena);
         var buffer = _pool.Rent(bytes);
         return (buffer.Pointer, buffer);
+    }
+
+    // Returns a Scratch block to the pool now (an arena's blocks live as long as the arena: nothing to do).
+    private static void ReleaseScratch(object? owner)
+    {
+        if (owner is CudaPooledBuffer buffer) buffer.Dispose();
     }
 
     /// <summary>Uploads a host tensor, rounding to fp16 (round to nearest even; beyond +-65504 becomes infinity).</summary>
@@ -155,6 +173,13 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
         var half = new Half[host.Length];
         TensorPrimitives.ConvertToHalf(host.Data, half);
         Stream.CopyToDevice<Half>(half, storage.Pointer);  // pageable source: staged before the call returns
+    }
+
+    /// <summary>A host tensor uploaded into, or one of this backend's copied into, <paramref name="destination"/>.</summary>
+    public void CopyInto(Tensor source, Tensor destination)
+    {
+        if (source.IsHost) CopyFromHost(source, destination);
+        else CopyOnDevice(source, destination);
     }
 
     /// <summary>Copies device tensor <paramref name="source"/> into <paramref name="destination"/> (same element count), in stream order.</summary>
@@ -272,7 +297,7 @@ public sealed partial class CudaBackend : IGradientBackend, IDisposable
 
     private CudaStorage Storage(Tensor t, string op)
     {
-        if (t.Device is not CudaStorage storage)
+        if (t.Storage is not CudaStorage storage)
             throw new ArgumentException($"{op}: tensor [{t.ShapeText}] is {(t.IsHost ? "on the host" : "on another backend")}; upload it with FromHost");
         if (!ReferenceEquals(storage.Backend, this))
             throw new ArgumentException($"{op}: tensor [{t.ShapeText}] belongs to {storage.Backend.Name}, not this backend instance");

@@ -3,12 +3,12 @@ using IIP.Native;
 namespace IIP.Engine.Backends.Cuda;
 
 /// <summary>
-/// The device buffer behind a CUDA tensor (<see cref="Tensors.Tensor.Device"/>): fp16 elements at
+/// The device buffer behind a CUDA tensor (<see cref="Tensors.Tensor.Storage"/>): fp16 elements at
 /// <see cref="Pointer"/>. <see cref="Owner"/> keeps the memory alive: a pooled buffer (returned to the pool when the
 /// storage is collected) or the arena of a lifetime (a captured graph, a model's weights).
 /// Reshaped tensors share the storage.
 /// </summary>
-public sealed class CudaStorage
+public sealed class CudaStorage : Tensors.IDeviceStorage
 {
     public const int ElementBytes = 2;  // fp16
 
@@ -30,6 +30,8 @@ public sealed class CudaStorage
     }
 
     public long Bytes => Elements * ElementBytes;
+
+    public string DeviceName => Backend.Name;
 
     public override string ToString() => $"{Elements} fp16 at {Pointer} on {Backend.Name}";
 }

@@ -1,3 +1,4 @@
+using IIP.Engine.Configs;
 using IIP.Engine.Backends;
 using IIP.Engine.Models.Layers;
 using IIP.Engine.Tensors;
