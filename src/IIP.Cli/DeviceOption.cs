@@ -7,7 +7,8 @@ namespace IIP.Cli;
 
 /// <summary>
 /// `--device cpu|cuda`: where the model runs. cuda falls back to the CPU, saying why, when no driver or GPU is
-/// present. The CPU is the default: the CUDA kernels have not yet been checked on a GPU (docs/benchmarks.md).
+/// present. The CPU is the default: the CUDA backend passed its conformance cases on an H200 (2026-11-28), but the
+/// kernels and the sampling path changed since have been checked only on the kernel emulator (docs/benchmarks.md).
 /// </summary>
 public static class DeviceOption
 {

@@ -30,6 +30,16 @@ public sealed class CudaMemoryPool : IDisposable
     /// <summary>Bytes cached in free lists (returned blocks not yet drained are not counted).</summary>
     public long BytesCached { get; private set; }
 
+    private static long s_returnedByFinalizer;
+
+    /// <summary>
+    /// Buffers of any pool in the process whose block came back through their finalizer instead of a
+    /// <see cref="CudaPooledBuffer.Dispose"/>: memory the code let go of without saying when, held until a collection.
+    /// The product path keeps this at zero (activation scopes, Dispose); `iip scan --stats` prints it and a test counts it
+    /// over a scan on the kernel emulator.
+    /// </summary>
+    public static long ReturnedByFinalizer => Interlocked.Read(ref s_returnedByFinalizer);
+
     public CudaMemoryPool(CudaDevice device) => Device = device;
 
     /// <summary>The size class a request of <paramref name="bytes"/> bytes is served from.</summary>
@@ -95,7 +105,11 @@ public sealed class CudaMemoryPool : IDisposable
     }
 
     // Called by a buffer's Dispose or finalizer: no CUDA call, no lock beyond the concurrent queue.
-    internal void Return(CudaDeviceMemory block) => _returned.Enqueue(block);
+    internal void Return(CudaDeviceMemory block, bool byFinalizer)
+    {
+        if (byFinalizer) Interlocked.Increment(ref s_returnedByFinalizer);
+        _returned.Enqueue(block);
+    }
 
     private void DrainReturned()
     {
@@ -145,13 +159,13 @@ public sealed class CudaPooledBuffer : IDisposable
     public void Dispose()
     {
         var block = Interlocked.Exchange(ref _block, null);
-        if (block is not null) _pool.Return(block);
+        if (block is not null) _pool.Return(block, byFinalizer: false);
         GC.SuppressFinalize(this);
     }
 
     ~CudaPooledBuffer()
     {
         var block = Interlocked.Exchange(ref _block, null);
-        if (block is not null) _pool.Return(block);
+        if (block is not null) _pool.Return(block, byFinalizer: true);
     }
 }

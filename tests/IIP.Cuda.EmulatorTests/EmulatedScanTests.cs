@@ -55,18 +55,22 @@ public class EmulatedScanTests
         string[] common = ["scan", "--model", model, "--images", list, "--device", "cuda", "--stats", "--mtcnp-steps", "1",
             "--perturbation-iterations", "0", "--calibration-images", "0", "--cache-dir", Path.Combine(dir, "cache")];
 
-        var (copies2, launches2) = Counts(CliRunner.Run([.. common, "--inversion-steps", "2", "--out", Path.Combine(dir, "steps2.jsonl")]));
-        var (copies4, launches4) = Counts(CliRunner.Run([.. common, "--inversion-steps", "4", "--out", Path.Combine(dir, "steps4.jsonl")]));
+        var (copies2, launches2, finalized2) = Counts(CliRunner.Run([.. common, "--inversion-steps", "2", "--out", Path.Combine(dir, "steps2.jsonl")]));
+        var (copies4, launches4, finalized4) = Counts(CliRunner.Run([.. common, "--inversion-steps", "4", "--out", Path.Combine(dir, "steps4.jsonl")]));
 
         // 2 inversion + 2 regeneration steps against 4 + 4: the latents stay on the device, so the host copies per image
         // (the image in, the latent and TCNP values out, the loop's contexts in) are the same; the launches are not
         Assert.Equal(copies2, copies4);
         Assert.True(copies2 > 0 && copies2 < 20, $"{copies2} host-device copies per image");
         Assert.True(launches4 > launches2, $"launches per image: {launches2} at 2 steps, {launches4} at 4");
+        // every pooled buffer of the scan (text encoder, VAE, sampling loops, op scratch) went back by a scope or a release:
+        // none was left for a finalizer to find (31 before the loops, the VAE and the text encoder released theirs)
+        Assert.Equal(0, finalized2);
+        Assert.Equal(0, finalized4);
     }
 
-    // the per-image figures of `iip scan --stats`
-    private static (double Copies, double Launches) Counts(CliResult run)
+    // the per-image figures of `iip scan --stats` and its count of buffers left to the finalizer
+    private static (double Copies, double Launches, double Finalized) Counts(CliResult run)
     {
         Assert.True(run.ExitCode == 0, run.Stderr);
         double Read(string prefix)
@@ -74,7 +78,7 @@ public class EmulatedScanTests
             string line = run.Stdout.Split('\n').Single(l => l.StartsWith(prefix, StringComparison.Ordinal));
             return double.Parse(line[prefix.Length..].Split(' ', 2)[0], System.Globalization.CultureInfo.InvariantCulture);
         }
-        return (Read("host-device copies per image: "), Read("kernel launches per image: "));
+        return (Read("host-device copies per image: "), Read("kernel launches per image: "), Read("device buffers left to the finalizer: "));
     }
 
     private static Dictionary<string, double> Scores(string results) =>

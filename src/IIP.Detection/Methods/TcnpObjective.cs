@@ -15,13 +15,16 @@ public static class TcnpObjective
     /// <summary>x [1, C, h, w], cond and uncond [1, S, D] -> (L, dL/dcond [1, S, D] on the host).</summary>
     public static (double Loss, Tensor Gradient) LossAndGradient(UNet2DConditionModel unet, IBackend be, Tensor x, int t, Tensor cond, Tensor uncond)
     {
+        // the tape's activations and the gradient's intermediates belong to this scope; the uploads are released at the end
+        using var scope = be.OpenScope();
         var xd = be.FromHost(be.ToHost(x));
-        var epsU = be.ToHost(unet.Forward(xd, t, be.FromHost(be.ToHost(uncond))));   // [1, C, h, w]
+        var uncondOnBackend = be.FromHost(be.ToHost(uncond));
+        var epsU = be.ToHostOutOf(scope, unet.Forward(xd, t, uncondOnBackend));   // [1, C, h, w]
         var tape = new GradientTape(be);
         var context = be.FromHost(be.ToHost(cond).Clone());
         tape.Watch(context);
         var epsCDevice = unet.Forward(xd, [t], context, tape);
-        var epsC = be.ToHost(epsCDevice);
+        var epsC = be.ToHostOutOf(scope, epsCDevice);
         var diff = new Tensor(epsC.Shape);
         double sq = 0;
         for (long i = 0; i < diff.Length; i++)
@@ -35,16 +38,22 @@ public static class TcnpObjective
         var seed = new Tensor(diff.Shape);
         if (loss > 0)
             for (long i = 0; i < seed.Length; i++) seed.Data[i] = (float)(diff.Data[i] / loss);
-        var gradient = be.ToHost(tape.Gradient(epsCDevice, be.FromHost(seed), context));
+        var seedOnBackend = be.FromHost(seed);
+        var gradient = be.ToHostOutOf(scope, tape.Gradient(epsCDevice, seedOnBackend, context));
+        foreach (var upload in new[] { xd, uncondOnBackend, context, seedOnBackend }) be.Release(upload);
         return (loss, gradient);
     }
 
     /// <summary>L without the gradient (one batched UNet call). x [1, C, h, w] -> L.</summary>
     public static double Loss(UNet2DConditionModel unet, IBackend be, Tensor x, int t, Tensor cond, Tensor uncond)
     {
+        using var scope = be.OpenScope();
         var hx = be.ToHost(x);
-        var eps = be.ToHost(unet.Forward(be.FromHost(Tensor.ConcatBatch(hx, hx)), t,
-            be.FromHost(Tensor.ConcatBatch(be.ToHost(uncond), be.ToHost(cond)))));
+        var pair = be.FromHost(Tensor.ConcatBatch(hx, hx));                                             // [2, C, h, w]
+        var contexts = be.FromHost(Tensor.ConcatBatch(be.ToHost(uncond), be.ToHost(cond)));             // [2, S, D]
+        var eps = be.ToHostOutOf(scope, unet.Forward(pair, t, contexts));
+        be.Release(pair);
+        be.Release(contexts);
         int n = (int)hx.Length;
         double sq = 0;
         for (int i = 0; i < n; i++)

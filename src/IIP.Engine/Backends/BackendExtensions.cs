@@ -10,6 +10,17 @@ public static class BackendExtensions
         be as IGradientBackend ?? throw new NotSupportedException($"the {be.Name} backend has no gradient ops");
 
     // x [M.., K], w [N, K] -> [M.., N]
+    /// <summary>
+    /// A host tensor with <paramref name="tensor"/>'s values that outlives <paramref name="scope"/>: on a device backend a
+    /// copy (the device tensor stays the scope's, freed when it closes); on the CPU, where <see cref="IBackend.ToHost"/>
+    /// is the tensor itself, the tensor kept out of the scope so that its pooled memory is not handed out again.
+    /// </summary>
+    public static Tensor ToHostOutOf(this IBackend be, ActivationScope scope, Tensor tensor)
+    {
+        var host = be.ToHost(tensor);
+        return ReferenceEquals(host, tensor) ? scope.Keep(tensor) : host;
+    }
+
     public static Tensor Linear(this IBackend be, Tensor x, Tensor w, Tensor? b)
     {
         var shape = (int[])x.Shape.Clone();

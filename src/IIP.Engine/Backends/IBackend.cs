@@ -50,6 +50,13 @@ public interface IBackend
     /// <summary>A host copy (the same tensor on the CPU).</summary>
     Tensor ToHost(Tensor tensor);
 
+    /// <summary>
+    /// Gives <paramref name="tensor"/>'s memory back now instead of when it is collected: for uploads (<see cref="FromHost"/>)
+    /// and other tensors no <see cref="ActivationScope"/> owns. Neither it nor a view of it may be used after. Host tensors,
+    /// weights and a recorded graph's tensors are left alone (nothing to do on the CPU).
+    /// </summary>
+    void Release(Tensor tensor) { }
+
     /// <summary>The DDIM steps between UNet calls on this backend's tensors (fused kernels on the CUDA backend).</summary>
     ISamplingSteps SamplingSteps => HostSamplingSteps.Instance;
 

@@ -20,6 +20,7 @@ public sealed class FlopCountingBackend(IBackend inner) : IBackend
     public ActivationScope OpenScope() => inner.OpenScope();
     public Tensor FromHost(Tensor host) => inner.FromHost(host);
     public Tensor ToHost(Tensor tensor) => inner.ToHost(tensor);
+    public void Release(Tensor tensor) => inner.Release(tensor);
 
     public void Linear(Tensor x, Tensor w, Tensor? b, Tensor y)
     {

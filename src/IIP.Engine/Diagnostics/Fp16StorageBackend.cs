@@ -23,6 +23,7 @@ public sealed class Fp16StorageBackend(IGradientBackend inner) : IGradientBacken
     public ActivationScope OpenScope() => inner.OpenScope();
     public Tensor FromHost(Tensor host) => Round(inner.FromHost(host.Clone()));
     public Tensor ToHost(Tensor tensor) => inner.ToHost(tensor);
+    public void Release(Tensor tensor) => inner.Release(tensor);
 
     public void Linear(Tensor x, Tensor w, Tensor? b, Tensor y) { inner.Linear(x, w, b, y); Round(y); }
     public void Conv2d(Tensor x, Tensor w, Tensor? b, int stride, Padding2d padding, Tensor y) { inner.Conv2d(x, w, b, stride, padding, y); Round(y); }

@@ -52,16 +52,35 @@ public sealed class StableDiffusion
     public ClipTokenizer RequireTokenizer() =>
         Tokenizer ?? throw new InvalidOperationException("this checkpoint has no tokenizer; pass --tokenizer DIR (a folder with vocab.json and merges.txt)");
 
-    // prompts -> [N, 77, D]
+    // prompts -> [N, 77, D] (host), its device buffers back in the pool when it returns
     public Tensor EncodePrompts(IReadOnlyList<string> prompts)
     {
         var tokenizer = RequireTokenizer();
-        return TextEncoder.Forward(prompts.Select(tokenizer.Encode).ToArray());
+        using var scope = Backend.OpenScope();
+        return Backend.ToHostOutOf(scope, TextEncoder.Forward(prompts.Select(tokenizer.Encode).ToArray()));
     }
 
-    // image [N, 3, H, W] in [-1, 1] -> UNet-space latent s * posterior mean [N, Cz, H/8, W/8]
-    public Tensor EncodeImage(Tensor image) => Backend.Scale(Vae.Encode(Backend.FromHost(image)).Mean, ScalingFactor);
+    // image [N, 3, H, W] in [-1, 1] -> UNet-space latent s * posterior mean [N, Cz, H/8, W/8] (host); every device
+    // buffer it used is back in the pool when it returns
+    public Tensor EncodeImage(Tensor image)
+    {
+        using var scope = Backend.OpenScope();
+        var uploaded = Backend.FromHost(image);
+        var posterior = Vae.Encode(uploaded);
+        var latent = Backend.ToHostOutOf(scope, Backend.Scale(posterior.Mean, ScalingFactor));
+        if (!ReferenceEquals(uploaded, image)) Backend.Release(uploaded);
+        Backend.Release(posterior.Mean);     // uploads of the VAE's host-side split of the moments
+        Backend.Release(posterior.LogVar);
+        return latent;
+    }
 
-    // latent [N, Cz, h, w] in UNet space -> image [N, 3, 8h, 8w] roughly in [-1, 1] (host)
-    public Tensor DecodeLatent(Tensor latent) => Backend.ToHost(Vae.Decode(Backend.Scale(Backend.FromHost(latent), 1f / ScalingFactor)));
+    // latent [N, Cz, h, w] in UNet space -> image [N, 3, 8h, 8w] roughly in [-1, 1] (host), as EncodeImage with its buffers
+    public Tensor DecodeLatent(Tensor latent)
+    {
+        using var scope = Backend.OpenScope();
+        var uploaded = Backend.FromHost(latent);
+        var image = Backend.ToHostOutOf(scope, Vae.Decode(Backend.Scale(uploaded, 1f / ScalingFactor)));
+        if (!ReferenceEquals(uploaded, latent)) Backend.Release(uploaded);
+        return image;
+    }
 }

@@ -11,6 +11,8 @@ namespace IIP.Engine.Sampling;
 /// CUDA backend: no host copy inside a loop; the TCNP values are read once at its end); the host sees the latent in and
 /// the result out. Formulas: <see cref="DdimScheduler"/> (DDIM, eta 0) and classifier-free guidance
 /// eps = eps_u + g (eps_c - eps_u) with TCNP = ||eps_c - eps_u||_2 per item (Wen et al. 2024).
+/// Memory: each loop runs in an <see cref="ActivationScope"/> and releases its uploads (<see cref="IBackend.Release"/>), so
+/// it returns every device buffer it used when it returns, never leaving one to a finalizer.
 /// </summary>
 public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler scheduler)
 {
@@ -30,7 +32,11 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
     {
         int n = x.Shape[0];
         RequireTimesteps(n, timesteps);
-        return Backend.ToHost(Predictor.Predict(x, Floats(timesteps), Contexts(n, context)));
+        using var scope = Backend.OpenScope();
+        var contexts = Contexts(n, context);
+        var eps = Backend.ToHostOutOf(scope, Predictor.Predict(x, Floats(timesteps), contexts));
+        ReleaseUpload(contexts, context);
+        return eps;
     }
 
     /// <summary>
@@ -43,11 +49,17 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         if (guidance == 1f) return PredictNoise(x, timesteps, cond);
         int n = x.Shape[0];
         RequireTimesteps(n, timesteps);
-        var pair = Pair(Backend.FromHost(x));
-        var epsPair = Predictor.Predict(pair, Floats([.. timesteps, .. timesteps]), GuidanceContexts(n, uncond, cond));
+        using var scope = Backend.OpenScope();
+        var uploaded = Backend.FromHost(x);
+        var pair = Pair(uploaded);
+        var contexts = GuidanceContexts(n, uncond, cond);
+        var epsPair = Predictor.Predict(pair, Floats([.. timesteps, .. timesteps]), contexts);
         var eps = Backend.Allocate(x.Shape);
         Steps.GuidanceCombine(epsPair, guidance, eps);
-        return Backend.ToHost(eps);
+        var result = Backend.ToHostOutOf(scope, eps);
+        ReleaseUpload(uploaded, x);
+        Backend.Release(contexts);
+        return result;
     }
 
     /// <summary>
@@ -59,6 +71,7 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         IProgress<int>? progress = null)
     {
         int n = latents.Shape[0];
+        using var scope = Backend.OpenScope();
         var contexts = GuidanceContexts(n, uncond, cond);
         var x = Working(latents);
         var pair = Backend.Allocate([2 * n, .. x.Shape[1..]]);
@@ -71,7 +84,10 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
             Steps.GuidedDdimStep(epsPair, x, guidance, Scheduler.Alpha(t), Scheduler.Alpha(t - ratio), x, log, i);
             progress?.Report(i + 1);
         }
-        return new GuidedSamples(Backend.ToHost(x), log.Read());
+        var result = new GuidedSamples(Backend.ToHostOutOf(scope, x), log.Read());
+        Backend.Release(x);
+        Backend.Release(contexts);
+        return result;
     }
 
     /// <summary>
@@ -85,6 +101,7 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         int ratio = Scheduler.StepRatio(gridSteps);
         var ascending = Scheduler.Timesteps(gridSteps).Reverse().Take(steps).ToArray();
         int n = z0.Shape[0];
+        using var scope = Backend.OpenScope();
         var contexts = Contexts(n, context);
         var x = Working(z0);
         path?.Add(Backend.ToHost(z0).Clone());
@@ -94,7 +111,10 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
             Steps.DdimTransfer(x, eps, Scheduler.Alpha(t - ratio), Scheduler.Alpha(t), x);
             path?.Add(Backend.ToHost(x).Clone());
         }
-        return Backend.ToHost(x);
+        var result = Backend.ToHostOutOf(scope, x);
+        Backend.Release(x);
+        ReleaseUpload(contexts, context);
+        return result;
     }
 
     /// <summary>
@@ -104,15 +124,26 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
     public Tensor Transfer(Tensor x, int from, int to, Tensor context)
     {
         int n = x.Shape[0];
+        using var scope = Backend.OpenScope();
         var working = Working(x);
-        var eps = Predictor.Predict(working, Repeated(from, n), Contexts(n, context));
+        var contexts = Contexts(n, context);
+        var eps = Predictor.Predict(working, Repeated(from, n), contexts);
         Steps.DdimTransfer(working, eps, Scheduler.Alpha(from), Scheduler.Alpha(to), working);
-        return Backend.ToHost(working);
+        var result = Backend.ToHostOutOf(scope, working);
+        Backend.Release(working);
+        ReleaseUpload(contexts, context);
+        return result;
     }
 
     // a copy of the input on the backend that the loop may overwrite (an input already on a device comes by the host:
     // callers hand in host latents)
     private Tensor Working(Tensor latents) => Backend.FromHost(latents.IsHost ? latents.Clone() : Backend.ToHost(latents));
+
+    // releases what this sampler uploaded, never the caller's tensor (FromHost of a tensor already on the backend is itself)
+    private void ReleaseUpload(Tensor upload, Tensor callers)
+    {
+        if (!ReferenceEquals(upload, callers)) Backend.Release(upload);
+    }
 
     private Tensor Pair(Tensor x)
     {
@@ -121,7 +152,8 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         return pair;
     }
 
-    // context [1, S, D] or [N, S, D] -> [N, S, D] on the backend (one upload per loop)
+    // context [1, S, D] or [N, S, D] -> [N, S, D] on the backend (one upload per loop; the context itself when it is
+    // [N, S, D] on the backend already)
     private Tensor Contexts(int n, Tensor context)
     {
         if (context.Shape[0] == n) return Backend.FromHost(context);

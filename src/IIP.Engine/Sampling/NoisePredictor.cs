@@ -38,9 +38,12 @@ public sealed class NoisePredictor : IDisposable
         if (timesteps.Length != x.Shape[0] || context.Shape[0] != x.Shape[0])
             throw new ArgumentException($"{x.Shape[0]} latents need as many timesteps and contexts, got {timesteps.Length} and [{context.ShapeText}]");
         var features = Features(timesteps);
-        return _graphs is { } graphs
-            ? graphs.Forward(x, features, context)
-            : Unet.Forward(Backend.FromHost(x), features, context);
+        if (_graphs is { } graphs) return graphs.Forward(x, features, context);
+        if (!x.IsHost) return Unet.Forward(x, features, context);
+        var uploaded = Backend.FromHost(x);
+        var eps = Unet.Forward(uploaded, features, context);
+        Backend.Release(uploaded);   // queued work still reads it first (stream order)
+        return eps;
     }
 
     // the sinusoidal timestep features [N, C0] on the backend, uploaded once per distinct timestep vector
@@ -56,5 +59,11 @@ public sealed class NoisePredictor : IDisposable
     /// <summary>Frees the recorded graphs and their activations; later calls record again (a bench sweeping batch sizes).</summary>
     public void ReleaseGraphs() => _graphs?.Dispose();
 
-    public void Dispose() => _graphs?.Dispose();
+    /// <summary>Frees the recorded graphs and the cached timestep features.</summary>
+    public void Dispose()
+    {
+        _graphs?.Dispose();
+        foreach (var features in _features.Values) Backend.Release(features);
+        _features.Clear();
+    }
 }

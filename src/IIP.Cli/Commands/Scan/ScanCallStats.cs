@@ -13,6 +13,7 @@ namespace IIP.Cli.Commands.Scan;
 public sealed class ScanCallStats(IProgress<ScanProgress> inner) : IProgress<ScanProgress>
 {
     private DriverCallCounts.Snapshot _last = DriverCallCounts.Now();
+    private readonly long _finalizedAtStart = CudaMemoryPool.ReturnedByFinalizer;
     private DriverCallCounts.Snapshot? _warmUp;
     private DriverCallCounts.Snapshot _steady;
     private int _warmUpImages, _steadyImages, _skipped;
@@ -41,9 +42,16 @@ public sealed class ScanCallStats(IProgress<ScanProgress> inner) : IProgress<Sca
         }
     }
 
-    /// <summary>The lines `host-device copies per image: N` and `kernel launches per image: N`, with what they cover.</summary>
+    /// <summary>
+    /// The lines `host-device copies per image: N` and `kernel launches per image: N`, with what they cover, and
+    /// `device buffers left to the finalizer: N` (pooled GPU buffers the scan dropped without releasing them, counted after
+    /// a full collection: 0 when every one went back by a scope or Dispose).
+    /// </summary>
     public IEnumerable<string> Lines()
     {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        yield return $"device buffers left to the finalizer: {CudaMemoryPool.ReturnedByFinalizer - _finalizedAtStart}";
         if (_warmUp is not { } first)
         {
             yield return "host-device copies per image: none scored (every image was already done)";

@@ -63,8 +63,8 @@ public sealed partial class CudaBackend
                 // Y_h [Tq, dv] = (1 / Tk) (Tk P) [Tq, Tk] V_h [Tk, dv]
                 Gemm(GemmLayout.NN, tq, dv, tk, probs, tk, matrix, vb, cv, dv, yb, cv, dv, hs, 1f / tk);
             }
-        GC.KeepAlive(scoresOwner);
-        GC.KeepAlive(probsOwner);
+        ReleaseScratch(scoresOwner);
+        ReleaseScratch(probsOwner);
     }
 
     public void AttentionBackward(Tensor q, Tensor k, Tensor v, int heads, bool causal, Tensor dy, Tensor? dq, Tensor? dk, Tensor? dv)
@@ -119,7 +119,7 @@ public sealed partial class CudaBackend
                 if (dk is not null)
                     Gemm(GemmLayout.TN, tk, d, tq, gradS, tk, matrix, qb, c, d, Ptr(dk) + kOffset, c, d, hs, scale / tk);
             }
-        GC.KeepAlive(o1); GC.KeepAlive(o2); GC.KeepAlive(o3); GC.KeepAlive(o4); GC.KeepAlive(o5); GC.KeepAlive(o6);
+        ReleaseScratch(o1); ReleaseScratch(o2); ReleaseScratch(o3); ReleaseScratch(o4); ReleaseScratch(o5); ReleaseScratch(o6);
     }
 
     private void CheckAttention(string op, Tensor q, Tensor k, Tensor v, int heads, bool causal)

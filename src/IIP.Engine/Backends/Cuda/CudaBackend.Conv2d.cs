@@ -42,7 +42,7 @@ public sealed partial class CudaBackend
             _kernels.Im2col.Launch(im2colGrid, GemmThreads, 0, Stream, Ptr(x), col, n, c, h, wd, kh, kw, stride, pad.Top, pad.Left, ho, wo);
             BlasGemm(blas, GemmLayout.NN, o, pixels, ckk, Ptr(w), ckk, 0, col, pixels, (long)ckk * pixels, Ptr(y), pixels, (long)o * pixels, n, 1f,
                 PtrOrNull(b), b is null ? BiasNone : BiasPerRow, floatOutput: false);
-            GC.KeepAlive(colOwner);
+            ReleaseScratch(colOwner);
             return;
         }
         int flags = (ckk % 8 == 0 && Aligned(Ptr(w), 16) ? AVector : 0) | (pixels % 2 == 0 && Aligned(Ptr(y), 4) ? CPair : 0)
@@ -53,7 +53,7 @@ public sealed partial class CudaBackend
         _kernels.Conv2d.Launch(grid, GemmThreads, 0, Stream, Ptr(x), Ptr(w), PtrOrNull(b), Ptr(y),
             c, h, wd, o, kh, kw, stride, pad.Top, pad.Left, ho, wo, flags, splits, partial);
         if (splits > 1) ReduceSplits(partial, Ptr(y), PtrOrNull(b), b is null ? BiasNone : BiasPerRow, o, pixels, pixels, (long)o * pixels, splits, n);
-        GC.KeepAlive(owner);
+        ReleaseScratch(owner);
     }
 
     public void Conv2dBackwardInput(Tensor dy, Tensor w, int stride, Padding2d pad, Tensor dx)
@@ -80,6 +80,6 @@ public sealed partial class CudaBackend
         _kernels.Conv2dBackwardInput.Launch(grid, GemmThreads, 0, Stream, Ptr(dy), Ptr(w), Ptr(dx),
             c, h, wd, o, kh, kw, stride, pad.Top, pad.Left, ho, wo, flags, splits, partial);
         if (splits > 1) ReduceSplits(partial, Ptr(dx), DevicePointer.Null, BiasNone, c, pixels, pixels, (long)c * pixels, splits, n);
-        GC.KeepAlive(owner);
+        ReleaseScratch(owner);
     }
 }

@@ -68,7 +68,7 @@ public sealed partial class CudaBackend
         kernel.Launch(grid, GemmThreads, sharedBytes, Stream, a, b, c, bias, m, n, k, lda, ldb, ldc, strideA, strideB, strideC, alpha, biasMode, flags,
             splits, partial);
         if (splits > 1) ReduceSplits(partial, c, bias, biasMode, m, n, ldc, strideC, splits, batch);
-        GC.KeepAlive(owner);
+        ReleaseScratch(owner);
     }
 
     /// <summary>
@@ -96,7 +96,7 @@ public sealed partial class CudaBackend
         var (partial, owner) = Scratch((long)batch * m * n * sizeof(float));
         blas.Gemm(first, second, n, m, k, alpha, b, ldb, strideB, a, lda, strideA, 0f, partial, CudaBlas.DataType.Float32, n, (long)m * n, batch);
         ReduceSplits(partial, c, bias, biasMode, m, n, ldc, strideC, 1, batch);
-        GC.KeepAlive(owner);
+        ReleaseScratch(owner);
     }
 
     /// <summary>

@@ -49,7 +49,7 @@ public sealed partial class CudaBackend
         _kernels.GroupNormPartial.Launch(blocks, GroupNormBlock, 0, Stream, Ptr(x), groupElements, splits, partial);
         _kernels.GroupNormApply.Launch(blocks, GroupNormBlock, 0, Stream,
             Ptr(x), Ptr(gamma), Ptr(beta), Ptr(y), c, groups, spatial, eps, silu ? 1 : 0, splits, partial);
-        GC.KeepAlive(owner);
+        ReleaseScratch(owner);
     }
 
     public void GroupNormBackward(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, bool silu, Tensor dy, Tensor dx)

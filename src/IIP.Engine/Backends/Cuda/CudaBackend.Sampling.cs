@@ -64,7 +64,7 @@ public sealed partial class CudaBackend
         _kernels.GuidedDdimStep.Launch(new Dim3((uint)blocks, (uint)items), ReductionBlock, 0, Stream, Ptr(epsPair), Ptr(x), Ptr(y), partials,
             n, guidance, MathF.Sqrt(alphaFrom), MathF.Sqrt(1f - alphaFrom), MathF.Sqrt(alphaTo), MathF.Sqrt(1f - alphaTo));
         _kernels.SumPartials.Launch(items, ReductionBlock, 0, Stream, partials, blocks, squaredTotals);   // one row per block
-        GC.KeepAlive(owner);  // the pool hands the block out again only to later work on this stream
+        ReleaseScratch(owner);
     }
 
     /// <summary>pair = [x; x] on the device: two device-to-device copies. x [N, ..] -> pair [2N, ..].</summary>
@@ -108,6 +108,7 @@ public sealed partial class CudaBackend
         private readonly CudaBackend _gpu;
         private readonly DevicePointer _squares;
         private readonly object _owner;
+        private double[][]? _read;   // the values, once downloaded (the scratch block goes back to the pool then)
 
         public DeviceTcnpLog(CudaBackend gpu, int steps, int items) : base(steps, items)
         {
@@ -120,10 +121,11 @@ public sealed partial class CudaBackend
 
         public override double[][] Read()
         {
+            if (_read is not null) return _read;
             var squares = new float[Steps * Items];
             _gpu.Stream.CopyToHost<float>(_squares, squares);
-            GC.KeepAlive(_owner);
-            return Enumerable.Range(0, Steps).Select(s => Enumerable.Range(0, Items).Select(i => Math.Sqrt(squares[s * Items + i])).ToArray()).ToArray();
+            ReleaseScratch(_owner);
+            return _read = Enumerable.Range(0, Steps).Select(s => Enumerable.Range(0, Items).Select(i => Math.Sqrt(squares[s * Items + i])).ToArray()).ToArray();
         }
     }
 
@@ -151,7 +153,8 @@ public sealed partial class CudaBackend
         private readonly CudaBackend _backend;
         private readonly DevicePointer _squared;
         private readonly int _count;
-        private readonly object _owner;  // keeps the scratch block until read
+        private readonly object _owner;  // the scratch block, back to the pool once read
+        private double[]? _read;
 
         internal PendingNorm(CudaBackend backend, DevicePointer squared, int count, object owner)
         {
@@ -167,11 +170,12 @@ public sealed partial class CudaBackend
         /// <summary>Every item's norm.</summary>
         public double[] ReadAll()
         {
+            if (_read is not null) return _read;
             if (_backend._capturing) throw new InvalidOperationException("reading a norm during graph capture");
             var values = new float[_count];
             _backend.Stream.CopyToHost<float>(_squared, values);
-            GC.KeepAlive(_owner);
-            return values.Select(v => Math.Sqrt(v)).ToArray();
+            ReleaseScratch(_owner);
+            return _read = values.Select(v => Math.Sqrt(v)).ToArray();
         }
     }
 }

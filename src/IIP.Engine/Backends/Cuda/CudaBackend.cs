@@ -11,9 +11,13 @@ namespace IIP.Engine.Backends.Cuda;
 /// file, named as the CPU reference's (CudaBackend.Gemm.cs for Linear and Conv2d, ...); the kernels they launch are
 /// in kernels/&lt;stem&gt;.cu (kernels/README.md has the table).
 /// <para>
-/// Memory: by default each tensor rents a block from a caching pool and gives it back when the tensor is collected
-/// (all work is on the backend's stream, so reuse is stream-ordered). Inside <see cref="UseArena"/> tensors are
-/// carved from an arena instead, for allocations that share one lifetime (a captured graph, a model's weights).
+/// Memory: each tensor rents a block from a caching pool (all work is on the backend's stream, so reuse is
+/// stream-ordered) and gives it back when the <see cref="OpenScope"/> scope it was made in closes, when
+/// <see cref="Release"/> is called (uploads), or, for a tensor the code simply drops, when it is collected: the product
+/// path never leaves one to that (the sampling loops, the VAE and the text encoder run in scopes and release their
+/// uploads; `iip scan --stats` counts the rest). Op scratch goes back as soon as its kernels are queued. Inside
+/// <see cref="UseArena"/> tensors are carved from an arena instead, for allocations that share one lifetime (a captured
+/// graph, a model's weights).
 /// </para>
 /// <para>Not thread-safe: use a backend from one thread at a time (any thread; the context is made current per call).</para>
 /// </summary>
@@ -173,6 +177,12 @@ public sealed partial class CudaBackend : IGradientBackend, IGraphRecording, IDi
         var half = new Half[host.Length];
         TensorPrimitives.ConvertToHalf(host.Data, half);
         Stream.CopyToDevice<Half>(half, storage.Pointer);  // pageable source: staged before the call returns
+    }
+
+    /// <summary>A pooled tensor's block back to the pool now (reuse is stream-ordered, so queued work still sees it).</summary>
+    public void Release(Tensor tensor)
+    {
+        if (tensor.Storage is CudaStorage { Owner: CudaPooledBuffer buffer }) buffer.Dispose();
     }
 
     /// <summary>A host tensor uploaded into, or one of this backend's copied into, <paramref name="destination"/>.</summary>

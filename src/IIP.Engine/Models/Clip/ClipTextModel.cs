@@ -59,9 +59,12 @@ public sealed class ClipTextModel
             }
         }
         using var scope = _be.OpenScope();
-        var h = _be.FromHost(h0);
+        var embedded = _be.FromHost(h0);
+        var h = embedded;
         foreach (var layer in _layers) h = layer.Forward(h);
-        return scope.Keep(_finalNorm.Forward(h));
+        var output = scope.Keep(_finalNorm.Forward(h));
+        _be.Release(embedded);   // the upload (the CPU's is h0 itself: nothing to release)
+        return output;
     }
 }
 
