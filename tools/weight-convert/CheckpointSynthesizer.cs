@@ -32,12 +32,12 @@ public static class CheckpointSynthesizer
                     default: DiffusersConfigs.WriteTextEncoder(w, arch.TextEncoder); break;
                 }
             });
-            var parameters = Sd1ParameterShapes.For(part, arch.Unet, arch.Vae, arch.TextEncoder);
+            var parameters = SdParameterShapes.For(part, arch.Unet, arch.Vae, arch.TextEncoder);
             var tensors = parameters.Select(p => new SafetensorsTensor(p.Name, p.Shape, WeightDType.F16,
                 destination => Initialize(destination, p, seed, $"{part.FolderName()}/{p.Name}"))).ToList();
             string file = Path.Combine(folder, $"{part.WeightsFileStem()}.safetensors");
             SafetensorsWriter.Write(file, tensors, metadata);
-            log?.WriteLine($"{part.FolderName()}: {parameters.Count} tensors, {Sd1ParameterShapes.Count(parameters):N0} parameters -> {file}");
+            log?.WriteLine($"{part.FolderName()}: {parameters.Count} tensors, {SdParameterShapes.Count(parameters):N0} parameters -> {file}");
         }
 
         string scheduler = Path.Combine(outDir, "scheduler");

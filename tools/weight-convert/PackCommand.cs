@@ -24,7 +24,7 @@ public static class PackCommand
             using var checkpoint = StableDiffusionCheckpoint.Open(parse.GetRequiredValue(model), parse.GetValue(tokenizer), parse.GetValue(variant));
             string path = parse.GetRequiredValue(outFile);
             PackedWeightsWriter.Write(checkpoint, path, parse.GetValue(tokenizer));
-            long parameters = ModelParts.All.Sum(p => Sd1ParameterShapes.Count(Sd1ParameterShapes.For(p, checkpoint.Unet, checkpoint.Vae, checkpoint.TextEncoder)));
+            long parameters = ModelParts.All.Sum(p => SdParameterShapes.Count(SdParameterShapes.For(p, checkpoint.Unet, checkpoint.Vae, checkpoint.TextEncoder)));
             output.WriteLine($"packed {checkpoint.Layout} checkpoint {checkpoint.Path} ({parameters:N0} parameters) -> {Path.GetFullPath(path)} " +
                 $"({new FileInfo(path).Length:N0} bytes) in {watch.Elapsed.TotalSeconds:F1} s");
             if (checkpoint.TokenizerDirectory is null && parse.GetValue(tokenizer) is null)

@@ -25,7 +25,7 @@ public sealed record SynthArchitecture(string Name, UNetConfig Unet, VaeConfig V
         UNetConfig.StableDiffusionV14 with
         {
             BlockOutChannels = [32, 64, 96], DownBlockHasAttention = [true, true, false], UpBlockHasAttention = [false, true, true],
-            LayersPerBlock = 1, NormGroups = 16, CrossAttentionDim = 96, Heads = 4, SampleSize = 8,
+            LayersPerBlock = 1, NormGroups = 16, CrossAttentionDim = 96, Heads = [4, 4, 4], SampleSize = 8,
         },
         VaeConfig.StableDiffusionV14 with { BlockOutChannels = [16, 32], LayersPerBlock = 1, NormGroups = 8, SampleSize = 16 },
         TextEncoderConfig.StableDiffusionV14 with { HiddenSize = 96, IntermediateSize = 384, Layers = 3, Heads = 3 },

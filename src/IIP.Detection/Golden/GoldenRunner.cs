@@ -80,8 +80,10 @@ public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, st
             yield return Compare("vae.decoded", model.Backend.ToHost(model.Vae.Decode(model.Backend.FromHost(Ref("vae.mean")))).Data, GoldenTolerance.Forward);
         if (Has("ddim.step.t501"))
         {
+            // the stored UNet output at t = 501 (the noise, or v for a v-prediction model, turned into the noise at x's level)
             var x = Ref("unet.x").SliceBatch(1);
             var eps = Ref("unet.eps.t501").SliceBatch(1);
+            model.Scheduler.NoiseFromOutput(x.Data, eps.Data, model.Scheduler.Alpha(501), eps.Data);
             var result = new float[x.Length];
             model.Scheduler.Step(x.Data, eps.Data, 501, model.Scheduler.StepRatio(50), result);
             yield return Compare("ddim.step.t501", result, GoldenTolerance.Scheduler);

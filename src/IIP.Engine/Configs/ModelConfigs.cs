@@ -15,8 +15,16 @@ public sealed record UNetConfig
     public int NormGroups { get; init; } = 32;                                   // norm_num_groups
     public float NormEps { get; init; } = 1e-5f;                                 // norm_eps
     public int CrossAttentionDim { get; init; } = 768;                           // cross_attention_dim
-    /// <summary>Number of attention heads (SD v1 configs call it attention_head_dim; it is 8).</summary>
-    public int Heads { get; init; } = 8;
+    /// <summary>
+    /// Attention heads per level, in the down path's order (diffusers' legacy attention_head_dim, which is a head count:
+    /// SD v1 8 at every level, SD 2.x [5, 10, 20, 20], head size 64); the mid block uses the last level's, the up path the
+    /// levels' in reverse.
+    /// </summary>
+    public int[] Heads { get; init; } = [8, 8, 8, 8];
+    /// <summary>use_linear_projection: proj_in / proj_out are Linear layers on the tokens (SD 2.x) instead of 1x1 convolutions.</summary>
+    public bool UseLinearProjection { get; init; }
+    /// <summary>upcast_attention: the attention softmax in fp32 (SD 2.1); every backend computes it in fp32 already.</summary>
+    public bool UpcastAttention { get; init; }
     public bool FlipSinToCos { get; init; } = true;                              // flip_sin_to_cos
     public float FreqShift { get; init; }                                        // freq_shift
     public int TransformerLayersPerBlock { get; init; } = 1;                     // transformer_layers_per_block

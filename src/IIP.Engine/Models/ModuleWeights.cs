@@ -29,6 +29,9 @@ public sealed class ModuleWeights
 
     public bool Has(string name) => _source.Names.Contains(_prefix + name);
 
+    /// <summary>"FILE: tensor 'NAME'" for tensor <paramref name="name"/> of this module, for error messages.</summary>
+    public string Describe(string name) => $"{_source.Origin}: tensor '{_prefix + name}'";
+
     /// <summary>The tensor <c>prefix + name</c> on the backend.</summary>
     public Tensor this[string name]
     {

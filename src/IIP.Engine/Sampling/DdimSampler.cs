@@ -10,7 +10,10 @@ namespace IIP.Engine.Sampling;
 /// and the backend's <see cref="ISamplingSteps"/>. Latents stay on the backend from the first step to the last (on the
 /// CUDA backend: no host copy inside a loop; the TCNP values are read once at its end); the host sees the latent in and
 /// the result out. Formulas: <see cref="DdimScheduler"/> (DDIM, eta 0) and classifier-free guidance
-/// eps = eps_u + g (eps_c - eps_u) with TCNP = ||eps_c - eps_u||_2 per item (Wen et al. 2024).
+/// eps = eps_u + g (eps_c - eps_u) with TCNP = ||eps_c - eps_u||_2 per item (Wen et al. 2024). For a v-prediction
+/// model (SD 2.x 768-v) the UNet's output v becomes eps = sqrt(a) v + sqrt(1 - a) x before each step, with a the alpha of
+/// x's own level (<see cref="DdimScheduler.NoiseFromOutput"/>): guidance is linear, so combining the outputs or the noises
+/// is the same; the TCNP reported is that of the UNet's raw outputs, ||v_c - v_u||, as Wen et al.'s code computes it.
 /// Memory: each loop runs in an <see cref="ActivationScope"/> and releases its uploads (<see cref="IBackend.Release"/>), so
 /// it returns every device buffer it used when it returns, never leaving one to a finalizer.
 /// </summary>
@@ -36,7 +39,7 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         var contexts = Contexts(n, context);
         var eps = Backend.ToHostOutOf(scope, Predictor.Predict(x, Floats(timesteps), contexts));
         ReleaseUpload(contexts, context);
-        return eps;
+        return NoiseOnHost(eps, x, timesteps);
     }
 
     /// <summary>
@@ -59,7 +62,7 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         var result = Backend.ToHostOutOf(scope, eps);
         ReleaseUpload(uploaded, x);
         Backend.Release(contexts);
-        return result;
+        return NoiseOnHost(result, x, timesteps);
     }
 
     /// <summary>
@@ -81,10 +84,11 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
             int t = timesteps[i];
             Steps.DuplicateBatch(x, pair);
             var epsPair = Predictor.Predict(pair, Repeated(t, 2 * n), contexts);
+            ToNoise(epsPair, pair, Scheduler.Alpha(t));
             Steps.GuidedDdimStep(epsPair, x, guidance, Scheduler.Alpha(t), Scheduler.Alpha(t - ratio), x, log, i);
             progress?.Report(i + 1);
         }
-        var result = new GuidedSamples(Backend.ToHostOutOf(scope, x), log.Read());
+        var result = new GuidedSamples(Backend.ToHostOutOf(scope, x), OutputTcnp(log.Read(), timesteps));
         Backend.Release(x);
         Backend.Release(contexts);
         return result;
@@ -108,6 +112,7 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         foreach (int t in ascending)
         {
             var eps = Predictor.Predict(x, Repeated(t, n), contexts);
+            ToNoise(eps, x, Scheduler.Alpha(t - ratio));   // x is at t - ratio
             Steps.DdimTransfer(x, eps, Scheduler.Alpha(t - ratio), Scheduler.Alpha(t), x);
             path?.Add(Backend.ToHost(x).Clone());
         }
@@ -128,6 +133,7 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         var working = Working(x);
         var contexts = Contexts(n, context);
         var eps = Predictor.Predict(working, Repeated(from, n), contexts);
+        ToNoise(eps, working, Scheduler.Alpha(from));
         Steps.DdimTransfer(working, eps, Scheduler.Alpha(from), Scheduler.Alpha(to), working);
         var result = Backend.ToHostOutOf(scope, working);
         Backend.Release(working);
@@ -138,6 +144,32 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
     // a copy of the input on the backend that the loop may overwrite (an input already on a device comes by the host:
     // callers hand in host latents)
     private Tensor Working(Tensor latents) => Backend.FromHost(latents.IsHost ? latents.Clone() : Backend.ToHost(latents));
+
+    // a v-prediction output [N, ..] for latents x [N, ..] at noise level alpha -> eps, in place on the backend (an
+    // epsilon model's output is eps already): eps = sqrt(a) v + sqrt(1 - a) x
+    private void ToNoise(Tensor output, Tensor x, float alpha)
+    {
+        if (Scheduler.PredictsVelocity) Backend.Axpby(MathF.Sqrt(alpha), output, MathF.Sqrt(1f - alpha), x, output);
+    }
+
+    // the same on the host for a batch whose item i is at timestep timesteps[i]: output [N, ..], x [N, ..] -> eps [N, ..]
+    private Tensor NoiseOnHost(Tensor output, Tensor x, IReadOnlyList<int> timesteps)
+    {
+        if (!Scheduler.PredictsVelocity) return output;
+        var latents = Backend.ToHost(x);
+        var eps = new Tensor(output.Shape);
+        int per = (int)(output.Length / output.Shape[0]);
+        for (int i = 0; i < output.Shape[0]; i++)
+            Scheduler.NoiseFromOutput(latents.Data.AsSpan(i * per, per), output.Data.AsSpan(i * per, per), Scheduler.Alpha(timesteps[i]), eps.Data.AsSpan(i * per, per));
+        return eps;
+    }
+
+    // TCNP of the noises, ||eps_c - eps_u|| = sqrt(a(t)) ||v_c - v_u|| for a v-prediction model, as the UNet's raw outputs' [step][item]
+    private double[][] OutputTcnp(double[][] noiseTcnp, IReadOnlyList<int> timesteps)
+    {
+        if (!Scheduler.PredictsVelocity) return noiseTcnp;
+        return noiseTcnp.Select((row, step) => row.Select(v => v / Math.Sqrt(Scheduler.Alpha(timesteps[step]))).ToArray()).ToArray();
+    }
 
     // releases what this sampler uploaded, never the caller's tensor (FromHost of a tensor already on the backend is itself)
     private void ReleaseUpload(Tensor upload, Tensor callers)

@@ -3,7 +3,10 @@ using IIP.Engine.Configs;
 namespace IIP.Engine.Scheduling;
 
 /// <summary>
-/// DDIM (Song et al. 2021) with eta 0 and epsilon prediction, as diffusers' DDIMScheduler.
+/// DDIM (Song et al. 2021) with eta 0, as diffusers' DDIMScheduler, for UNets that predict the noise eps (SD v1, SD 2.x
+/// base) or the velocity v = sqrt(a) eps - sqrt(1 - a) x0 (Salimans and Ho 2022; SD 2.x 768-v): the steps below take eps,
+/// and <see cref="NoiseFromOutput"/> turns a v-prediction into it, eps = sqrt(a) v + sqrt(1 - a) x, with a the alpha of
+/// x's own noise level (diffusers' DDIMScheduler.step for the sampling direction, DDIMInverseScheduler for inversion).
 /// Notation: a(t) = alphas_cumprod[t] = prod_{s &lt;= t} (1 - beta_s);
 /// scaled_linear betas = linspace(sqrt(beta_start), sqrt(beta_end), T)^2, computed in float32 like PyTorch.
 /// Step (eq. 12, eta 0) from t to t_prev = t - T / steps:
@@ -13,7 +16,12 @@ namespace IIP.Engine.Scheduling;
 /// </summary>
 public sealed class DdimScheduler
 {
+    public const string Epsilon = "epsilon", VPrediction = "v_prediction";
+
     public SchedulerConfig Config { get; }
+
+    /// <summary>Whether the UNet predicts the velocity v (prediction_type v_prediction) rather than the noise.</summary>
+    public bool PredictsVelocity => Config.PredictionType == VPrediction;
 
     /// <summary>alphas_cumprod [T] (float32 values).</summary>
     public float[] AlphasCumprod { get; }
@@ -22,8 +30,8 @@ public sealed class DdimScheduler
 
     public DdimScheduler(SchedulerConfig config)
     {
-        if (config.PredictionType != "epsilon")
-            throw new NotSupportedException($"scheduler prediction_type '{config.PredictionType}' is not supported (epsilon)");
+        if (config.PredictionType is not (Epsilon or VPrediction))
+            throw new NotSupportedException($"scheduler prediction_type '{config.PredictionType}' is not supported ({Epsilon}, {VPrediction})");
         if (config.ClipSample)
             throw new NotSupportedException("scheduler clip_sample true is not supported (SD v1.4 uses false)");
         Config = config;
@@ -81,6 +89,22 @@ public sealed class DdimScheduler
     /// <summary>One inversion step x_{t - ratio} -> x_t with eps = eps(x_{t - ratio}, t).</summary>
     public void InvertStep(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int t, int ratio, Span<float> result) =>
         Transfer(x, eps, Alpha(t - ratio), Alpha(t), result);
+
+    /// <summary>
+    /// The noise eps the UNet's output stands for, for x at noise level <paramref name="alphaOfX"/>: the output itself for
+    /// an epsilon model; eps = sqrt(a) v + sqrt(1 - a) x for a v-prediction model (float32 as diffusers). x, output [..] -> eps [..]
+    /// (may alias output).
+    /// </summary>
+    public void NoiseFromOutput(ReadOnlySpan<float> x, ReadOnlySpan<float> output, float alphaOfX, Span<float> eps)
+    {
+        if (!PredictsVelocity)
+        {
+            output.CopyTo(eps);
+            return;
+        }
+        float sqrtA = MathF.Sqrt(alphaOfX), sqrtOneMinusA = MathF.Sqrt(1f - alphaOfX);
+        for (int i = 0; i < x.Length; i++) eps[i] = sqrtA * output[i] + sqrtOneMinusA * x[i];
+    }
 
     /// <summary>
     /// The DDIM transfer between two noise levels: x0 = (x - sqrt(1 - aFrom) eps) / sqrt(aFrom);

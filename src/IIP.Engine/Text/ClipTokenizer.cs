@@ -6,8 +6,9 @@ namespace IIP.Engine.Text;
 
 /// <summary>
 /// CLIP's byte-level BPE tokenizer as Stable Diffusion v1 uses it: every prompt becomes exactly
-/// <see cref="ContextLength"/> ids, <c>[BOS] + first 75 BPE ids + [EOS]</c>, padded with EOS
-/// (the pad token of SD v1's tokenizer is <c>&lt;|endoftext|&gt;</c>).
+/// <see cref="ContextLength"/> ids, <c>[BOS] + first 75 BPE ids + [EOS]</c>, padded with the pad token of the folder's
+/// <c>tokenizer_config.json</c> (SD v1's is <c>&lt;|endoftext|&gt;</c>, the EOS; SD 2.x's is <c>!</c>, id 0), EOS where the
+/// folder has no such file.
 /// </summary>
 /// <remarks>
 /// The merges are done by Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/> configured as OpenAI
@@ -37,14 +38,15 @@ public sealed class ClipTokenizer
 
     public int EndOfTextId { get; }
 
-    /// <summary>The pad id; SD v1 pads with the end-of-text id.</summary>
-    public int PadId => EndOfTextId;
+    /// <summary>The pad id: SD v1 pads with the end-of-text id, SD 2.x with "!" (id 0).</summary>
+    public int PadId { get; }
 
-    private ClipTokenizer(BpeTokenizer bpe, int startOfTextId, int endOfTextId)
+    private ClipTokenizer(BpeTokenizer bpe, int startOfTextId, int endOfTextId, int padId)
     {
         _bpe = bpe;
         StartOfTextId = startOfTextId;
         EndOfTextId = endOfTextId;
+        PadId = padId;
     }
 
     /// <summary>Reads <c>vocab.json</c> and <c>merges.txt</c> from a tokenizer folder (a diffusers model's <c>tokenizer/</c>).</summary>
@@ -84,7 +86,33 @@ public sealed class ClipTokenizer
         {
             throw new TokenizerLoadException($"tokenizer files in {dir} are inconsistent: {e.Message}", e);
         }
-        return new ClipTokenizer(bpe, startId, endId);
+        return new ClipTokenizer(bpe, startId, endId, PadIdOf(Path.Combine(dir, "tokenizer_config.json"), vocab, endId));
+    }
+
+    // tokenizer_config.json's pad_token (a string, or an object with "content" in newer files) as a vocabulary id; EOS
+    // when the file or the key is absent
+    private static int PadIdOf(string configPath, Dictionary<string, int> vocab, int endId)
+    {
+        if (!File.Exists(configPath)) return endId;
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(configPath));
+            if (!json.RootElement.TryGetProperty("pad_token", out var pad) || pad.ValueKind == System.Text.Json.JsonValueKind.Null) return endId;
+            string? token = pad.ValueKind switch
+            {
+                System.Text.Json.JsonValueKind.String => pad.GetString(),
+                System.Text.Json.JsonValueKind.Object when pad.TryGetProperty("content", out var content) => content.GetString(),
+                _ => null,
+            };
+            if (token is null) throw new TokenizerLoadException($"{configPath}: pad_token is {pad.GetRawText()}, not a token");
+            // the vocabulary stores single characters with the end-of-word suffix where they end a word ("!</w>" is 256, "!" is 0)
+            return vocab.TryGetValue(token, out int id) ? id
+                : throw new TokenizerLoadException($"{configPath}: pad_token '{token}' is not in the vocabulary");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new TokenizerLoadException($"{configPath} is not valid JSON: {e.Message}", e);
+        }
     }
 
     /// <summary>The BPE ids of <paramref name="text"/> without BOS, EOS, truncation or padding.</summary>

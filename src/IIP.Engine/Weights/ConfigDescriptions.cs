@@ -12,8 +12,8 @@ public static class ConfigDescriptions
     public static string Describe(UNetConfig c) =>
         $"in_channels={c.InChannels} out_channels={c.OutChannels} sample_size={c.SampleSize} block_out_channels={Ints(c.BlockOutChannels)} " +
         $"down_attention={Bools(c.DownBlockHasAttention)} up_attention={Bools(c.UpBlockHasAttention)} layers_per_block={c.LayersPerBlock} " +
-        $"norm_num_groups={c.NormGroups} norm_eps={F(c.NormEps)} cross_attention_dim={c.CrossAttentionDim} heads={c.Heads} " +
-        $"flip_sin_to_cos={c.FlipSinToCos} freq_shift={F(c.FreqShift)} transformer_layers_per_block={c.TransformerLayersPerBlock}";
+        $"norm_num_groups={c.NormGroups} norm_eps={F(c.NormEps)} cross_attention_dim={c.CrossAttentionDim} heads={Ints(c.Heads)} " +
+        $"use_linear_projection={c.UseLinearProjection} upcast_attention={c.UpcastAttention} flip_sin_to_cos={c.FlipSinToCos} freq_shift={F(c.FreqShift)} transformer_layers_per_block={c.TransformerLayersPerBlock}";
 
     public static string Describe(VaeConfig c) =>
         $"in_channels={c.InChannels} out_channels={c.OutChannels} block_out_channels={Ints(c.BlockOutChannels)} layers_per_block={c.LayersPerBlock} " +

@@ -129,5 +129,15 @@ internal sealed class ConfigJson : IDisposable
         return Int(key, fallback);
     }
 
+    /// <summary>One integer per level: an array of <paramref name="levels"/> values, or one value for every level.</summary>
+    public int[] PerLevelInt(string key, int levels, int[] fallback)
+    {
+        if (!TryGet(key, out var value)) return fallback.Length == levels ? fallback : Enumerable.Repeat(fallback[0], levels).ToArray();
+        if (value.ValueKind != JsonValueKind.Array) return Enumerable.Repeat(Int(key, fallback[0]), levels).ToArray();
+        var values = IntArray(key, fallback);
+        if (values.Length != levels) throw Error(key, $"has {values.Length} values for {levels} levels (block_out_channels)");
+        return values;
+    }
+
     public void Dispose() => _document.Dispose();
 }

@@ -6,8 +6,9 @@ namespace IIP.Engine.Weights;
 /// <summary>
 /// Reads and writes the diffusers / transformers config.json files of an SD v1 pipeline as the engine's
 /// config records. Absent keys take the SD v1.4 values of the records, except the scheduler, whose absent
-/// keys take the DDIMScheduler class defaults (as diffusers' from_config would). Options that change the
-/// architecture away from SD v1 (linear proj_in, class embeddings, ...) are rejected by name.
+/// keys take the DDIMScheduler class defaults (as diffusers' from_config would). SD 2.x's options (head counts per
+/// level, linear proj_in / proj_out, upcast attention, exact GELU, v-prediction) are read; options that change the
+/// architecture away from SD v1 and v2 (class embeddings, ...) are rejected by name.
 /// </summary>
 public static class DiffusersConfigs
 {
@@ -25,7 +26,6 @@ public static class DiffusersConfigs
     internal static UNetConfig ReadUNet(ConfigJson json)
     {
         var d = UNetConfig.StableDiffusionV14;
-        RejectUnless(json, "use_linear_projection", false);
         RejectUnless(json, "center_input_sample", false);
         RejectUnless(json, "only_cross_attention", false);
         RejectUnless(json, "dual_cross_attention", false);
@@ -41,9 +41,9 @@ public static class DiffusersConfigs
         var channels = json.IntArray("block_out_channels", d.BlockOutChannels);
         var down = BlockFlags(json, "down_block_types", CrossAttnDownBlock, DownBlock, d.DownBlockHasAttention, channels.Length);
         var up = BlockFlags(json, "up_block_types", CrossAttnUpBlock, UpBlock, d.UpBlockHasAttention, channels.Length);
-        // SD v1 configs call the head count "attention_head_dim" (8 heads, not head size 8); a
-        // num_attention_heads entry, where present, is the head count under its proper name.
-        int heads = json.Has("num_attention_heads") ? json.UniformInt("num_attention_heads", d.Heads) : json.UniformInt("attention_head_dim", d.Heads);
+        // SD v1 and v2 configs call the head count "attention_head_dim" (8 heads, not head size 8; SD 2.x a list per
+        // level); a num_attention_heads entry, where present, is the head count under its proper name.
+        var heads = json.PerLevelInt(json.Has("num_attention_heads") ? "num_attention_heads" : "attention_head_dim", channels.Length, d.Heads);
         var config = new UNetConfig
         {
             InChannels = json.Int("in_channels", d.InChannels),
@@ -57,17 +57,19 @@ public static class DiffusersConfigs
             NormEps = json.Float("norm_eps", d.NormEps),
             CrossAttentionDim = json.UniformInt("cross_attention_dim", d.CrossAttentionDim),
             Heads = heads,
+            UseLinearProjection = json.Bool("use_linear_projection", false),
+            UpcastAttention = json.Bool("upcast_attention", false),
             FlipSinToCos = json.Bool("flip_sin_to_cos", d.FlipSinToCos),
             FreqShift = json.Float("freq_shift", d.FreqShift),
             TransformerLayersPerBlock = json.UniformInt("transformer_layers_per_block", d.TransformerLayersPerBlock),
         };
         CheckPositive(json, "layers_per_block", config.LayersPerBlock);
         CheckPositive(json, "norm_num_groups", config.NormGroups);   // before the channel check divides by it
-        CheckPositive(json, "attention_head_dim", config.Heads);
+        foreach (int h in config.Heads) CheckPositive(json, "attention_head_dim", h);
         CheckPositive(json, "transformer_layers_per_block", config.TransformerLayersPerBlock);
         CheckPositive(json, "cross_attention_dim", config.CrossAttentionDim);
-        if (channels.Length == 0 || channels.Any(c => c <= 0 || c % config.NormGroups != 0 || c % config.Heads != 0))
-            throw json.Error("block_out_channels", $"[{string.Join(", ", channels)}] must be positive multiples of norm_num_groups {config.NormGroups} and of the {config.Heads} heads");
+        if (channels.Length == 0 || channels.Select((c, i) => c <= 0 || c % config.NormGroups != 0 || c % config.Heads[i] != 0).Any(bad => bad))
+            throw json.Error("block_out_channels", $"[{string.Join(", ", channels)}] must be positive multiples of norm_num_groups {config.NormGroups} and of each level's heads [{string.Join(", ", config.Heads)}]");
         return config;
     }
 
@@ -180,7 +182,10 @@ public static class DiffusersConfigs
         w.WriteNumber("norm_num_groups", c.NormGroups);
         w.WriteNumber("norm_eps", c.NormEps);
         w.WriteNumber("cross_attention_dim", c.CrossAttentionDim);
-        w.WriteNumber("attention_head_dim", c.Heads);
+        if (c.Heads.All(h => h == c.Heads[0])) w.WriteNumber("attention_head_dim", c.Heads[0]);
+        else WriteInts(w, "attention_head_dim", c.Heads);
+        w.WriteBoolean("use_linear_projection", c.UseLinearProjection);
+        w.WriteBoolean("upcast_attention", c.UpcastAttention);
         w.WriteNumber("transformer_layers_per_block", c.TransformerLayersPerBlock);
         w.WriteEndObject();
     }

@@ -4,16 +4,20 @@ using System.Text.RegularExpressions;
 namespace IIP.Engine.Weights;
 
 /// <summary>
-/// Infers the SD v1 configs of a single-file LDM checkpoint from its tensor names and shapes alone.
+/// Infers the configs of a single-file LDM checkpoint (SD v1 or 2.x) from its tensor names and shapes alone.
 /// What the weights cannot tell takes the SD v1 value: 8 UNet heads, CLIP head size 64 (heads = width / 64),
 /// GroupNorm 32 groups (eps 1e-5 UNet, 1e-6 VAE), quick_gelu, VAE scaling factor 0.18215, and the sample
-/// sizes 64 (latent) / 512 (image), which are properties of training, not of the weights.
+/// sizes 64 (latent) / 512 (image), which are properties of training, not of the weights. An SD 2.x checkpoint
+/// (2-D proj_in weights: linear projections; an OpenCLIP text encoder, <see cref="OpenClipTextKeys"/>) takes SD 2.x's:
+/// head size 64 at every UNet level (heads = width / 64: 5, 10, 20, 20), exact GELU in the text encoder, and all but
+/// the last of the checkpoint's text blocks. Whether the UNet predicts the noise or v is not in the weights at all.
 /// </summary>
 public static partial class LdmConfigInference
 {
     private const string U = "model.diffusion_model.";
     private const string V = "first_stage_model.";
     private const int ClipHeadSize = 64;
+    private const int Sd2UNetHeadSize = 64;
 
     public static UNetConfig InferUNet(string origin, IReadOnlyDictionary<string, int[]> shapes)
     {
@@ -44,8 +48,16 @@ public static partial class LdmConfigInference
         var transformerLayers = Indices(shapes.Keys, MidTransformerBlockPattern());
         var convIn = Require(origin, shapes, $"{U}input_blocks.0.0.weight");
         var d = UNetConfig.StableDiffusionV14;
+        // SD 2.x stores proj_in as a Linear weight [C, C]; SD v1 as a 1x1 convolution [C, C, 1, 1]
+        bool linear = shapes.TryGetValue($"{U}middle_block.1.proj_in.weight", out var projIn) && projIn.Length == 2;
+        var heads = linear
+            ? channels.Select(c => c % Sd2UNetHeadSize == 0 ? c / Sd2UNetHeadSize
+                : throw new WeightException($"{origin}: UNet width {c} is not a multiple of SD 2.x's head size {Sd2UNetHeadSize}; give the configs (--model-config)")).ToArray()
+            : Enumerable.Repeat(d.Heads[0], levels).ToArray();
         return d with
         {
+            Heads = heads,
+            UseLinearProjection = linear,
             InChannels = convIn[1],
             OutChannels = Require(origin, shapes, $"{U}out.2.weight")[0],
             BlockOutChannels = channels,
@@ -79,6 +91,7 @@ public static partial class LdmConfigInference
 
     public static TextEncoderConfig InferTextEncoder(string origin, IReadOnlyDictionary<string, int[]> shapes)
     {
+        if (OpenClipTextKeys.IsOpenClip(shapes.Keys)) return InferOpenClipTextEncoder(origin, shapes);
         // Both the transformers >= 4 layout (transformer.text_model.*) and the older one (transformer.*).
         string prefix = shapes.Keys.Any(k => k.StartsWith("cond_stage_model.transformer.text_model.", StringComparison.Ordinal))
             ? "cond_stage_model.transformer.text_model." : "cond_stage_model.transformer.";
@@ -97,6 +110,29 @@ public static partial class LdmConfigInference
             Layers = layers.Max() + 1,
             Heads = width / ClipHeadSize,
             MaxPositions = Require(origin, shapes, $"{prefix}embeddings.position_embedding.weight")[0],
+        };
+    }
+
+    // SD 2.x: OpenCLIP ViT-H's text transformer, of which the model uses every block but the last
+    private static TextEncoderConfig InferOpenClipTextEncoder(string origin, IReadOnlyDictionary<string, int[]> shapes)
+    {
+        const string P = OpenClipTextKeys.Prefix;
+        var token = Require(origin, shapes, $"{P}token_embedding.weight");
+        int stored = OpenClipTextKeys.StoredBlocks(shapes.Keys.Where(k => k.StartsWith(P, StringComparison.Ordinal)).Select(k => k[P.Length..]));
+        if (stored < 2)
+            throw new WeightException($"{origin}: {stored} {P}transformer.resblocks.*; SD 2.x uses all but the last, so at least 2 are needed");
+        int width = token[1];
+        if (width % ClipHeadSize != 0)
+            throw new WeightException($"{origin}: text encoder width {width} is not a multiple of the head size {ClipHeadSize}; give the configs (--model-config)");
+        return TextEncoderConfig.StableDiffusionV14 with
+        {
+            VocabSize = token[0],
+            HiddenSize = width,
+            IntermediateSize = Require(origin, shapes, $"{P}transformer.resblocks.0.mlp.c_fc.weight")[0],
+            Layers = stored - 1,
+            Heads = width / ClipHeadSize,
+            MaxPositions = Require(origin, shapes, $"{P}positional_embedding")[0],
+            HiddenAct = "gelu",
         };
     }
 

@@ -28,6 +28,7 @@ public sealed class LdmKeyMap
         ("model.diffusion_model.", ModelPart.Unet),
         ("first_stage_model.", ModelPart.Vae),
         ("cond_stage_model.transformer.", ModelPart.TextEncoder),
+        (OpenClipTextKeys.Prefix, ModelPart.TextEncoder),   // SD 2.x: OpenCLIP's text transformer (OpenClipTextKeys renames it)
     ];
 
     /// <summary>openaimodel ResBlock -> diffusers ResnetBlock2D.</summary>

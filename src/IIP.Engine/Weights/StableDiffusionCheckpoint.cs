@@ -3,7 +3,7 @@ using IIP.Engine.Configs;
 namespace IIP.Engine.Weights;
 
 /// <summary>
-/// An opened SD v1 checkpoint in any supported layout: the four configs, one weight source per part under
+/// An opened SD v1 or 2.x checkpoint in any supported layout: the four configs, one weight source per part under
 /// diffusers names, and the tokenizer folder. Holds the memory-mapped files open until disposed.
 /// </summary>
 public sealed class StableDiffusionCheckpoint : IDisposable
@@ -64,7 +64,7 @@ public sealed class StableDiffusionCheckpoint : IDisposable
             var views = new IWeightSource[3];
             foreach (var part in ModelParts.All)
             {
-                var expected = Sd1ParameterShapes.For(part, unet, vae, textEncoder);
+                var expected = SdParameterShapes.For(part, unet, vae, textEncoder);
                 problems.AddRange(WeightValidator.Compare(part, rawWeights[(int)part], expected));
                 views[(int)part] = new ValidatedWeightSource(rawWeights[(int)part], expected);
             }
@@ -89,17 +89,21 @@ public sealed class StableDiffusionCheckpoint : IDisposable
     /// <summary>
     /// Opens <paramref name="path"/>: a diffusers folder, a single-file LDM .safetensors or a packed .iipw file.
     /// <paramref name="tokenizerDir"/> overrides (or, for single files, supplies) the tokenizer folder;
-    /// <paramref name="variant"/> forces diffusers weights files named &lt;stem&gt;.&lt;variant&gt;.safetensors.
+    /// <paramref name="variant"/> forces diffusers weights files named &lt;stem&gt;.&lt;variant&gt;.safetensors;
+    /// <paramref name="overrides"/> supplies what a single file cannot say (<see cref="CheckpointOverrides"/>).
     /// Throws <see cref="WeightException"/> naming the path and the problem.
     /// </summary>
-    public static StableDiffusionCheckpoint Open(string path, string? tokenizerDir = null, string? variant = null)
+    public static StableDiffusionCheckpoint Open(string path, string? tokenizerDir = null, string? variant = null, CheckpointOverrides? overrides = null)
     {
         string full = System.IO.Path.GetFullPath(path);
+        overrides ??= CheckpointOverrides.None;
         if (Directory.Exists(full))
         {
             if (!DiffusersFolder.IsPipelineFolder(full))
                 throw new WeightException($"{full}: not a diffusers pipeline folder (no model_index.json or unet/)");
-            return OpenDiffusers(full, tokenizerDir, variant);
+            if (overrides.ConfigDirectory is not null)
+                throw new WeightException($"{full}: a diffusers folder carries its own configs; --model-config is for single-file checkpoints");
+            return OpenDiffusers(full, tokenizerDir, variant, overrides);
         }
         if (!File.Exists(full))
             throw new WeightException($"{full}: checkpoint not found (expected a diffusers folder, a .safetensors or a .iipw file)");
@@ -108,9 +112,13 @@ public sealed class StableDiffusionCheckpoint : IDisposable
         if (full.EndsWith(".ckpt", StringComparison.OrdinalIgnoreCase) || full.EndsWith(".pt", StringComparison.OrdinalIgnoreCase))
             throw new WeightException($"{full}: pickle checkpoints (.ckpt/.pt) are not read; convert to .safetensors first");
         if (full.EndsWith(".iipw", StringComparison.OrdinalIgnoreCase) || PackedWeightsFile.HasMagic(full))
+        {
+            if (!overrides.IsEmpty)
+                throw new WeightException($"{full}: a packed .iipw file carries the configs it was packed with; --model-config and --prediction-type do not apply");
             return OpenPacked(full, tokenizerDir);
+        }
         if (full.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-            return OpenLdm(full, tokenizerDir);
+            return OpenLdm(full, tokenizerDir, overrides);
         throw new WeightException($"{full}: unrecognized checkpoint file (expected .safetensors or .iipw)");
     }
 
@@ -136,14 +144,14 @@ public sealed class StableDiffusionCheckpoint : IDisposable
             contents.Parts, tokenizer, [contents.File]);
     }
 
-    private static StableDiffusionCheckpoint OpenLdm(string path, string? tokenizerDir)
+    private static StableDiffusionCheckpoint OpenLdm(string path, string? tokenizerDir, CheckpointOverrides overrides)
     {
         var file = SafetensorsFile.Open(path);
         try
         {
             if (!LdmCheckpointFile.IsLdm(file))
-                throw new WeightException($"{path}: not a single-file SD v1 checkpoint (no {LdmKeyMap.PartPrefixes[0].Prefix}* tensors); for a diffusers model pass its folder");
-            var (unet, vae, textEncoder, scheduler, parts, _) = LdmCheckpointFile.Read(file);
+                throw new WeightException($"{path}: not a single-file SD checkpoint (no {LdmKeyMap.PartPrefixes[0].Prefix}* tensors); for a diffusers model pass its folder");
+            var (unet, vae, textEncoder, scheduler, parts, _) = LdmCheckpointFile.Read(file, overrides);
             string? tokenizer = DiffusersFolder.TokenizerDirectory(null, tokenizerDir);
             return Create(path, CheckpointLayout.SingleFileLdm, unet, vae, textEncoder, scheduler, parts, tokenizer, [file]);
         }
@@ -154,9 +162,10 @@ public sealed class StableDiffusionCheckpoint : IDisposable
         }
     }
 
-    private static StableDiffusionCheckpoint OpenDiffusers(string root, string? tokenizerDir, string? variant)
+    private static StableDiffusionCheckpoint OpenDiffusers(string root, string? tokenizerDir, string? variant, CheckpointOverrides overrides)
     {
         var (unet, vae, textEncoder, scheduler) = DiffusersFolder.ReadConfigs(root);
+        (unet, vae, textEncoder, scheduler) = overrides.Apply(root, unet, vae, textEncoder, scheduler, schedulerGiven: true);
         string? tokenizer = DiffusersFolder.TokenizerDirectory(root, tokenizerDir);
         var files = new List<SafetensorsFile>();
         try

@@ -4,7 +4,7 @@ namespace IIP.Engine.Weights;
 
 /// <summary>
 /// A part's weights after validation: exactly the expected parameter names, in the canonical
-/// <see cref="Sd1ParameterShapes"/> order, reading through to the underlying source (ignored buffers hidden). Every tensor
+/// <see cref="SdParameterShapes"/> order, reading through to the underlying source (ignored buffers hidden). Every tensor
 /// read through it is checked for NaN and infinity (<see cref="NonFiniteWeights"/>).
 /// </summary>
 public sealed class ValidatedWeightSource : IWeightSource, IHalfWeightSource

@@ -45,7 +45,7 @@ public static class WeightValidator
     public static void ThrowIfAny(string checkpoint, IReadOnlyList<WeightProblem> problems, Func<ModelPart, string> origin, int listed = 12)
     {
         if (problems.Count == 0) return;
-        var message = new StringBuilder($"{checkpoint}: the weights do not match the SD v1 model its config describes ({problems.Count} problems)");
+        var message = new StringBuilder($"{checkpoint}: the weights do not match the SD model its config describes ({problems.Count} problems)");
         foreach (var partGroup in problems.GroupBy(p => p.Part))
         {
             message.Append($"\n  {partGroup.Key.FolderName()} ({origin(partGroup.Key)}):");

@@ -91,9 +91,9 @@ public sealed class SynthCommandTests
     {
         // Counted from the shapes synth writes, without writing the 2.1 GB checkpoint.
         var arch = SynthArchitecture.Get("sd-v1.4");
-        Assert.Equal(859_520_964, Sd1ParameterShapes.Count(Sd1ParameterShapes.Unet(arch.Unet)));
-        Assert.Equal(83_653_863, Sd1ParameterShapes.Count(Sd1ParameterShapes.Vae(arch.Vae)));
-        Assert.Equal(123_060_480, Sd1ParameterShapes.Count(Sd1ParameterShapes.TextEncoder(arch.TextEncoder)));
+        Assert.Equal(859_520_964, SdParameterShapes.Count(SdParameterShapes.Unet(arch.Unet)));
+        Assert.Equal(83_653_863, SdParameterShapes.Count(SdParameterShapes.Vae(arch.Vae)));
+        Assert.Equal(123_060_480, SdParameterShapes.Count(SdParameterShapes.TextEncoder(arch.TextEncoder)));
     }
 
     [Fact]

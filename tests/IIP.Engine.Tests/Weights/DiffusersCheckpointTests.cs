@@ -16,7 +16,7 @@ public sealed class DiffusersCheckpointTests
         Assert.Equal([32, 64, 128, 128], unet.BlockOutChannels);
         Assert.Equal([true, true, true, false], unet.DownBlockHasAttention);
         Assert.Equal([false, true, true, true], unet.UpBlockHasAttention);
-        Assert.Equal(8, unet.Heads); // attention_head_dim: 8 means 8 heads in SD v1 configs
+        Assert.Equal([8, 8, 8, 8], unet.Heads); // attention_head_dim: 8 means 8 heads in SD v1 configs
         Assert.Equal(128, unet.CrossAttentionDim);
         Assert.Equal(16, unet.SampleSize);
         Assert.Equal(2, unet.LayersPerBlock);

@@ -137,6 +137,6 @@ public sealed class LdmCheckpointTests
         string path = Path.Combine(TestPaths.TinySdDiffusers, "unet", "diffusion_pytorch_model.safetensors");
         var e = Assert.Throws<WeightException>(() => StableDiffusionCheckpoint.Open(path));
         Assert.Contains(path, e.Message);
-        Assert.Contains("not a single-file SD v1 checkpoint", e.Message);
+        Assert.Contains("not a single-file SD checkpoint", e.Message);
     }
 }

@@ -31,7 +31,7 @@ internal static class ReferenceUnet
             for (int j = 0; j < c.LayersPerBlock; j++)
             {
                 h = Resnet(h, siluTemb, block.Sub($"resnets.{j}"), groups, eps);
-                if (c.DownBlockHasAttention[i]) h = Transformer2D(h, context, block.Sub($"attentions.{j}"), c.Heads, groups);
+                if (c.DownBlockHasAttention[i]) h = Transformer2D(h, context, block.Sub($"attentions.{j}"), c.Heads[i], groups);
                 skips.Push(h);
             }
             if (i < c.BlockOutChannels.Length - 1)
@@ -42,7 +42,7 @@ internal static class ReferenceUnet
         }
 
         h = Resnet(h, siluTemb, w.Sub("mid_block.resnets.0"), groups, eps);
-        h = Transformer2D(h, context, w.Sub("mid_block.attentions.0"), c.Heads, groups);
+        h = Transformer2D(h, context, w.Sub("mid_block.attentions.0"), c.Heads[^1], groups);
         h = Resnet(h, siluTemb, w.Sub("mid_block.resnets.1"), groups, eps);
 
         for (int i = 0; i < c.BlockOutChannels.Length; i++)
@@ -51,7 +51,7 @@ internal static class ReferenceUnet
             for (int j = 0; j < c.LayersPerBlock + 1; j++)
             {
                 h = Resnet(ConcatChannels(h, skips.Pop()), siluTemb, block.Sub($"resnets.{j}"), groups, eps);
-                if (c.UpBlockHasAttention[i]) h = Transformer2D(h, context, block.Sub($"attentions.{j}"), c.Heads, groups);
+                if (c.UpBlockHasAttention[i]) h = Transformer2D(h, context, block.Sub($"attentions.{j}"), c.Heads[^(i + 1)], groups);
             }
             if (i < c.BlockOutChannels.Length - 1)
                 h = Conv(UpsampleNearest2x(h), block.Sub("upsamplers.0.conv"));         // Upsample2D: nearest 2x, 3x3 conv

@@ -22,7 +22,7 @@ internal static class SmallSdModel
         LayersPerBlock = 1,
         NormGroups = 16,
         CrossAttentionDim = 96,
-        Heads = 4,
+        Heads = [4, 4, 4],
         SampleSize = 8,
     };
 
@@ -64,7 +64,7 @@ internal static class SmallSdModel
                     default: DiffusersConfigs.WriteTextEncoder(w, TextEncoder); break;
                 }
             });
-            var tensors = Sd1ParameterShapes.For(part, Unet, Vae, TextEncoder)
+            var tensors = SdParameterShapes.For(part, Unet, Vae, TextEncoder)
                 .Select(p => new SafetensorsTensor(p.Name, p.Shape, dtype, destination => Initialize(destination, p, seed, part)))
                 .ToList();
             SafetensorsWriter.Write(Path.Combine(folder, $"{part.WeightsFileStem()}.safetensors"), tensors);

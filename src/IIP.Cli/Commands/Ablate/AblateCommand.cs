@@ -36,6 +36,7 @@ public static class AblateCommand
         var sets = new Option<string?>("--sets") { Description = "label sets to keep, comma-separated (e.g. memorized,heldout)" };
         var limit = new Option<int?>("--limit") { Description = "use at most this many images" };
         var device = DeviceOption.Create();
+        var configs = new ModelConfigOptions();
         var iip = new IipOptionSet();
         var command = new Command("ablate",
             "IIP's ablation study on a labelled set, like the paper's Tab. 5 and Fig. 7, with every option of IIP.md varied one at a " +
@@ -46,6 +47,7 @@ public static class AblateCommand
         {
             model, images, labels, output, tokenizer, seed, tISweep, tPSweep, gSweep, perturbationSweep, weightSweep, noRemoved, sets, limit, device,
         };
+        configs.AddTo(command);
         iip.AddTo(command);
         command.SetAction(parse => CliErrors.Guard(() => Run(
             parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(labels), parse.GetValue(output)!, parse.GetValue(tokenizer),
@@ -55,12 +57,12 @@ public static class AblateCommand
                 InversionSteps = parse.GetValue(tISweep)!, MtcnpSteps = parse.GetValue(tPSweep)!, Guidances = parse.GetValue(gSweep)!,
                 Perturbations = parse.GetValue(perturbationSweep)!, WeightRatios = parse.GetValue(weightSweep)!, StepsRemoved = !parse.GetValue(noRemoved),
             },
-            parse.GetValue(sets), parse.GetValue(limit), parse.GetValue(device)!)));
+            parse.GetValue(sets), parse.GetValue(limit), parse.GetValue(device)!, configs.Read(parse))));
         return command;
     }
 
     public static int Run(string modelPath, string imagesPath, string? labelsPath, string outDir, string? tokenizer, IipOptions options,
-        AblationPlan plan, string? sets, int? limit, string device = "cpu")
+        AblationPlan plan, string? sets, int? limit, string device = "cpu", CheckpointOverrides? overrides = null)
     {
         var progress = new ConsoleProgress();
         var labels = LabelSet.Load(labelsPath ?? imagesPath);
@@ -78,11 +80,11 @@ public static class AblateCommand
         foreach (double ratio in plan.WeightRatios)
             if (!double.IsFinite(ratio) || ratio < 0) throw new ArgumentException($"--sweep-weights {ratio}: must be a finite number >= 0");
 
-        using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizer);
+        using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizer, overrides: overrides);
         var model = new StableDiffusion(checkpoint, DeviceOption.Select(device), Program.Engine);
         int size = model.NativeImageSize;
         Directory.CreateDirectory(outDir);
-        string fingerprint = ModelFingerprint.Compute(modelPath);
+        string fingerprint = ModelFingerprint.Compute(modelPath, overrides);
         string componentsPath = Path.Combine(outDir, "ablation-components.jsonl");
         RequireSameSettings(outDir, componentsPath, $"model {fingerprint}\noptions {options.ScoreKey()}\n");
         var session = new IipSession(model, options, fingerprint, Path.Combine(outDir, ".iip-cache"), progress);

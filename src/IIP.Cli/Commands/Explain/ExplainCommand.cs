@@ -31,6 +31,7 @@ public static class ExplainCommand
         var seed = new Option<int>("--seed") { Description = "seed of the noise latents (as the scan's)", DefaultValueFactory = _ => 0 };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "where the perturbation embedding and calibration are cached (default: beside the results file, as the scan)" };
         var device = DeviceOption.Create();
+        var configs = new ModelConfigOptions();
         var iip = new IipOptionSet();
         var command = new Command("explain",
             "Pictures for an auditor: for the top-k images of a scan (--results) and any --image, the input, its VAE reconstruction and " +
@@ -39,16 +40,17 @@ public static class ExplainCommand
         {
             model, results, images, extra, method, topK, output, tokenizer, seed, cacheDir, device,
         };
+        configs.AddTo(command);
         iip.AddTo(command);
         command.SetAction(parse => CliErrors.Guard(() => Run(new ExplainSettings(
             parse.GetValue(model)!, parse.GetValue(results), parse.GetValue(images), parse.GetValue(extra)!, parse.GetValue(method)!,
             parse.GetValue(topK), parse.GetValue(output), parse.GetValue(tokenizer), parse.GetValue(cacheDir), iip.Read(parse, parse.GetValue(seed)),
-            parse.GetValue(iip.Reference), iip.ScalesGiven(parse), parse.GetValue(device)!))));
+            parse.GetValue(iip.Reference), iip.ScalesGiven(parse), parse.GetValue(device)!, configs.Read(parse)))));
         return command;
     }
 
     public sealed record ExplainSettings(string Model, string? Results, string? Images, string[] Extra, string Method, int TopK, string? Out,
-        string? Tokenizer, string? CacheDir, IipOptions Iip, string? Reference, bool ScalesGiven, string Device = "cpu");
+        string? Tokenizer, string? CacheDir, IipOptions Iip, string? Reference, bool ScalesGiven, string Device = "cpu", CheckpointOverrides? Overrides = null);
 
     /// <summary>One image to explain: where it is, the name to show, and its score in the scan (null for --image).</summary>
     private sealed record Subject(string Image, string FullPath, double? ScanScore);
@@ -61,13 +63,13 @@ public static class ExplainCommand
         if (subjects.Count == 0) throw new ArgumentException($"{s.Results}: no scored '{s.Method}' records to explain");
 
         var progress = new ConsoleProgress();
-        using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer);
+        using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer, overrides: s.Overrides);
         var model = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device), Program.Engine);
         int size = model.NativeImageSize;
         string anchor = s.Results is not null ? Path.GetDirectoryName(Path.GetFullPath(s.Results))! : Directory.GetCurrentDirectory();
         string cacheDir = s.CacheDir ?? Path.Combine(anchor, ".iip-cache");
         progress.Report("fingerprinting the model (the perturbation embedding and calibration are cached by content)...");
-        var (session, options, calibration) = MethodFactory.OpenIip(model, ModelFingerprint.Compute(s.Model), s.Iip, cacheDir, s.Reference, s.ScalesGiven, path => ScanContent.LoadImage(path, size), progress);
+        var (session, options, calibration) = MethodFactory.OpenIip(model, ModelFingerprint.Compute(s.Model, s.Overrides), s.Iip, cacheDir, s.Reference, s.ScalesGiven, path => ScanContent.LoadImage(path, size), progress);
         // the band needs the calibration; with a reference set or given scales it is computed for the band alone
         calibration ??= options.CalibrationImages > 0 ? IipCalibration.Compute(session, options, session.ModelFingerprint, cacheDir, progress) : null;
         var detector = session.CreateDetector(options);

@@ -28,20 +28,23 @@ public static class GenerateCommand
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer folder (vocab.json, merges.txt); needed for single-file checkpoints, which carry none", HelpName = "DIR" };
         var tcnp = new Option<bool>("--tcnp") { Description = "also print the TCNP of every step, ||eps_cond - eps_uncond||_2 over the latent (Wen et al. 2024), and its mean: higher means the prompt is more likely a memorized one" };
         var device = DeviceOption.Create();
+        var configs = new ModelConfigOptions();
         var command = new Command("generate",
             "Generate an image from a prompt: Gaussian noise from --seed, DDIM sampling with classifier-free guidance, VAE decode, PNG. " +
             "Prints the output path and the seconds taken; progress per step goes to stderr. Exit code 2 on bad input.")
         {
             model, prompt, negative, seed, steps, guidance, height, width, output, tokenizer, tcnp, device,
         };
+        configs.AddTo(command);
         command.SetAction(parse => CliErrors.Guard(() => Run(new GenerateSettings(
             parse.GetValue(model)!, parse.GetValue(prompt)!, parse.GetValue(negative) ?? "", parse.GetValue(seed), parse.GetValue(steps),
-            parse.GetValue(guidance), parse.GetValue(height), parse.GetValue(width), parse.GetValue(output)!, parse.GetValue(tokenizer), parse.GetValue(tcnp), parse.GetValue(device)!))));
+            parse.GetValue(guidance), parse.GetValue(height), parse.GetValue(width), parse.GetValue(output)!, parse.GetValue(tokenizer), parse.GetValue(tcnp), parse.GetValue(device)!,
+            configs.Read(parse)))));
         return command;
     }
 
     public sealed record GenerateSettings(string Model, string Prompt, string NegativePrompt, long Seed, int Steps, float Guidance,
-        int? Height, int? Width, string Out, string? Tokenizer, bool PrintTcnp, string Device = "cpu");
+        int? Height, int? Width, string Out, string? Tokenizer, bool PrintTcnp, string Device = "cpu", CheckpointOverrides? Overrides = null);
 
     public static int Run(GenerateSettings s)
     {
@@ -50,7 +53,7 @@ public static class GenerateCommand
         if (!float.IsFinite(s.Guidance)) throw new ArgumentException($"--guidance {s.Guidance} must be a finite number");
 
         // Everything that can be checked from the configs is, before the weights are read.
-        using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer);
+        using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer, overrides: s.Overrides);
         if (checkpoint.TokenizerDirectory is null)
             throw new ArgumentException($"{checkpoint.Path}: this checkpoint carries no tokenizer (single-file checkpoints never do); " +
                                         "pass --tokenizer DIR, a folder with vocab.json and merges.txt");

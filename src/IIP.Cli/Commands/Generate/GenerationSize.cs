@@ -4,7 +4,7 @@ namespace IIP.Cli.Commands.Generate;
 
 /// <summary>
 /// The image size a model can generate. The VAE halves the image once per level but the last and the UNet
-/// halves the latent once per level but the last (the SD v1 layout of Sd1ParameterShapes), so height and width
+/// halves the latent once per level but the last (the SD v1 layout of SdParameterShapes), so height and width
 /// must be multiples of 2^(VAE levels - 1) x 2^(UNet levels - 1): 8 x 8 = 64 for SD v1.
 /// </summary>
 public sealed record GenerationSize(int Height, int Width, int VaeFactor, int UnetFactor)

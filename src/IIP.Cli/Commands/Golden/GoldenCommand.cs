@@ -15,6 +15,7 @@ public static class GoldenCommand
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer folder (vocab.json, merges.txt) for checkpoints that carry none" };
         var only = new Option<string[]>("--only") { Description = "Run only the cases whose names start with these prefixes (e.g. --only unet. --only grad.)", AllowMultipleArgumentsPerToken = true };
         var device = DeviceOption.Create();
+        var configs = new ModelConfigOptions();
         var command = new Command("golden",
             "Recompute the golden cases (data/golden/README.md) for a model and compare: one line per case with the max absolute error, " +
             "the relative error, the tolerance and PASS/FAIL; cases this build cannot compute are listed NOT RUN. Exit code 1 if any case fails. " +
@@ -22,14 +23,17 @@ public static class GoldenCommand
         {
             model, golden, tokenizer, only, device,
         };
-        command.SetAction(parse => CliErrors.Guard(() => Run(parse.GetValue(model)!, parse.GetValue(golden)!, parse.GetValue(tokenizer), parse.GetValue(only) ?? [], parse.GetValue(device)!)));
+        configs.AddTo(command);
+        command.SetAction(parse => CliErrors.Guard(() => Run(parse.GetValue(model)!, parse.GetValue(golden)!, parse.GetValue(tokenizer), parse.GetValue(only) ?? [], parse.GetValue(device)!,
+            configs.Read(parse))));
         return command;
     }
 
-    public static int Run(string modelPath, string goldenPath, string? tokenizerDir, IReadOnlyList<string> only, string device = "cpu")
+    public static int Run(string modelPath, string goldenPath, string? tokenizerDir, IReadOnlyList<string> only, string device = "cpu",
+        CheckpointOverrides? overrides = null)
     {
         var (tensorsPath, jsonPath) = GoldenRunner.FilesOf(goldenPath);
-        using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizerDir);
+        using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizerDir, overrides: overrides);
         using var references = SafetensorsFile.Open(tensorsPath);
         var model = new StableDiffusion(checkpoint, DeviceOption.Select(device), Program.Engine);
         // the CUDA backend stores fp16: its bounds are GoldenFp16Tolerances', the CPU's the README's fp32 ones

@@ -11,16 +11,18 @@ public static class InfoCommand
         var model = new Option<string>("--model") { Description = "Diffusers folder, single-file LDM .safetensors, or packed .iipw file.", Required = true };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer folder (vocab.json, merges.txt); single-file checkpoints carry none." };
         var variant = new Option<string?>("--variant") { Description = "Diffusers weights variant, e.g. fp16 (default: plain files, then fp16)." };
+        var configs = new ModelConfigOptions();
         var command = new Command("info", "Show a checkpoint's layout, architecture, stored dtypes and parameter counts (validates every tensor's name and shape).")
         {
             model, tokenizer, variant,
         };
+        configs.AddTo(command);
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
             try
             {
-                using var checkpoint = StableDiffusionCheckpoint.Open(parse.GetRequiredValue(model), parse.GetValue(tokenizer), parse.GetValue(variant));
+                using var checkpoint = StableDiffusionCheckpoint.Open(parse.GetRequiredValue(model), parse.GetValue(tokenizer), parse.GetValue(variant), configs.Read(parse));
                 Print(checkpoint, output);
                 return 0;
             }

@@ -13,7 +13,8 @@ namespace IIP.Cli.Commands.Scan;
 public sealed class ScanCallStats(IProgress<ScanProgress> inner) : IProgress<ScanProgress>
 {
     private DriverCallCounts.Snapshot _last = DriverCallCounts.Now();
-    private readonly long _finalizedAtStart = CudaMemoryPool.ReturnedByFinalizer;
+    // buffers dropped before the scan (the model's load, a caller in the same process) are finalized before the count starts
+    private readonly long _finalizedAtStart = FinalizedAfterCollection();
     private DriverCallCounts.Snapshot? _warmUp;
     private DriverCallCounts.Snapshot _steady;
     private int _warmUpImages, _steadyImages, _skipped;
@@ -49,9 +50,7 @@ public sealed class ScanCallStats(IProgress<ScanProgress> inner) : IProgress<Sca
     /// </summary>
     public IEnumerable<string> Lines()
     {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        yield return $"device buffers left to the finalizer: {CudaMemoryPool.ReturnedByFinalizer - _finalizedAtStart}";
+        yield return $"device buffers left to the finalizer: {FinalizedAfterCollection() - _finalizedAtStart}";
         if (_warmUp is not { } first)
         {
             yield return "host-device copies per image: none scored (every image was already done)";
@@ -67,6 +66,14 @@ public sealed class ScanCallStats(IProgress<ScanProgress> inner) : IProgress<Sca
                             $"{Per(_steady.DeviceToHost, _steadyImages)} back; over {_steadyImages} images after the first batch, which took {first.HostDeviceCopies} with the warm-up)");
         yield return ($"kernel launches per image: {Per(_steady.Launches, _steadyImages)} ({Per(_steady.GraphLaunches, _steadyImages)} of them graph launches; " +
                             $"the first batch of {_warmUpImages}: {first.Launches})");
+    }
+
+    // the process's count of pooled buffers returned by finalizers, after a full collection has run every pending one
+    private static long FinalizedAfterCollection()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        return CudaMemoryPool.ReturnedByFinalizer;
     }
 
     // a count per image, in invariant culture (the only non-integer the lines print)

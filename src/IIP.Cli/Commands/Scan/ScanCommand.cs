@@ -54,6 +54,7 @@ public static class ScanCommand
                           "writes NAME.shard-III-of-NNN.jsonl beside --out and resumes on its own; `iip merge` combines them",
         };
         var device = DeviceOption.Create();
+        var configs = new ModelConfigOptions();
         var iip = new IipOptionSet();
         var baselines = new BaselineOptionSet();
         var command = new Command("scan",
@@ -66,6 +67,7 @@ public static class ScanCommand
         {
             model, images, output, methods, tokenizer, seed, csv, cacheDir, limit, batch, retryErrors, fresh, stats, shard, device,
         };
+        configs.AddTo(command);
         iip.AddTo(command);
         baselines.AddTo(command);
         command.SetAction(parse => CliErrors.Guard(() =>
@@ -75,7 +77,7 @@ public static class ScanCommand
                 parse.GetValue(csv), parse.GetValue(cacheDir), parse.GetValue(limit), iip.Read(parse, parse.GetValue(seed)), parse.GetValue(iip.Reference),
                 baselines.Read(parse, parse.GetValue(seed)), parse.GetValue(device)!, parse.GetValue(batch), parse.GetValue(retryErrors),
                 iip.ScalesGiven(parse), parse.GetValue(fresh), parse.GetValue(stats),
-                parse.GetValue(shard) is { } text ? ShardOption.Parse(text) : ScanShard.Whole);
+                parse.GetValue(shard) is { } text ? ShardOption.Parse(text) : ScanShard.Whole, configs.Read(parse));
             return Run(settings);
         }));
         return command;
@@ -83,7 +85,8 @@ public static class ScanCommand
 
     public sealed record ScanSettings(string Model, string Images, string Out, IReadOnlyList<string> Methods, string? Tokenizer, int Seed,
         string? Csv, string? CacheDir, int? Limit, IipOptions Iip, string? Reference, BaselineSettings Baselines, string Device = "cpu",
-        int Batch = 1, bool RetryErrors = false, bool ScalesGiven = false, bool Fresh = false, bool Stats = false, ScanShard? Shard = null);
+        int Batch = 1, bool RetryErrors = false, bool ScalesGiven = false, bool Fresh = false, bool Stats = false, ScanShard? Shard = null,
+        CheckpointOverrides? Overrides = null);
 
     public static int Run(ScanSettings s)
     {
@@ -112,9 +115,9 @@ public static class ScanCommand
         string csvPath = s.Csv ?? Path.ChangeExtension(s.Out, ".csv");
         ResultsFileGuard.CheckPaths(s.Out, csvPath);   // before anything is written
 
-        using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer);
+        using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer, overrides: s.Overrides);
         progress.Report("fingerprinting the model (results and caches are keyed by its content)...");
-        string fingerprint = ModelFingerprint.Compute(s.Model);
+        string fingerprint = ModelFingerprint.Compute(s.Model, s.Overrides);
         using var fileLock = ResultsLock.Acquire(s.Out);
         foreach (string moved in ResultsFileGuard.RequireModel(s.Out, csvPath, s.Model, fingerprint[..16], s.Fresh))
             Console.Error.WriteLine($"--fresh: moved the results of another model aside to {moved}");

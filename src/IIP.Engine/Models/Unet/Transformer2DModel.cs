@@ -1,4 +1,5 @@
 using IIP.Engine.Autograd;
+using IIP.Engine.Configs;
 using IIP.Engine.Backends;
 using IIP.Engine.Models.Layers;
 using IIP.Engine.Tensors;
@@ -6,8 +7,10 @@ using IIP.Engine.Tensors;
 namespace IIP.Engine.Models.Unet;
 
 /// <summary>
-/// diffusers Transformer2DModel, SD v1 form (use_linear_projection false): GroupNorm(eps 1e-6) ->
-/// proj_in 1x1 conv -> tokens -> BasicTransformerBlock(s) -> channels -> proj_out 1x1 conv -> + residual.
+/// diffusers Transformer2DModel: GroupNorm(eps 1e-6) -> proj_in -> tokens -> BasicTransformerBlock(s) -> channels ->
+/// proj_out -> + residual. SD v1's proj_in / proj_out are 1x1 convolutions [C, C, 1, 1]; SD 2.x's
+/// (use_linear_projection) are Linear layers [C, C] applied to the tokens, the same map per pixel: y[n, o, p] =
+/// sum_c W[o, c] x[n, c, p] + b[o] either way, so the Linear weights run as 1x1 convolutions (a reshaped view).
 /// </summary>
 public sealed class Transformer2DModel
 {
@@ -17,13 +20,13 @@ public sealed class Transformer2DModel
     public Conv2d ProjOut { get; }
     private readonly IBackend _be;
 
-    public Transformer2DModel(ModuleWeights w, int heads, int groups)
+    public Transformer2DModel(ModuleWeights w, int heads, UNetConfig config)
     {
-        Norm = new GroupNorm(w.Sub("norm"), groups, 1e-6f);
-        ProjIn = new Conv2d(w.Sub("proj_in"));
+        Norm = new GroupNorm(w.Sub("norm"), config.NormGroups, 1e-6f);
+        ProjIn = Conv2d.Pointwise(w.Sub("proj_in"), linear: config.UseLinearProjection);
         Blocks = Enumerable.Range(0, w.CountChildren("transformer_blocks"))
             .Select(i => new BasicTransformerBlock(w.Sub("transformer_blocks", i), heads)).ToArray();
-        ProjOut = new Conv2d(w.Sub("proj_out"));
+        ProjOut = Conv2d.Pointwise(w.Sub("proj_out"), linear: config.UseLinearProjection);
         _be = w.Backend;
     }
 

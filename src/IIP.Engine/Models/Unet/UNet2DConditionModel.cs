@@ -32,9 +32,9 @@ public sealed class UNet2DConditionModel
         TimeLinear1 = new Linear(w.Sub("time_embedding.linear_1"));
         TimeLinear2 = new Linear(w.Sub("time_embedding.linear_2"));
         ConvIn = new Conv2d(w.Sub("conv_in"));
-        DownBlocks = Enumerable.Range(0, config.BlockOutChannels.Length).Select(i => new UNetDownBlock(w.Sub("down_blocks", i), config)).ToArray();
+        DownBlocks = Enumerable.Range(0, config.BlockOutChannels.Length).Select(i => new UNetDownBlock(w.Sub("down_blocks", i), config, i)).ToArray();
         MidBlock = new UNetMidBlock2DCrossAttn(w.Sub("mid_block"), config);
-        UpBlocks = Enumerable.Range(0, config.BlockOutChannels.Length).Select(i => new UNetUpBlock(w.Sub("up_blocks", i), config)).ToArray();
+        UpBlocks = Enumerable.Range(0, config.BlockOutChannels.Length).Select(i => new UNetUpBlock(w.Sub("up_blocks", i), config, i)).ToArray();
         ConvNormOut = new GroupNorm(w.Sub("conv_norm_out"), config.NormGroups, config.NormEps);
         ConvOut = new Conv2d(w.Sub("conv_out"));
         _be = backend;

@@ -17,12 +17,13 @@ public sealed class UNetDownBlock
     public Transformer2DModel[]? Attentions { get; }
     public Conv2d? Downsampler { get; }
 
-    public UNetDownBlock(ModuleWeights w, UNetConfig config)
+    /// <summary>Down block <paramref name="level"/> (0 = the first, full resolution).</summary>
+    public UNetDownBlock(ModuleWeights w, UNetConfig config, int level)
     {
         Resnets = Enumerable.Range(0, w.CountChildren("resnets"))
             .Select(i => new ResnetBlock2D(w.Sub("resnets", i), config.NormGroups, config.NormEps)).ToArray();
         Attentions = w.HasModule("attentions")
-            ? Enumerable.Range(0, Resnets.Length).Select(i => new Transformer2DModel(w.Sub("attentions", i), config.Heads, config.NormGroups)).ToArray()
+            ? Enumerable.Range(0, Resnets.Length).Select(i => new Transformer2DModel(w.Sub("attentions", i), config.Heads[level], config)).ToArray()
             : null;
         Downsampler = w.HasModule("downsamplers.0.conv") ? new Conv2d(w.Sub("downsamplers.0.conv"), stride: 2, Padding2d.Same(1)) : null;
     }
@@ -45,11 +46,11 @@ public sealed class UNetDownBlock
     }
 }
 
-/// <summary>UNetMidBlock2DCrossAttn: resnet, transformer, resnet.</summary>
+/// <summary>UNetMidBlock2DCrossAttn: resnet, transformer (the last level's heads), resnet.</summary>
 public sealed class UNetMidBlock2DCrossAttn(ModuleWeights w, UNetConfig config)
 {
     public ResnetBlock2D Resnet0 { get; } = new(w.Sub("resnets", 0), config.NormGroups, config.NormEps);
-    public Transformer2DModel Attention { get; } = new(w.Sub("attentions", 0), config.Heads, config.NormGroups);
+    public Transformer2DModel Attention { get; } = new(w.Sub("attentions", 0), config.Heads[^1], config);
     public ResnetBlock2D Resnet1 { get; } = new(w.Sub("resnets", 1), config.NormGroups, config.NormEps);
 
     public Tensor Forward(Tensor h, Tensor siluTemb, Tensor context, GradientTape? tape = null) =>
@@ -67,12 +68,13 @@ public sealed class UNetUpBlock
     public Conv2d? Upsampler { get; }
     private readonly IBackend _be;
 
-    public UNetUpBlock(ModuleWeights w, UNetConfig config)
+    /// <summary>Up block <paramref name="index"/> (0 = the first, lowest resolution: the heads of the last down level).</summary>
+    public UNetUpBlock(ModuleWeights w, UNetConfig config, int index)
     {
         Resnets = Enumerable.Range(0, w.CountChildren("resnets"))
             .Select(i => new ResnetBlock2D(w.Sub("resnets", i), config.NormGroups, config.NormEps)).ToArray();
         Attentions = w.HasModule("attentions")
-            ? Enumerable.Range(0, Resnets.Length).Select(i => new Transformer2DModel(w.Sub("attentions", i), config.Heads, config.NormGroups)).ToArray()
+            ? Enumerable.Range(0, Resnets.Length).Select(i => new Transformer2DModel(w.Sub("attentions", i), config.Heads[^(index + 1)], config)).ToArray()
             : null;
         Upsampler = w.HasModule("upsamplers.0.conv") ? new Conv2d(w.Sub("upsamplers.0.conv")) : null;
         _be = w.Backend;

@@ -10,12 +10,12 @@ public sealed record ParameterShape(string Name, int[] Shape)
 }
 
 /// <summary>
-/// Every parameter (name and shape) that the diffusers SD v1 modules hold for a config: UNet2DConditionModel
+/// Every parameter (name and shape) that the diffusers SD v1 and v2 modules hold for a config: UNet2DConditionModel
 /// with CrossAttn/plain down and up blocks, AutoencoderKL, and transformers' CLIPTextModel. The channel
 /// bookkeeping follows the diffusers constructors (up block j=0 takes the previous level's output,
 /// the skip of the last resnet comes from the next-shallower level; decoder levels hold layers+1 resnets).
 /// </summary>
-public static class Sd1ParameterShapes
+public static class SdParameterShapes
 {
     public static IReadOnlyList<ParameterShape> For(ModelPart part, UNetConfig unet, VaeConfig vae, TextEncoderConfig textEncoder) => part switch
     {
@@ -42,7 +42,7 @@ public static class Sd1ParameterShapes
             {
                 UNetResnet(p, $"down_blocks.{i}.resnets.{j}", j == 0 ? input : output, output, timeDim);
                 if (c.DownBlockHasAttention[i])
-                    Transformer(p, $"down_blocks.{i}.attentions.{j}", output, c.CrossAttentionDim, c.TransformerLayersPerBlock);
+                    Transformer(p, $"down_blocks.{i}.attentions.{j}", output, c.CrossAttentionDim, c.TransformerLayersPerBlock, c.UseLinearProjection);
             }
             if (i < levels - 1)
                 Conv(p, $"down_blocks.{i}.downsamplers.0.conv", output, output, 3);
@@ -50,7 +50,7 @@ public static class Sd1ParameterShapes
 
         int deepest = ch[^1];
         UNetResnet(p, "mid_block.resnets.0", deepest, deepest, timeDim);
-        Transformer(p, "mid_block.attentions.0", deepest, c.CrossAttentionDim, c.TransformerLayersPerBlock);
+        Transformer(p, "mid_block.attentions.0", deepest, c.CrossAttentionDim, c.TransformerLayersPerBlock, c.UseLinearProjection);
         UNetResnet(p, "mid_block.resnets.1", deepest, deepest, timeDim);
 
         var reversed = ch.Reverse().ToArray();
@@ -65,7 +65,7 @@ public static class Sd1ParameterShapes
                 int skip = j == resnets - 1 ? skipFromShallower : output;
                 UNetResnet(p, $"up_blocks.{i}.resnets.{j}", residual + skip, output, timeDim);
                 if (c.UpBlockHasAttention[i])
-                    Transformer(p, $"up_blocks.{i}.attentions.{j}", output, c.CrossAttentionDim, c.TransformerLayersPerBlock);
+                    Transformer(p, $"up_blocks.{i}.attentions.{j}", output, c.CrossAttentionDim, c.TransformerLayersPerBlock, c.UseLinearProjection);
             }
             if (i < levels - 1)
                 Conv(p, $"up_blocks.{i}.upsamplers.0.conv", output, output, 3);
@@ -167,11 +167,12 @@ public static class Sd1ParameterShapes
         VaeResnet(p, $"{prefix}.resnets.1", channels, channels);
     }
 
-    // Transformer2DModel: GroupNorm, 1x1 proj_in, BasicTransformerBlocks (self-attn, cross-attn, GEGLU ff), 1x1 proj_out.
-    private static void Transformer(List<ParameterShape> p, string prefix, int channels, int crossDim, int layers)
+    // Transformer2DModel: GroupNorm, proj_in, BasicTransformerBlocks (self-attn, cross-attn, GEGLU ff), proj_out; the
+    // projections 1x1 convolutions (SD v1) or Linear layers (use_linear_projection, SD 2.x).
+    private static void Transformer(List<ParameterShape> p, string prefix, int channels, int crossDim, int layers, bool linearProjection)
     {
         Norm(p, $"{prefix}.norm", channels);
-        Conv(p, $"{prefix}.proj_in", channels, channels, 1);
+        Projection(p, $"{prefix}.proj_in", channels, linearProjection);
         for (int b = 0; b < layers; b++)
         {
             string block = $"{prefix}.transformer_blocks.{b}";
@@ -183,7 +184,13 @@ public static class Sd1ParameterShapes
             Norm(p, $"{block}.norm2", channels);
             Norm(p, $"{block}.norm3", channels);
         }
-        Conv(p, $"{prefix}.proj_out", channels, channels, 1);
+        Projection(p, $"{prefix}.proj_out", channels, linearProjection);
+    }
+
+    private static void Projection(List<ParameterShape> p, string prefix, int channels, bool linear)
+    {
+        if (linear) Linear(p, prefix, channels, channels);
+        else Conv(p, prefix, channels, channels, 1);
     }
 
     // Attention: q/k/v without bias, output projection with bias.

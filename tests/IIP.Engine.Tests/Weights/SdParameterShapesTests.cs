@@ -3,7 +3,7 @@ using IIP.Engine.Weights;
 
 namespace IIP.Engine.Tests.Weights;
 
-public sealed class Sd1ParameterShapesTests
+public sealed class SdParameterShapesTests
 {
     public static TheoryData<string> Parts => ["unet", "vae", "text_encoder"];
 
@@ -14,7 +14,7 @@ public sealed class Sd1ParameterShapesTests
         var part = ModelParts.Parse(partName);
         string root = TestPaths.TinySdDiffusers;
         var (unet, vae, text, _) = DiffusersFolder.ReadConfigs(root);
-        var expected = Sd1ParameterShapes.For(part, unet, vae, text);
+        var expected = SdParameterShapes.For(part, unet, vae, text);
         using var file = SafetensorsFile.Open(DiffusersFolder.WeightsPath(root, part, null));
 
         var generated = expected.ToDictionary(p => p.Name, p => string.Join(",", p.Shape));
@@ -34,11 +34,11 @@ public sealed class Sd1ParameterShapesTests
     {
         // Parameter counts of the released SD v1.4 modules (diffusers UNet2DConditionModel, AutoencoderKL,
         // transformers CLIPTextModel ViT-L/14 text tower): 859.52M, 83.65M, 123.06M.
-        Assert.Equal(859_520_964, Sd1ParameterShapes.Count(Sd1ParameterShapes.Unet(UNetConfig.StableDiffusionV14)));
-        Assert.Equal(83_653_863, Sd1ParameterShapes.Count(Sd1ParameterShapes.Vae(VaeConfig.StableDiffusionV14)));
-        Assert.Equal(123_060_480, Sd1ParameterShapes.Count(Sd1ParameterShapes.TextEncoder(TextEncoderConfig.StableDiffusionV14)));
-        Assert.Equal(686, Sd1ParameterShapes.Unet(UNetConfig.StableDiffusionV14).Count);
-        Assert.Equal(248, Sd1ParameterShapes.Vae(VaeConfig.StableDiffusionV14).Count);
-        Assert.Equal(196, Sd1ParameterShapes.TextEncoder(TextEncoderConfig.StableDiffusionV14).Count);
+        Assert.Equal(859_520_964, SdParameterShapes.Count(SdParameterShapes.Unet(UNetConfig.StableDiffusionV14)));
+        Assert.Equal(83_653_863, SdParameterShapes.Count(SdParameterShapes.Vae(VaeConfig.StableDiffusionV14)));
+        Assert.Equal(123_060_480, SdParameterShapes.Count(SdParameterShapes.TextEncoder(TextEncoderConfig.StableDiffusionV14)));
+        Assert.Equal(686, SdParameterShapes.Unet(UNetConfig.StableDiffusionV14).Count);
+        Assert.Equal(248, SdParameterShapes.Vae(VaeConfig.StableDiffusionV14).Count);
+        Assert.Equal(196, SdParameterShapes.TextEncoder(TextEncoderConfig.StableDiffusionV14).Count);
     }
 }
