@@ -26,9 +26,10 @@ extern "C" __global__ void concat_channels_backward_f16(const __half* dy, __half
     }
 }
 
-// y[p, i, j] = x[p, i / 2, j / 2].  x [planes, h, w] -> y [planes, 2h, 2w]
-extern "C" __global__ void upsample_nearest2x_f16(const __half* x, __half* y, long long planes, int h, int w) {
-    const long long wo = 2LL * w, plane = 4LL * h * w, n = planes * plane;
+// y[p, i, j] = x[p, i / 2, j / 2].  x [planes, h, w] -> y [planes, ho, wo], ho in {2h - 1, 2h}, wo in {2w - 1, 2w}
+// (the last row or column cut off where the UNet's skip connection is odd-sized, as diffusers' interpolate to its size)
+extern "C" __global__ void upsample_nearest2x_f16(const __half* x, __half* y, long long planes, int h, int w, int ho, int wo) {
+    const long long plane = (long long)ho * wo, n = planes * plane;
     for (long long i = global_index(); i < n; i += global_stride()) {
         const long long p = i / plane, r = i - p * plane;
         const long long oy = r / wo, ox = r - oy * wo;
@@ -36,15 +37,19 @@ extern "C" __global__ void upsample_nearest2x_f16(const __half* x, __half* y, lo
     }
 }
 
-// dx[p, i, j] = sum of dy[p, 2i + a, 2j + b], a, b in {0, 1}.  dy [planes, 2h, 2w] -> dx [planes, h, w]
-extern "C" __global__ void upsample_nearest2x_backward_f16(const __half* dy, __half* dx, long long planes, int h, int w) {
+// dx[p, i, j] = sum of the dy[p, 2i + a, 2j + b], a, b in {0, 1}, inside dy [planes, ho, wo] -> dx [planes, h, w]
+extern "C" __global__ void upsample_nearest2x_backward_f16(const __half* dy, __half* dx, long long planes, int h, int w, int ho, int wo) {
     const long long plane = (long long)h * w, n = planes * plane;
     for (long long i = global_index(); i < n; i += global_stride()) {
         const long long p = i / plane, r = i - p * plane;
         const long long iy = r / w, ix = r - iy * w;
-        const __half* top = dy + (p * 2 * h + 2 * iy) * 2 * w + 2 * ix;
-        const __half* bottom = top + 2 * w;
-        dx[i] = f16(f32(top[0]) + f32(top[1]) + f32(bottom[0]) + f32(bottom[1]));
+        const __half* top = dy + (p * ho + 2 * iy) * wo + 2 * ix;
+        const bool right = 2 * ix + 1 < wo, bottom = 2 * iy + 1 < ho;
+        float sum = f32(top[0]);
+        if (right) sum += f32(top[1]);
+        if (bottom) sum += f32(top[wo]);
+        if (bottom && right) sum += f32(top[wo + 1]);
+        dx[i] = f16(sum);
     }
 }
 

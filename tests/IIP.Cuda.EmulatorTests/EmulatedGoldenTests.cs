@@ -31,4 +31,18 @@ public class EmulatedGoldenTests
         Assert.Equal(13, results.Count);  // tokenizer, hidden, 2 scheduler, 3 UNet, 3 VAE, DDIM step, loss, gradient
         Assert.All(results, r => Assert.True(r.Status == GoldenStatus.Pass, r.Format()));
     }
+
+    [Fact]
+    public void TheSd2GoldenCasesPassWithTheFp16StorageBounds()
+    {
+        // SD 2.x conventions on the device: per-level head counts (head size 16 here), linear projections, exact GELU in
+        // the text encoder, v-prediction in the DDIM step; the same fp16 bounds as SD v1
+        using var checkpoint = StableDiffusionCheckpoint.Open(TestPaths.TinySd2Diffusers);
+        using var references = SafetensorsFile.Open(TestPaths.Golden2Tensors);
+        var model = new StableDiffusion(checkpoint, EmulatedBackend.Instance);
+        var runner = new GoldenRunner(model, references, TestPaths.Golden2Json, Cases);
+        var results = runner.Run().ToList();
+        Assert.Equal(13, results.Count);
+        Assert.All(results, r => Assert.True(r.Status == GoldenStatus.Pass, r.Format()));
+    }
 }

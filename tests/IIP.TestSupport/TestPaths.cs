@@ -22,6 +22,17 @@ public static class TestPaths
 
     public static string GoldenJson => Path.Combine(TinySd, "golden.json");
 
+    /// <summary>The tiny SD-2.x-shaped golden model (per-level heads, linear projections, OpenCLIP single file, v-prediction).</summary>
+    public static string TinySd2 => Path.Combine(Data, "golden", "tiny-sd2");
+
+    public static string TinySd2Diffusers => Path.Combine(TinySd2, "model");
+
+    public static string TinySd2Ldm => Path.Combine(TinySd2, "model-ldm-fp16.safetensors");
+
+    public static string Golden2Tensors => Path.Combine(TinySd2, "golden.safetensors");
+
+    public static string Golden2Json => Path.Combine(TinySd2, "golden.json");
+
     /// <summary>The shallow v1 testbed (its model barely memorizes): small images and a small model for scan tests.</summary>
     public static string Testbed => Path.Combine(Data, "testbed");
 

@@ -56,29 +56,44 @@ public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, st
         return fail;
     }
 
+    /// <summary>
+    /// The cases, in the README's order. A case (or a group of cases computed together) that throws is reported NOT RUN with
+    /// the reason and the others still run, so a model this engine cannot fully run still gets its whole report; a failure
+    /// of the device itself propagates (every later case would fail the same way).
+    /// </summary>
     public IEnumerable<GoldenResult> Run()
     {
         var ctx = new GoldenContext(model, golden);
         if (goldenJsonPath is not null && File.Exists(goldenJsonPath) && Selected("tokenizer"))
-            yield return Tokenizer(goldenJsonPath);
-        if (Has("text_encoder.hidden"))
-            yield return Compare("text_encoder.hidden", ctx.Hidden, GoldenTolerance.Forward);
-        if (Has("scheduler.timesteps50"))
-            yield return Compare("scheduler.timesteps50", model.Scheduler.Timesteps(50).Select(t => (float)t).ToArray(), GoldenTolerance.Scheduler);
-        if (Has("scheduler.alphas_cumprod"))
-            yield return Compare("scheduler.alphas_cumprod", model.Scheduler.AlphasCumprod, GoldenTolerance.Scheduler);
+            foreach (var r in Guarded(["tokenizer"], () => [Tokenizer(goldenJsonPath)], inGoldenJson: true)) yield return r;
+        foreach (var r in Guarded(["text_encoder.hidden"], () => [Compare("text_encoder.hidden", ctx.Hidden, GoldenTolerance.Forward)])) yield return r;
+        foreach (var r in Guarded(["scheduler.timesteps50"], () => [Compare("scheduler.timesteps50", model.Scheduler.Timesteps(50).Select(t => (float)t).ToArray(), GoldenTolerance.Scheduler)]))
+            yield return r;
+        foreach (var r in Guarded(["scheduler.alphas_cumprod"], () => [Compare("scheduler.alphas_cumprod", model.Scheduler.AlphasCumprod, GoldenTolerance.Scheduler)])) yield return r;
         foreach (int t in new[] { 981, 501, 1 })
-            if (Has($"unet.eps.t{t}"))
-                yield return Compare($"unet.eps.t{t}", model.Backend.ToHost(model.Unet.Forward(model.Backend.FromHost(Ref("unet.x")), t, model.Backend.FromHost(Ref("unet.ctx")))).Data, GoldenTolerance.Forward);
-        if (Has("vae.mean"))
+            foreach (var r in Guarded([$"unet.eps.t{t}"], () => [Compare($"unet.eps.t{t}",
+                         model.Backend.ToHost(model.Unet.Forward(model.Backend.FromHost(Ref("unet.x")), t, model.Backend.FromHost(Ref("unet.ctx")))).Data, GoldenTolerance.Forward)]))
+                yield return r;
+        foreach (var r in Guarded(["vae.mean", "vae.logvar"], VaeEncode)) yield return r;
+        foreach (var r in Guarded(["vae.decoded"], () => [Compare("vae.decoded", model.Backend.ToHost(model.Vae.Decode(model.Backend.FromHost(Ref("vae.mean")))).Data, GoldenTolerance.Forward)]))
+            yield return r;
+        foreach (var r in Guarded(["ddim.step.t501"], DdimStep)) yield return r;
+        foreach (var r in Guarded(["inversion.start"], () => [Compare("inversion.start", model.Backend.ToHost(model.Backend.Scale(model.Backend.FromHost(Ref("vae.mean")), model.ScalingFactor)).Data, GoldenTolerance.Forward)]))
+            yield return r;
+        foreach (var r in Guarded(["inversion.latents"], Inversion)) yield return r;
+        foreach (var r in Guarded(["regen.latent", "regen.tcnp", "regen.image"], Regeneration)) yield return r;
+        foreach (var r in Guarded(["txt2img.latent", "txt2img.tcnp"], TextToImage)) yield return r;
+        foreach (var r in Guarded(["grad.loss", "grad.dctx"], Gradient)) yield return r;
+        foreach (var r in Guarded(["optim.losses", "optim.ctx"], Optimization)) yield return r;
+
+        IEnumerable<GoldenResult> VaeEncode()
         {
             var posterior = model.Vae.Encode(model.Backend.FromHost(Ref("vae.image")));
             yield return Compare("vae.mean", model.Backend.ToHost(posterior.Mean).Data, GoldenTolerance.Forward);
             yield return Compare("vae.logvar", model.Backend.ToHost(posterior.LogVar).Data, GoldenTolerance.Forward);
         }
-        if (Has("vae.decoded"))
-            yield return Compare("vae.decoded", model.Backend.ToHost(model.Vae.Decode(model.Backend.FromHost(Ref("vae.mean")))).Data, GoldenTolerance.Forward);
-        if (Has("ddim.step.t501"))
+
+        IEnumerable<GoldenResult> DdimStep()
         {
             // the stored UNet output at t = 501 (the noise, or v for a v-prediction model, turned into the noise at x's level)
             var x = Ref("unet.x").SliceBatch(1);
@@ -88,45 +103,86 @@ public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, st
             model.Scheduler.Step(x.Data, eps.Data, 501, model.Scheduler.StepRatio(50), result);
             yield return Compare("ddim.step.t501", result, GoldenTolerance.Scheduler);
         }
-        if (Has("inversion.start"))
-            yield return Compare("inversion.start", model.Backend.ToHost(model.Backend.Scale(model.Backend.FromHost(Ref("vae.mean")), model.ScalingFactor)).Data, GoldenTolerance.Forward);
-        if (Has("inversion.latents"))
+
+        IEnumerable<GoldenResult> Inversion()
         {
             var latents = new List<Tensor>();
             model.Sampler.Invert(Ref("inversion.start"), steps: 20, gridSteps: 50, ctx.Uncond, latents);
             yield return Compare("inversion.latents", Tensor.ConcatBatch(latents.ToArray()).Data, GoldenTolerance.Loop);
         }
-        if (Has("regen.latent"))
+
+        IEnumerable<GoldenResult> Regeneration()
         {
             var start = Ref("inversion.latents").SliceBatch(20);
             var timesteps = model.Scheduler.Timesteps(50)[30..];
             var (latent, tcnp) = Generated(model.Sampler.GuidedSample(start, timesteps, model.Scheduler.StepRatio(50), ctx.Uncond, ctx.Cond, 7.5f));
-            yield return Compare("regen.latent", latent.Data, GoldenTolerance.Loop);
+            if (Has("regen.latent")) yield return Compare("regen.latent", latent.Data, GoldenTolerance.Loop);
             if (Has("regen.tcnp")) yield return Compare("regen.tcnp", tcnp.Select(v => (float)v).ToArray(), GoldenTolerance.Loop);
             if (Has("regen.image")) yield return Compare("regen.image", model.DecodeLatent(latent).Data, GoldenTolerance.Loop);
         }
-        if (Has("txt2img.latent"))
+
+        IEnumerable<GoldenResult> TextToImage()
         {
             var (latent, tcnp) = Generated(model.Sampler.GuidedSample(Ref("txt2img.noise"), model.Scheduler.Timesteps(50), model.Scheduler.StepRatio(50), ctx.Uncond, ctx.Cond, 7.5f));
-            yield return Compare("txt2img.latent", latent.Data, GoldenTolerance.Loop);
+            if (Has("txt2img.latent")) yield return Compare("txt2img.latent", latent.Data, GoldenTolerance.Loop);
             if (Has("txt2img.tcnp")) yield return Compare("txt2img.tcnp", tcnp.Select(v => (float)v).ToArray(), GoldenTolerance.Loop);
         }
-        if (Has("grad.dctx"))
+
+        IEnumerable<GoldenResult> Gradient()
         {
             // loss = ||eps(x, 981, c) - eps(x, 981, u)||_2 for x = unet.x[0], c = prompt 1, u = prompt 0
             var (loss, gradient) = TcnpObjective.LossAndGradient(model.Unet, model.Backend, Ref("unet.x").SliceBatch(0), 981, ctx.Cond, ctx.Uncond);
             if (Has("grad.loss")) yield return Compare("grad.loss", [(float)loss], GoldenTolerance.Forward);
-            yield return Compare("grad.dctx", gradient.Data, GoldenTolerance.Gradient);
+            if (Has("grad.dctx")) yield return Compare("grad.dctx", gradient.Data, GoldenTolerance.Gradient);
         }
-        if (Has("optim.ctx"))
+
+        IEnumerable<GoldenResult> Optimization()
         {
             // 10 AdamW steps (lr 0.1, betas 0.9/0.999, eps 1e-8, weight decay 0.01) on c, token 0's gradient zeroed
             var adam = new AdamWOptions { LearningRate = 0.1, Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8, WeightDecay = 0.01 };
             var result = PerturbationEmbedding.Optimize(model, ctx.Cond, ctx.Uncond, [Ref("unet.x").SliceBatch(0)], 981, adam, iterations: 10);
             if (Has("optim.losses")) yield return Compare("optim.losses", result.Losses.Select(v => (float)v).ToArray(), GoldenTolerance.Loop);
-            yield return Compare("optim.ctx", result.Embedding.Data, GoldenTolerance.Loop);
+            if (Has("optim.ctx")) yield return Compare("optim.ctx", result.Embedding.Data, GoldenTolerance.Loop);
         }
     }
+
+    // the results of one case or group of cases computed together (those of <paramref name="names"/> present and selected;
+    // inGoldenJson: a case of golden.json, already checked), or NOT RUN with the reason for each when computing them throws
+    private IEnumerable<GoldenResult> Guarded(string[] names, Func<IEnumerable<GoldenResult>> compute, bool inGoldenJson = false)
+    {
+        var wanted = inGoldenJson ? names : names.Where(Has).ToArray();
+        if (wanted.Length == 0) yield break;
+        List<GoldenResult> results;
+        try
+        {
+            results = compute().ToList();
+        }
+        catch (Exception e) when (!DeviceFailure.Is(e) && e is not OutOfMemoryException)
+        {
+            results = wanted.Select(n => GoldenResult.NotRun(n, $"{e.GetType().Name}: {e.Message}")).ToList();
+        }
+        foreach (var r in results) yield return r;
+    }
+
+    /// <summary>
+    /// Every case a golden file holds (its tensor names that are case outputs, and the tokenizer), each NOT RUN with
+    /// <paramref name="reason"/>: the report for a model that could not be loaded at all.
+    /// </summary>
+    public static IEnumerable<GoldenResult> NotRunAll(IWeightSource golden, string? goldenJsonPath, string reason, IReadOnlyList<string>? onlyPrefixes = null)
+    {
+        bool Selected(string name) => onlyPrefixes is not { Count: > 0 } || onlyPrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal));
+        if (goldenJsonPath is not null && File.Exists(goldenJsonPath) && Selected("tokenizer")) yield return GoldenResult.NotRun("tokenizer", reason);
+        foreach (string name in CaseOrder.Where(n => golden.Names.Contains(n) && Selected(n)))
+            yield return GoldenResult.NotRun(name, reason);
+    }
+
+    // the reference tensors that are case outputs, in the order Run reports them (the others are inputs: unet.x, vae.image, ...)
+    private static readonly string[] CaseOrder =
+    [
+        "text_encoder.hidden", "scheduler.timesteps50", "scheduler.alphas_cumprod", "unet.eps.t981", "unet.eps.t501", "unet.eps.t1",
+        "vae.mean", "vae.logvar", "vae.decoded", "ddim.step.t501", "inversion.start", "inversion.latents", "regen.latent", "regen.tcnp",
+        "regen.image", "txt2img.latent", "txt2img.tcnp", "grad.loss", "grad.dctx", "optim.losses", "optim.ctx",
+    ];
 
     private bool Has(string name) => golden.Names.Contains(name) && Selected(name);
 

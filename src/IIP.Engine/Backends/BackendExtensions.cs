@@ -131,9 +131,12 @@ public static class BackendExtensions
         return y;
     }
 
-    public static Tensor UpsampleNearest2x(this IBackend be, Tensor x)
+    public static Tensor UpsampleNearest2x(this IBackend be, Tensor x) => be.UpsampleNearest2x(x, x.Shape[2] * 2, x.Shape[3] * 2);
+
+    /// <summary>Nearest 2x into <paramref name="height"/> x <paramref name="width"/> (2H or 2H - 1, 2W or 2W - 1; see <see cref="IBackend.UpsampleNearest2x"/>).</summary>
+    public static Tensor UpsampleNearest2x(this IBackend be, Tensor x, int height, int width)
     {
-        var y = be.Allocate(x.Shape[0], x.Shape[1], x.Shape[2] * 2, x.Shape[3] * 2);
+        var y = be.Allocate(x.Shape[0], x.Shape[1], height, width);
         be.UpsampleNearest2x(x, y);
         return y;
     }

@@ -127,7 +127,12 @@ public interface IBackend
     /// <summary>Channel concatenation. a [N, Ca, H, W], b [N, Cb, H, W] -> y [N, Ca + Cb, H, W].</summary>
     void ConcatChannels(Tensor a, Tensor b, Tensor y);
 
-    /// <summary>Nearest-neighbour upsampling by 2. x [N, C, H, W] -> y [N, C, 2H, 2W].</summary>
+    /// <summary>
+    /// Nearest-neighbour upsampling by 2, y[.., i, j] = x[.., i / 2, j / 2], into y of 2H or 2H - 1 rows and 2W or 2W - 1
+    /// columns: the last row or column cut off where the UNet's skip connection is odd-sized, which is what diffusers'
+    /// interpolate(size=skip, mode="nearest") computes then (source row floor(i H / (2H - 1)) = i / 2 for i &lt; 2H - 1).
+    /// x [N, C, H, W] -> y [N, C, 2H or 2H - 1, 2W or 2W - 1].
+    /// </summary>
     void UpsampleNearest2x(Tensor x, Tensor y);
 
     /// <summary>x [N, C, H, W] -> y [N, H * W, C].</summary>

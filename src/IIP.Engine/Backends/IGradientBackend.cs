@@ -52,7 +52,10 @@ public interface IGradientBackend : IBackend
     /// </summary>
     void GegluBackward(Tensor x, Tensor dy, Tensor dx);
 
-    /// <summary>Nearest 2x upsampling: each dx pixel sums its 2x2 block of dy. dy [N, C, 2H, 2W] -> dx [N, C, H, W].</summary>
+    /// <summary>
+    /// Nearest 2x upsampling: each dx pixel sums its 2x2 block of dy, the part of it inside dy where the forward cut the
+    /// last row or column off. dy [N, C, 2H or 2H - 1, 2W or 2W - 1] -> dx [N, C, H, W].
+    /// </summary>
     void UpsampleNearest2xBackward(Tensor dy, Tensor dx);
 
     /// <summary>
@@ -123,10 +126,10 @@ public static class GradientBackendExtensions
         return dx;
     }
 
-    // dy [N, C, 2H, 2W] -> dx [N, C, H, W]
+    // dy [N, C, 2H or 2H - 1, 2W or 2W - 1] -> dx [N, C, H, W] (H = ceil of half dy's rows)
     public static Tensor UpsampleNearest2xBackward(this IGradientBackend be, Tensor dy)
     {
-        var dx = be.Allocate(dy.Shape[0], dy.Shape[1], dy.Shape[2] / 2, dy.Shape[3] / 2);
+        var dx = be.Allocate(dy.Shape[0], dy.Shape[1], (dy.Shape[2] + 1) / 2, (dy.Shape[3] + 1) / 2);
         be.UpsampleNearest2xBackward(dy, dx);
         return dx;
     }

@@ -17,13 +17,20 @@ public sealed record CheckpointOverrides(string? ConfigDirectory = null, string?
 
     public bool IsEmpty => ConfigDirectory is null && PredictionType is null;
 
+    /// <summary>Throws <see cref="WeightException"/> when the config folder is given but absent (before anything is inferred).</summary>
+    internal void RequireConfigDirectory()
+    {
+        if (ConfigDirectory is { } dir && !Directory.Exists(dir))
+            throw new WeightException($"{Path.GetFullPath(dir)}: the config folder (--model-config) does not exist");
+    }
+
     /// <summary>The inferred configs with the given ones in their place. Throws <see cref="WeightException"/> naming a bad file or value.</summary>
     internal (UNetConfig, VaeConfig, TextEncoderConfig, SchedulerConfig) Apply(string checkpoint, UNetConfig unet, VaeConfig vae, TextEncoderConfig text,
         SchedulerConfig scheduler, bool schedulerGiven)
     {
         if (ConfigDirectory is { } dir)
         {
-            if (!Directory.Exists(dir)) throw new WeightException($"{Path.GetFullPath(dir)}: the config folder (--model-config) does not exist");
+            RequireConfigDirectory();
             string Part(string folder, string file) => Path.Combine(dir, folder, file);
             bool any = false;
             if (File.Exists(Part("unet", "config.json"))) (unet, any) = (DiffusersConfigs.ReadUNet(Part("unet", "config.json")), true);

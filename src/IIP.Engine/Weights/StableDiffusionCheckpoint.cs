@@ -97,6 +97,7 @@ public sealed class StableDiffusionCheckpoint : IDisposable
     {
         string full = System.IO.Path.GetFullPath(path);
         overrides ??= CheckpointOverrides.None;
+        overrides.RequireConfigDirectory();
         if (Directory.Exists(full))
         {
             if (!DiffusersFolder.IsPipelineFolder(full))

@@ -3,7 +3,10 @@ using IIP.Engine.Weights;
 
 namespace IIP.Cli.Tests.Golden;
 
-/// <summary>`iip golden` on both checkpoint layouts of tiny-sd: every case of the README must pass, none may be skipped.</summary>
+/// <summary>
+/// `iip golden` on both checkpoint layouts of tiny-sd (SD v1) and tiny-sd2 (SD 2.x conventions): every case of the README
+/// must pass, none may be skipped.
+/// </summary>
 [Collection("Console")]
 public class GoldenCommandTests
 {
@@ -24,6 +27,81 @@ public class GoldenCommandTests
     public void Single_file_ldm_fp16_passes_every_case() =>
         AssertAllPass(CliRunner.Run("golden", "--model", TestPaths.TinySdLdm, "--golden", TestPaths.GoldenTensors,
             "--tokenizer", Path.Combine(TestPaths.TinySdDiffusers, "tokenizer")));
+
+    [Fact]
+    public void Sd2_diffusers_folder_passes_every_case() =>
+        AssertAllPass(CliRunner.Run("golden", "--model", TestPaths.TinySd2Diffusers, "--golden", TestPaths.Golden2Tensors));
+
+    [Fact]
+    public void Sd2_single_file_passes_every_case_with_the_configs_it_cannot_carry() =>
+        // tiny-sd2's head counts (head size 16) are not SD 2.x's head size 64 that the loader infers, and no single file
+        // records v-prediction: both come from the configs of its diffusers copy
+        AssertAllPass(CliRunner.Run("golden", "--model", TestPaths.TinySd2Ldm, "--golden", TestPaths.Golden2Tensors,
+            "--tokenizer", Path.Combine(TestPaths.TinySd2Diffusers, "tokenizer"), "--model-config", TestPaths.TinySd2Diffusers));
+
+    [Fact]
+    public void An_sd2_single_file_without_its_prediction_type_is_refused_saying_what_to_give()
+    {
+        // a config folder with the UNet's and the text encoder's configs but no scheduler: the prediction type is unknown
+        string dir = TestPaths.NewTempDir("sd2-configs");
+        foreach (string part in new[] { "unet", "text_encoder" })
+        {
+            Directory.CreateDirectory(Path.Combine(dir, part));
+            File.Copy(Path.Combine(TestPaths.TinySd2Diffusers, part, "config.json"), Path.Combine(dir, part, "config.json"));
+        }
+        var result = CliRunner.Run("golden", "--model", TestPaths.TinySd2Ldm, "--golden", TestPaths.Golden2Tensors, "--model-config", dir);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("does not record whether its UNet predicts the noise or v", result.Stderr);
+        Assert.Contains("--prediction-type v_prediction", result.Stderr);
+        // with the prediction type given, the same run computes (only the fast cases here)
+        var given = CliRunner.Run("golden", "--model", TestPaths.TinySd2Ldm, "--golden", TestPaths.Golden2Tensors, "--model-config", dir,
+            "--prediction-type", "v_prediction", "--only", "unet.", "ddim.");
+        Assert.True(given.ExitCode == 0, given.Stdout + given.Stderr);
+        Assert.Contains("4 passed, 0 failed", given.Stdout);
+    }
+
+    [Fact]
+    public void A_model_this_build_cannot_load_reports_every_case_not_run_with_the_reason()
+    {
+        // tiny-sd2 with a prediction type the engine does not sample
+        string model = Path.Combine(TestPaths.NewTempDir("golden-unsupported"), "model");
+        foreach (string file in Directory.EnumerateFiles(TestPaths.TinySd2Diffusers, "*", SearchOption.AllDirectories))
+        {
+            string copy = Path.Combine(model, Path.GetRelativePath(TestPaths.TinySd2Diffusers, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy);
+        }
+        string scheduler = Path.Combine(model, "scheduler", "scheduler_config.json");
+        File.WriteAllText(scheduler, File.ReadAllText(scheduler).Replace("\"v_prediction\"", "\"sample\""));
+        var result = CliRunner.Run("golden", "--model", model, "--golden", TestPaths.Golden2Tensors);
+        Assert.Equal(2, result.ExitCode);
+        var lines = result.Stdout.Split('\n');
+        foreach (var name in AllCases)
+            Assert.Contains(lines, l => l.StartsWith("NOT RUN") && l.Contains($" {name} ") && l.Contains("prediction_type 'sample' is not supported"));
+        Assert.Contains($"0 passed, 0 failed, {AllCases.Length} not run", result.Stdout);
+        Assert.Contains("error: scheduler prediction_type 'sample' is not supported", result.Stderr);
+    }
+
+    [Fact]
+    public void A_case_that_cannot_be_computed_is_not_run_and_the_others_still_run()
+    {
+        // unet.x with 3 channels where the UNet takes 4: the UNet cases cannot be computed, the scheduler's still are
+        string path = Path.Combine(TestPaths.NewTempDir("golden-bad-input"), "golden.safetensors");
+        using (var golden = SafetensorsFile.Open(TestPaths.GoldenTensors))
+        {
+            var tensors = golden.Names.Select(name =>
+            {
+                var t = golden.Load(name);
+                if (name == "unet.x") t = new Tensor([t.Shape[0], 3, t.Shape[2], t.Shape[3]]);
+                return new KeyValuePair<string, Tensor>(name, t);
+            }).ToList();
+            SafetensorsWriter.Write(path, tensors, WeightDType.F32);
+        }
+        var result = CliRunner.Run("golden", "--model", TestPaths.TinySdDiffusers, "--golden", path, "--only", "unet.", "scheduler.");
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        Assert.Equal(3, result.Stdout.Split('\n').Count(l => l.StartsWith("NOT RUN  unet.eps.t") && l.Contains("ArgumentException")));
+        Assert.Contains("2 passed, 0 failed, 3 not run", result.Stdout);
+    }
 
     [Fact]
     public void A_wrong_reference_fails_with_exit_code_1()

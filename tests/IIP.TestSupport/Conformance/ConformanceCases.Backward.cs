@@ -23,6 +23,11 @@ internal static partial class ConformanceCases
         yield return Single($"upsample_nearest2x_backward [{Dims(up)}]", "layout.cu upsample_nearest2x_backward_f16", Pointwise, 0,
             () => [ConformanceHarness.Normal(54, 1f, up)],
             x => cpu.UpsampleNearest2xBackward(x[0]), (g, x) => g.UpsampleNearest2xBackward(x[0]));
+        // odd sides (2H x 2W - 1): the last column of blocks sums two values, not four
+        int[] oddUp = sd ? [2, 1280, 24, 17] : [2, 64, 8, 5];
+        yield return Single($"upsample_nearest2x_backward [{Dims(oddUp)}] (odd width)", "layout.cu upsample_nearest2x_backward_f16", Pointwise, 0,
+            () => [ConformanceHarness.Normal(59, 1f, oddUp)],
+            x => cpu.UpsampleNearest2xBackward(x[0]), (g, x) => g.UpsampleNearest2xBackward(x[0]));
         yield return Single($"concat_channels_backward [{Dims(joined)}] -> {split} (a part)", "layout.cu concat_channels_backward_f16", Movement, 0,
             () => [ConformanceHarness.Normal(55, 1f, joined)],
             x => cpu.ConcatChannelsBackward(x[0], split).Da, (g, x) => g.ConcatChannelsBackward(x[0], split).Da);

@@ -149,6 +149,11 @@ internal static partial class ConformanceCases
         yield return Single($"upsample_nearest2x [{Dims(low)}]", "layout.cu upsample_nearest2x_f16", Movement, 0,
             () => [ConformanceHarness.Normal(22, 1f, low)],
             x => Cpu.UpsampleNearest2x(x[0]), (g, x) => g.UpsampleNearest2x(x[0]));
+        // the UNet's up path on a latent with odd sides: the last row (here) and column cut off to the skip's size
+        int[] odd = sd ? [2, 1280, 12, 9] : [2, 64, 4, 3];
+        yield return Single($"upsample_nearest2x [{Dims(odd)}] -> {2 * odd[2] - 1}x{2 * odd[3]}", "layout.cu upsample_nearest2x_f16", Movement, 0,
+            () => [ConformanceHarness.Normal(29, 1f, odd)],
+            x => Cpu.UpsampleNearest2x(x[0], 2 * odd[2] - 1, 2 * odd[3]), (g, x) => g.UpsampleNearest2x(x[0], 2 * odd[2] - 1, 2 * odd[3]));
         yield return Single($"channels_to_tokens [{Dims(act)}]", "layout.cu transpose_f16", Movement, 0,
             () => [ConformanceHarness.Normal(23, 1f, act)],
             x => Cpu.ChannelsToTokens(x[0]), (g, x) => g.ChannelsToTokens(x[0]));

@@ -3,14 +3,15 @@ using IIP.Engine.Configs;
 namespace IIP.Cli.Commands.Generate;
 
 /// <summary>
-/// The image size a model can generate. The VAE halves the image once per level but the last and the UNet
-/// halves the latent once per level but the last (the SD v1 layout of SdParameterShapes), so height and width
-/// must be multiples of 2^(VAE levels - 1) x 2^(UNet levels - 1): 8 x 8 = 64 for SD v1.
+/// The image size a model can generate. The VAE halves the image once per level but the last, so height and width
+/// must be multiples of 2^(VAE levels - 1) (8 for SD, as diffusers' pipeline requires). The latent's sides need not be
+/// multiples of what the UNet halves them by: its down path rounds odd sizes up and its up path cuts back to each skip's
+/// size, as diffusers' UNet does.
 /// </summary>
 public sealed record GenerationSize(int Height, int Width, int VaeFactor, int UnetFactor)
 {
-    /// <summary>Pixels per side that one cell of the UNet's deepest level covers.</summary>
-    public int Multiple => VaeFactor * UnetFactor;
+    /// <summary>What each side must be a multiple of: the VAE's factor.</summary>
+    public int Multiple => VaeFactor;
 
     public int LatentHeight => Height / VaeFactor;
 
@@ -36,7 +37,7 @@ public sealed record GenerationSize(int Height, int Width, int VaeFactor, int Un
         if (value <= 0 || value % size.Multiple != 0)
             throw new ArgumentException(
                 $"{option} {value} must be a positive multiple of {size.Multiple} for this model (the VAE scales the image by " +
-                $"{size.VaeFactor} and the UNet halves the latent down to 1/{size.UnetFactor}); e.g. {Nearest(value, size.Multiple)}");
+                $"{size.VaeFactor}); e.g. {Nearest(value, size.Multiple)}");
     }
 
     private static int Nearest(int value, int multiple) => Math.Max(multiple, (int)Math.Round(value / (double)multiple) * multiple);

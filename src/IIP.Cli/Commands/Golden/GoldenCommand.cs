@@ -33,9 +33,28 @@ public static class GoldenCommand
         CheckpointOverrides? overrides = null)
     {
         var (tensorsPath, jsonPath) = GoldenRunner.FilesOf(goldenPath);
-        using var checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizerDir, overrides: overrides);
         using var references = SafetensorsFile.Open(tensorsPath);
-        var model = new StableDiffusion(checkpoint, DeviceOption.Select(device), Program.Engine);
+        StableDiffusionCheckpoint? checkpoint = null;
+        StableDiffusion model;
+        try
+        {
+            checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizerDir, overrides: overrides);
+            model = new StableDiffusion(checkpoint, DeviceOption.Select(device), Program.Engine);
+        }
+        catch (Exception e) when (e is WeightException or NotSupportedException)
+        {
+            checkpoint?.Dispose();
+            // a model this build cannot load: the whole report, every case NOT RUN with the reason, then the error (exit 2)
+            int count = 0;
+            foreach (var result in GoldenRunner.NotRunAll(references, jsonPath, e.Message, only))
+            {
+                Console.WriteLine(result.Format());
+                count++;
+            }
+            Console.WriteLine($"0 passed, 0 failed, {count} not run");
+            throw;
+        }
+        using var owned = checkpoint;
         // the CUDA backend stores fp16: its bounds are GoldenFp16Tolerances', the CPU's the README's fp32 ones
         var runner = new GoldenRunner(model, references, jsonPath, only);
         Console.WriteLine($"model {modelPath} ({checkpoint.Layout}), golden {tensorsPath}, backend {model.Backend.Name}, {runner.Precision} bounds");

@@ -67,19 +67,29 @@ public sealed unsafe partial class CpuBackend : IGradientBackend
 
     public void UpsampleNearest2xBackward(Tensor dy, Tensor dx)
     {
-        // dy [N, C, 2H, 2W] -> dx [N, C, H, W]; dx[i, j] = sum of dy[2i + a, 2j + b], a, b in {0, 1}
+        // dy [N, C, Ho, Wo] (Ho in {2H - 1, 2H}, Wo in {2W - 1, 2W}) -> dx [N, C, H, W]; dx[i, j] = sum of the
+        // dy[2i + a, 2j + b], a, b in {0, 1}, inside dy
         int n = dx.Shape[0], c = dx.Shape[1], h = dx.Shape[2], w = dx.Shape[3];
         Require(nameof(UpsampleNearest2xBackward), dy.Rank == 4 && dx.Rank == 4 && dy.Shape[0] == n && dy.Shape[1] == c
-            && dy.Shape[2] == 2 * h && dy.Shape[3] == 2 * w, dy, dx);
+            && (dy.Shape[2] == 2 * h || dy.Shape[2] == 2 * h - 1) && (dy.Shape[3] == 2 * w || dy.Shape[3] == 2 * w - 1), dy, dx);
+        int ho = dy.Shape[2], wo = dy.Shape[3];
         var dyd = dy.Data; var dxd = dx.Data;
         Parallel.For(0, n * c, nc =>
         {
-            long src = (long)nc * 4 * h * w, dst = (long)nc * h * w;
+            long src = (long)nc * ho * wo, dst = (long)nc * h * w;
             for (int i = 0; i < h; i++)
             {
-                long top = src + 2L * i * 2 * w, bottom = top + 2 * w;
+                long top = src + 2L * i * wo;
+                bool hasBottom = 2 * i + 1 < ho;
                 for (int j = 0; j < w; j++)
-                    dxd[dst + (long)i * w + j] = dyd[top + 2 * j] + dyd[top + 2 * j + 1] + dyd[bottom + 2 * j] + dyd[bottom + 2 * j + 1];
+                {
+                    bool hasRight = 2 * j + 1 < wo;
+                    float sum = dyd[top + 2 * j];
+                    if (hasRight) sum += dyd[top + 2 * j + 1];
+                    if (hasBottom) sum += dyd[top + wo + 2 * j];
+                    if (hasBottom && hasRight) sum += dyd[top + wo + 2 * j + 1];
+                    dxd[dst + (long)i * w + j] = sum;
+                }
             }
         });
     }

@@ -27,21 +27,25 @@ public sealed unsafe partial class CpuBackend
 
     public void UpsampleNearest2x(Tensor x, Tensor y)
     {
-        // x [N, C, H, W] -> y [N, C, 2H, 2W], y[.., i, j] = x[.., i / 2, j / 2]
+        // x [N, C, H, W] -> y [N, C, Ho, Wo], Ho in {2H - 1, 2H}, Wo in {2W - 1, 2W}: y[.., i, j] = x[.., i / 2, j / 2]
         Require(nameof(UpsampleNearest2x), x.Rank == 4 && y.Rank == 4, x, y);
-        int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
-        Require(nameof(UpsampleNearest2x), y.Shape[0] == n && y.Shape[1] == c && y.Shape[2] == 2 * h && y.Shape[3] == 2 * w, x, y);
+        int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3], ho = y.Shape[2], wo = y.Shape[3];
+        Require(nameof(UpsampleNearest2x), y.Shape[0] == n && y.Shape[1] == c && (ho == 2 * h || ho == 2 * h - 1) && (wo == 2 * w || wo == 2 * w - 1), x, y);
         var xd = x.Data; var yd = y.Data;
-        ForChunks(n * c, 4 * h * w, nc =>
+        ForChunks(n * c, ho * wo, nc =>
         {
             fixed (float* px = xd, py = yd)
             {
-                for (int i = 0; i < h; i++)
+                for (int i = 0; i < ho; i++)
                 {
-                    float* src = px + ((long)nc * h + i) * w;
-                    float* dst = py + ((long)nc * 2 * h + 2 * i) * 2 * w;
-                    for (int j = 0; j < w; j++) dst[2 * j] = dst[2 * j + 1] = src[j];
-                    new ReadOnlySpan<float>(dst, 2 * w).CopyTo(new Span<float>(dst + 2 * w, 2 * w));  // row 2i + 1 = row 2i
+                    float* src = px + ((long)nc * h + i / 2) * w;
+                    float* dst = py + ((long)nc * ho + i) * wo;
+                    if ((i & 1) == 1)
+                    {
+                        new ReadOnlySpan<float>(dst - wo, wo).CopyTo(new Span<float>(dst, wo));  // row 2k + 1 = row 2k
+                        continue;
+                    }
+                    for (int j = 0; j < wo; j++) dst[j] = src[j >> 1];
                 }
             }
         });

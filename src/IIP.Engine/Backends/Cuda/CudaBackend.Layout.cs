@@ -32,20 +32,20 @@ public sealed partial class CudaBackend
 
     public void UpsampleNearest2x(Tensor x, Tensor y)
     {
-        // x [N, C, H, W] -> y [N, C, 2H, 2W]
+        // x [N, C, H, W] -> y [N, C, 2H or 2H - 1, 2W or 2W - 1]
         Require(nameof(UpsampleNearest2x), x.Rank == 4 && y.Rank == 4 && y.Shape[0] == x.Shape[0] && y.Shape[1] == x.Shape[1]
-            && y.Shape[2] == 2 * x.Shape[2] && y.Shape[3] == 2 * x.Shape[3], x, y);
+            && (y.Shape[2] == 2 * x.Shape[2] || y.Shape[2] == 2 * x.Shape[2] - 1) && (y.Shape[3] == 2 * x.Shape[3] || y.Shape[3] == 2 * x.Shape[3] - 1), x, y);
         long planes = (long)x.Shape[0] * x.Shape[1];
-        LaunchElementwise(_kernels.UpsampleNearest2x, y.Length, Ptr(x), Ptr(y), planes, x.Shape[2], x.Shape[3]);
+        LaunchElementwise(_kernels.UpsampleNearest2x, y.Length, Ptr(x), Ptr(y), planes, x.Shape[2], x.Shape[3], y.Shape[2], y.Shape[3]);
     }
 
     public void UpsampleNearest2xBackward(Tensor dy, Tensor dx)
     {
-        // dy [N, C, 2H, 2W] -> dx [N, C, H, W]
-        Require(nameof(UpsampleNearest2xBackward), dy.Rank == 4 && dx.Rank == 4 && dy.Shape[0] == dx.Shape[0]
-            && dy.Shape[1] == dx.Shape[1] && dy.Shape[2] == 2 * dx.Shape[2] && dy.Shape[3] == 2 * dx.Shape[3], dy, dx);
+        // dy [N, C, 2H or 2H - 1, 2W or 2W - 1] -> dx [N, C, H, W]
+        Require(nameof(UpsampleNearest2xBackward), dy.Rank == 4 && dx.Rank == 4 && dy.Shape[0] == dx.Shape[0] && dy.Shape[1] == dx.Shape[1]
+            && (dy.Shape[2] == 2 * dx.Shape[2] || dy.Shape[2] == 2 * dx.Shape[2] - 1) && (dy.Shape[3] == 2 * dx.Shape[3] || dy.Shape[3] == 2 * dx.Shape[3] - 1), dy, dx);
         long planes = (long)dx.Shape[0] * dx.Shape[1];
-        LaunchElementwise(_kernels.UpsampleNearest2xBackward, dx.Length, Ptr(dy), Ptr(dx), planes, dx.Shape[2], dx.Shape[3]);
+        LaunchElementwise(_kernels.UpsampleNearest2xBackward, dx.Length, Ptr(dy), Ptr(dx), planes, dx.Shape[2], dx.Shape[3], dy.Shape[2], dy.Shape[3]);
     }
 
     public void ChannelsToTokens(Tensor x, Tensor y)

@@ -84,8 +84,6 @@ public sealed class UNet2DConditionModel
         int n = sample.Shape[0];
         if (tFeatures.Shape[0] != n || context.Shape[0] != n)
             throw new ArgumentException($"UNet: batch {n} needs {n} timestep features and contexts, got {tFeatures.Shape[0]} and {context.Shape[0]}");
-        if (sample.Shape[2] % DownsampleFactor != 0 || sample.Shape[3] % DownsampleFactor != 0)
-            throw new ArgumentException($"UNet: latent {sample.Shape[2]}x{sample.Shape[3]} must be a multiple of {DownsampleFactor} on each side");
 
         var temb = TimeLinear2.Forward(_be.Silu(TimeLinear1.Forward(tFeatures)));          // [N, 4 C0]
         var siluTemb = _be.Silu(temb);                                                      // every resnet applies SiLU to temb first

@@ -92,7 +92,12 @@ public sealed class UNetUpBlock
             if (Attentions is not null) h = Attentions[i].Forward(h, context, tape);
         }
         if (Upsampler is not null)
-            h = Upsample(h, tape);                                            // [N, C', 2H, 2W]
+        {
+            // to the size of the skip the next block joins first: 2H x 2W, or one less on a side where the down path's
+            // stride-2 convolution rounded an odd size up (diffusers' forward_upsample_size)
+            int height = skips.Count > 0 ? skips[^1].Shape[2] : 2 * h.Shape[2], width = skips.Count > 0 ? skips[^1].Shape[3] : 2 * h.Shape[3];
+            h = Upsample(h, height, width, tape);                             // [N, C', 2H (- 1), 2W (- 1)]
+        }
         return h;
     }
 
@@ -108,14 +113,14 @@ public sealed class UNetUpBlock
         });
     }
 
-    // nearest 2x, then the 3x3 conv
-    private Tensor Upsample(Tensor h, GradientTape? tape)
+    // nearest 2x into height x width, then the 3x3 conv
+    private Tensor Upsample(Tensor h, int height, int width, GradientTape? tape)
     {
-        var y = Upsampler!.Forward(_be.UpsampleNearest2x(h));
+        var y = Upsampler!.Forward(_be.UpsampleNearest2x(h, height, width));
         if (tape is null) return y;
         return tape.Record(y, [h], dy =>
         {
-            var dUp = Upsampler.BackwardInput(dy, 2 * h.Shape[2], 2 * h.Shape[3]);
+            var dUp = Upsampler.BackwardInput(dy, height, width);
             var dh = _be.Allocate(h.Shape);
             _be.Gradients().UpsampleNearest2xBackward(dUp, dh);
             return [dh];
