@@ -18,7 +18,7 @@ public static class SynthCommand
         var seed = new Option<ulong>("--seed") { Description = "Random seed; the same seed gives byte-identical files.", DefaultValueFactory = _ => 0 };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with vocab.json and merges.txt to copy into OUT/tokenizer." };
 
-        var command = new Command("synth", "Write a random SD-v1-shaped checkpoint (diffusers folder, F16 safetensors) for benchmarks and tests.")
+        var command = new Command("synth", "Write a random SD-shaped checkpoint (diffusers folder, F16 safetensors) for benchmarks and tests: SD v1.4, SD 2.1 (768-v) or a small test topology.")
         {
             arch, outDir, seed, tokenizer,
         };

@@ -97,6 +97,19 @@ public sealed class SynthCommandTests
     }
 
     [Fact]
+    public void StableDiffusionV21ArchitectureHasTheReleasedParameterCounts()
+    {
+        // SD 2.1's UNet (865,910,724: linear projections hold as many parameters as 1x1 convolutions, cross-attention 1024)
+        // and its text encoder as diffusers stores it (OpenCLIP ViT-H's text transformer without the last block: 340,387,840)
+        var arch = SynthArchitecture.Get("sd-v2.1");
+        Assert.Equal(865_910_724, SdParameterShapes.Count(SdParameterShapes.Unet(arch.Unet)));
+        Assert.Equal(83_653_863, SdParameterShapes.Count(SdParameterShapes.Vae(arch.Vae)));
+        Assert.Equal(340_387_840, SdParameterShapes.Count(SdParameterShapes.TextEncoder(arch.TextEncoder)));
+        Assert.Equal([5, 10, 20, 20], arch.Unet.Heads);
+        Assert.Equal("v_prediction", arch.Scheduler.PredictionType);
+    }
+
+    [Fact]
     public void UnknownArchitectureAndMissingOutAreRejected()
     {
         var result = WeightConvertRunner.Run("synth", "--arch", "sd-v2", "--out", TestPaths.NewTempDir("synth-bad"));

@@ -7,16 +7,18 @@ namespace IIP.Detection.Tests.Detection;
 
 /// <summary>
 /// The gradient IIP optimizes its perturbation embedding with, dL/dc of Wen et al.'s L(c) = ||eps(x, t, c) - eps(x, t, u)||_2,
-/// back-propagated through <see cref="SmallSdModel"/>'s UNet (3 levels, 4 heads, 8x12 latent), against a central difference
+/// back-propagated through <see cref="SmallSdModel"/>'s UNet (3 levels, 4 heads, 8x12 and 8x10 latents), against a central difference
 /// of the double-precision reference UNet along a random direction r: (L(c + h r) - L(c - h r)) / 2h = &lt;dL/dc, r&gt; + O(h^2).
 /// </summary>
 public sealed class TcnpObjectiveGradientTests(ITestOutputHelper output)
 {
-    [Fact]
-    public void TcnpGradientThroughTheUnetMatchesADoubleCentralDifference()
+    [Theory]
+    [InlineData(8, 12)]
+    [InlineData(8, 10)]   // an odd skip (10 -> 5 -> 3): the up path's cut upsampling and its backward
+    public void TcnpGradientThroughTheUnetMatchesADoubleCentralDifference(int height, int width)
     {
         const int Timestep = 981;
-        var x = SmallSdLoaded.Latent(seed: 130);                 // [1, 4, 8, 12]
+        var x = SmallSdModel.RandomTensor(seed: 130, std: 1, 1, SmallSdModel.Unet.InChannels, height, width);   // [1, 4, h, w]
         var cond = SmallSdLoaded.Context(seed: 131);             // [1, 77, 96]
         var uncond = SmallSdLoaded.Context(seed: 132);
         var (loss, gradient) = TcnpObjective.LossAndGradient(SmallSdLoaded.Unet, CpuBackend.Instance, x, Timestep, cond, uncond);

@@ -11,7 +11,7 @@ namespace IIP.Engine.Tests.Models;
 /// odd sizes up and the up path upsamples to each skip's size (nearest 2x with the last row or column cut off). References:
 /// tests/data/odd-latent-unet.safetensors, diffusers 0.25 on a 13 x 10 latent (tools/reference/odd_latent_unet.py made it).
 /// </summary>
-public class OddLatentUNetTests
+public class OddLatentUNetTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly string References = Path.Combine(TestPaths.RepoRoot, "tests", "data", "odd-latent-unet.safetensors");
 
@@ -29,6 +29,7 @@ public class OddLatentUNetTests
         Assert.Equal(expected.Shape, eps.Shape);
         // the golden README's bound for one forward in fp32: max |err| <= 1e-4 max |ref| + 1e-5 (measured about 1e-6 relative)
         float max = expected.Data.Max(MathF.Abs), worst = expected.Data.Zip(eps.Data, (e, a) => MathF.Abs(e - a)).Max();
+        output.WriteLine($"{model}: max |err| {worst:G3}, max |ref| {max:G3} ({worst / max:G3} relative)");
         Assert.True(worst <= 1e-4f * max + 1e-5f, $"{model}: max |err| {worst:G3} against max |ref| {max:G3}");
     }
 

@@ -205,6 +205,23 @@ internal static class ReferenceLayers
         return new Maps(y, x.B, x.C, height, width);
     }
 
+    /// <summary>
+    /// torch.nn.functional.interpolate(x, size=(height, width), mode="nearest"), which diffusers' UNet applies when a skip
+    /// connection is odd-sized: source index floor(i * in / out) with the scale in float32, as PyTorch's CPU kernel
+    /// (nearest_idx: the identity when the sizes agree, i / 2 when out = 2 in).
+    /// </summary>
+    public static Maps UpsampleNearestTo(Maps x, int height, int width)
+    {
+        static int Source(int i, int input, int output) =>
+            output == input ? i : output == 2 * input ? i >> 1 : Math.Min((int)MathF.Floor(i * ((float)input / output)), input - 1);
+        var y = new double[x.N * x.C * height * width];
+        for (int p = 0; p < x.N * x.C; p++)
+            for (int i = 0; i < height; i++)
+                for (int j = 0; j < width; j++)
+                    y[(p * height + i) * width + j] = x.V[(p * x.H + Source(i, x.H, height)) * x.W + Source(j, x.W, width)];
+        return new Maps(y, x.N, x.C, height, width);
+    }
+
     public static Maps UpsampleNearest2x(Maps x) => new(DoubleReference.UpsampleNearest2x(x.V, x.N * x.C, x.H, x.W), x.N, x.C, 2 * x.H, 2 * x.W);
 
     public static Maps ConcatChannels(Maps a, Maps b) => new(DoubleReference.ConcatChannels(a.V, b.V, a.N), a.N, a.C + b.C, a.H, a.W);

@@ -54,7 +54,11 @@ internal static class ReferenceUnet
                 if (c.UpBlockHasAttention[i]) h = Transformer2D(h, context, block.Sub($"attentions.{j}"), c.Heads[^(i + 1)], groups);
             }
             if (i < c.BlockOutChannels.Length - 1)
-                h = Conv(UpsampleNearest2x(h), block.Sub("upsamplers.0.conv"));         // Upsample2D: nearest 2x, 3x3 conv
+            {
+                // Upsample2D: nearest to the next skip's size (2x, or interpolate to an odd size: diffusers' forward_upsample_size), 3x3 conv
+                var next = skips.Peek();
+                h = Conv(next.H == 2 * h.H && next.W == 2 * h.W ? UpsampleNearest2x(h) : UpsampleNearestTo(h, next.H, next.W), block.Sub("upsamplers.0.conv"));
+            }
         }
         if (skips.Count != 0) throw new InvalidOperationException($"reference UNet left {skips.Count} skips unused");
         return Conv(GroupNorm(h, w.Sub("conv_norm_out"), groups, eps, silu: true), w.Sub("conv_out"));
