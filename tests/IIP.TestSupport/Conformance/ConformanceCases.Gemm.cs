@@ -97,6 +97,8 @@ internal static partial class ConformanceCases
                 (2, 77, 77, 768, 12, true, "CLIP causal self-attention, d 64"),
                 (1, 4096, 4096, 512, 1, false, "VAE mid-block, one head of 512 (materialized path)"),
                 (1, 100, 50, 40, 2, false, "odd sizes, d 20 (scalar loads)"),
+                (2, 4096, 4096, 320, 5, false, "SD 2.x self-attention at 64x64, d 64"),
+                (2, 9216, 77, 320, 5, false, "SD 2.x cross-attention at 96x96 (768-v), d 64"),
             }
             : new[]
             {
@@ -107,6 +109,8 @@ internal static partial class ConformanceCases
                 (1, 77, 77, 128, 2, true, "CLIP causal self-attention, d 64"),
                 (1, 100, 70, 512, 1, false, "one head of 512 (materialized path)"),
                 (1, 100, 50, 40, 2, false, "odd sizes, d 20 (scalar loads)"),
+                (1, 200, 200, 128, 2, false, "SD 2.x self-attention, d 64, a part-filled key block"),
+                (1, 130, 77, 128, 2, false, "SD 2.x cross-attention, 77 context tokens, d 64"),
             };
         foreach (var (b, tq, tk, c, heads, causal, what) in attentionShapes)
         {
