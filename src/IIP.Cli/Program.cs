@@ -50,5 +50,6 @@ public static class Program
         IIP.Cli.Commands.Tokenize.TokenizeCommand.Create,
         IIP.Cli.Commands.Bench.BenchCommand.Create,
         IIP.Cli.Commands.Generate.GenerateCommand.Create,
+        IIP.Cli.Commands.Augment.AugmentCommand.Create,
     ];
 }

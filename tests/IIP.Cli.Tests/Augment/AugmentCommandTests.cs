@@ -1,0 +1,65 @@
+using System.Text.Json;
+using IIP.Engine.Imaging;
+
+namespace IIP.Cli.Tests.Augment;
+
+/// <summary>`iip augment` writes every copy with the original's labels, resumes, and reports an unreadable image.</summary>
+[Collection("Console")]
+public class AugmentCommandTests
+{
+    [Fact]
+    public void EveryKindOfEveryImageIsWrittenWithItsLabelsAndARerunKeepsThem()
+    {
+        string dir = TestPaths.NewTempDir("augment");
+        string manifest = Path.Combine(dir, "labels.jsonl");
+        // two testbed images by paths relative to the manifest, copied beside it
+        Directory.CreateDirectory(Path.Combine(dir, "memorized"));
+        Directory.CreateDirectory(Path.Combine(dir, "heldout"));
+        File.Copy(Path.Combine(TestPaths.Testbed, "memorized", "000000.png"), Path.Combine(dir, "memorized", "000000.png"));
+        File.Copy(Path.Combine(TestPaths.Testbed, "heldout", "000001.png"), Path.Combine(dir, "heldout", "000001.png"));
+        File.WriteAllLines(manifest, ["""{"image": "memorized/000000.png", "memorized": true}""", """{"image": "heldout/000001.png", "memorized": false}"""]);
+        string output = Path.Combine(dir, "augmented");
+
+        var first = CliRunner.Run("augment", "--images", manifest, "--out", output, "--seed", "3");
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        Assert.Contains("14 copies written, 0 kept", first.Stdout);
+        var records = File.ReadAllLines(Path.Combine(output, "augmented.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(2 * 8, records.Count);   // each original ("none") and its 7 copies
+        foreach (var record in records)
+        {
+            string kind = record.GetProperty("augmentation").GetString()!;
+            string image = record.GetProperty("image").GetString()!;
+            string path = Path.IsPathRooted(image) ? image : Path.Combine(output, image);
+            var pixels = ImageFile.Load(path);
+            Assert.Equal((64, 64), (pixels.Width, pixels.Height));
+            Assert.Equal(record.GetProperty("source").GetString()!.StartsWith("memorized/"), record.GetProperty("memorized").GetBoolean());
+            if (kind == "jpeg") Assert.EndsWith(".jpg", image);
+        }
+        byte[] rotated = File.ReadAllBytes(Path.Combine(output, "rotate", "memorized", "000000.png"));
+
+        var again = CliRunner.Run("augment", "--images", manifest, "--out", output, "--seed", "3");
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        Assert.Contains("0 copies written, 14 kept", again.Stdout);
+        // the same seed draws the same copy (made afresh in another folder)
+        var fresh = CliRunner.Run("augment", "--images", manifest, "--out", Path.Combine(dir, "fresh"), "--seed", "3", "--kinds", "rotate");
+        Assert.True(fresh.ExitCode == 0, fresh.Stderr);
+        Assert.Equal(rotated, File.ReadAllBytes(Path.Combine(dir, "fresh", "rotate", "memorized", "000000.png")));
+    }
+
+    [Fact]
+    public void AnUnreadableImageIsReportedAndTheRestWritten()
+    {
+        string dir = TestPaths.NewTempDir("augment-bad");
+        File.WriteAllText(Path.Combine(dir, "broken.png"), "not a png");
+        File.Copy(Path.Combine(TestPaths.Testbed, "heldout", "000001.png"), Path.Combine(dir, "good.png"));
+        string manifest = Path.Combine(dir, "labels.jsonl");
+        File.WriteAllLines(manifest, ["""{"image": "broken.png", "memorized": false}""", """{"image": "good.png", "memorized": false}"""]);
+        var result = CliRunner.Run("augment", "--images", manifest, "--out", Path.Combine(dir, "out"), "--kinds", "flip,blur");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("broken.png", result.Stderr);
+        Assert.Contains("2 copies written, 0 kept from an earlier run, 1 images unreadable", result.Stdout);
+        var bad = CliRunner.Run("augment", "--images", manifest, "--out", Path.Combine(dir, "out2"), "--kinds", "sharpen");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("unknown augmentation 'sharpen'", bad.Stderr);
+    }
+}
