@@ -59,9 +59,11 @@ public static class EvaluationPlots
 
     /// <summary>
     /// Lines of (x, y) points, one per named series, with markers; the y axis spans [0, 1] (AUCs) with the chance level
-    /// 0.5 dashed. For the ablation's AUC-against-t_I and AUC-against-timestep figures.
+    /// 0.5 dashed. For the ablation's AUC-against-t_I and AUC-against-timestep figures, and the robustness table's AUC
+    /// against augmentation (<paramref name="xNames"/>: the categories at x = 0, 1, ...).
     /// </summary>
-    public static void WriteAucLines(string title, string xLabel, IReadOnlyList<(string Name, double[] X, double[] Y)> series, string path)
+    public static void WriteAucLines(string title, string xLabel, IReadOnlyList<(string Name, double[] X, double[] Y)> series, string path,
+        IReadOnlyList<string>? xNames = null)
     {
         var plot = new Plot();
         double xMin = series.SelectMany(s => s.X).DefaultIfEmpty(0).Min(), xMax = series.SelectMany(s => s.X).DefaultIfEmpty(1).Max();
@@ -77,6 +79,8 @@ public static class EvaluationPlots
             line.LegendText = name;
         }
         plot.Axes.SetLimitsY(0, 1.02);
+        if (xNames is not null)
+            plot.Axes.Bottom.SetTicks(Enumerable.Range(0, xNames.Count).Select(i => (double)i).ToArray(), [.. xNames]);
         plot.Title(title);
         plot.XLabel(xLabel);
         plot.YLabel("AUC (memorized vs non-memorized)");

@@ -2,15 +2,18 @@ using System.Text.Json;
 
 namespace IIP.Detection.Evaluation;
 
-/// <summary>One labelled image: its path as written in the labels file, and its subset name if the file gives one.</summary>
-public sealed record LabelEntry(string Image, bool Memorized, string? Set = null);
+/// <summary>
+/// One labelled image: its path as written in the labels file, its subset name if the file gives one, and the
+/// augmentation it is a copy under (`iip augment`'s "augmentation" field: none, flip, ...) if any.
+/// </summary>
+public sealed record LabelEntry(string Image, bool Memorized, string? Set = null, string? Augmentation = null);
 
 /// <summary>
 /// Ground truth for evaluation: which images are memorized. Loaded from JSONL (one object per line with
 /// "image" and "memorized": true/false, or "label": 0/1, and optionally "set", a subset name such as
-/// "heldout"; other fields such as caption, member are ignored; the testbed's labels.jsonl is this format) or
-/// from CSV (a header naming an "image" column, a "memorized" or "label" column with values true/false/1/0,
-/// and optionally a "set" column). The format follows the extension (.csv, else JSONL
+/// "heldout", and "augmentation", as `iip augment` writes; other fields such as caption, member are ignored; the
+/// testbed's labels.jsonl is this format) or from CSV (a header naming an "image" column, a "memorized" or "label"
+/// column with values true/false/1/0, and optionally "set" and "augmentation" columns). The format follows the extension (.csv, else JSONL
 /// for .jsonl/.json/.ndjson), or the first character ('{' = JSONL) otherwise.
 /// Results files carry no labels, so a labels file is always needed (no label field in results, for now).
 /// Every malformed input is a <see cref="FormatException"/> whose message names the file and, where there is one,
@@ -36,6 +39,12 @@ public sealed class LabelSet
 
     public int Negatives => Entries.Count(e => !e.Memorized);
 
+    /// <summary>The entries that satisfy <paramref name="keep"/>, as a label set of the same file.</summary>
+    public LabelSet Where(Func<LabelEntry, bool> keep) => new(FilePath, Entries.Where(keep).ToList());
+
+    /// <summary>The full path an entry's image names (relative paths are relative to the labels file's folder).</summary>
+    public string FullPathOf(LabelEntry entry) => Path.GetFullPath(Path.IsPathRooted(entry.Image) ? entry.Image : Path.Combine(Directory, entry.Image));
+
     public static LabelSet Load(string path)
     {
         if (!File.Exists(path))
@@ -53,7 +62,7 @@ public sealed class LabelSet
         var entries = new List<LabelEntry>();
         foreach (var (line, entry) in raw)
         {
-            var (image, memorized, _) = entry;
+            var (image, memorized, _, _) = entry;
             if (byImage.TryGetValue(image, out var earlier))
             {
                 if (earlier.Memorized != memorized)
@@ -112,7 +121,8 @@ public sealed class LabelSet
         bool? memorized = root.TryGetProperty("memorized", out var m) ? JsonFlag(m, "memorized", path, lineNumber) : null;
         bool? label = root.TryGetProperty("label", out var l) ? JsonFlag(l, "label", path, lineNumber) : null;
         string? set = root.TryGetProperty("set", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
-        return new LabelEntry(image.GetString()!, Combine(memorized, label, path, lineNumber), set);
+        string? augmentation = root.TryGetProperty("augmentation", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
+        return new LabelEntry(image.GetString()!, Combine(memorized, label, path, lineNumber), set, augmentation);
     }
 
     private static bool JsonFlag(JsonElement value, string name, string path, int line) => value.ValueKind switch
@@ -133,6 +143,7 @@ public sealed class LabelSet
         int memorizedColumn = header.IndexOf("memorized");
         int labelColumn = header.IndexOf("label");
         int setColumn = header.IndexOf("set");
+        int augmentationColumn = header.IndexOf("augmentation");
         if (imageColumn < 0 || (memorizedColumn < 0 && labelColumn < 0))
             throw new FormatException($"{path} line {rows[0].Line}: the CSV header needs an 'image' column and a 'memorized' or 'label' column; it has: {string.Join(", ", rows[0].Fields)}");
 
@@ -147,7 +158,8 @@ public sealed class LabelSet
             bool? memorized = memorizedColumn >= 0 ? CsvFlag(fields[memorizedColumn], "memorized", path, line) : null;
             bool? label = labelColumn >= 0 ? CsvFlag(fields[labelColumn], "label", path, line) : null;
             string? set = setColumn >= 0 && fields[setColumn].Length > 0 ? fields[setColumn] : null;
-            labels.Add((line, new LabelEntry(image, Combine(memorized, label, path, line), set)));
+            string? augmentation = augmentationColumn >= 0 && fields[augmentationColumn].Length > 0 ? fields[augmentationColumn] : null;
+            labels.Add((line, new LabelEntry(image, Combine(memorized, label, path, line), set, augmentation)));
         }
         return labels;
     }

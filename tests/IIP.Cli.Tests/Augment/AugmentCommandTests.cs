@@ -47,6 +47,31 @@ public class AugmentCommandTests
     }
 
     [Fact]
+    public void TheAugmentedSetScansAndEvaluatesIntoARobustnessTable()
+    {
+        // augment -> scan -> eval --by-augmentation, the robustness study's chain, with the fast denoising loss on the v1 testbed
+        string dir = TestPaths.NewTempDir("augment-chain");
+        string manifest = Path.Combine(dir, "labels.jsonl");
+        var labelled = File.ReadLines(Path.Combine(TestPaths.Testbed, "labels.jsonl")).ToList();
+        File.WriteAllLines(manifest, labelled.Where(l => l.Contains("\"memorized/")).Take(3).Concat(labelled.Where(l => l.Contains("\"heldout/")).Take(3))
+            .Select(l => l.Replace("\"image\": \"", $"\"image\": \"{TestPaths.Testbed}/")));
+        string augmented = Path.Combine(dir, "aug");
+        Assert.Equal(0, CliRunner.Run("augment", "--images", manifest, "--out", augmented, "--kinds", "jpeg,noise").ExitCode);
+        string results = Path.Combine(dir, "results.jsonl");
+        var scan = CliRunner.Run("scan", "--model", Path.Combine(TestPaths.Testbed, "model"), "--images", Path.Combine(augmented, "augmented.jsonl"),
+            "--out", results, "--method", "denoising-loss");
+        Assert.True(scan.ExitCode == 0, scan.Stderr);
+        var eval = CliRunner.Run("eval", "--results", results, "--labels", Path.Combine(augmented, "augmented.jsonl"), "--by-augmentation", "--out", Path.Combine(dir, "eval"));
+        Assert.True(eval.ExitCode == 0, eval.Stdout + eval.Stderr);
+        Assert.Contains("robustness (AUC / TPR@1%FPR per augmentation", eval.Stdout);
+        var header = eval.Stdout.Split('\n').Single(l => l.StartsWith("method ") && l.Contains("none"));
+        Assert.Equal(["method", "none", "jpeg", "noise"], header.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        var csv = File.ReadAllLines(Path.Combine(dir, "eval", "robustness.csv"));
+        Assert.Equal(1 + 3, csv.Length);   // one row per augmentation of the one method
+        Assert.True(File.Exists(Path.Combine(dir, "eval", "robustness.png")));
+    }
+
+    [Fact]
     public void AnUnreadableImageIsReportedAndTheRestWritten()
     {
         string dir = TestPaths.NewTempDir("augment-bad");

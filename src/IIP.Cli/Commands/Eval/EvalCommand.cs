@@ -43,6 +43,12 @@ public static class EvalCommand
         Description = "Comma-separated label sets to keep (the labels file's \"set\" field), e.g. memorized,heldout (default: all labelled images).",
     };
 
+    private static readonly Option<bool> ByAugmentationOption = new("--by-augmentation")
+    {
+        Description = "Also evaluate each augmentation of a robustness study separately (the labels' \"augmentation\" field, as " +
+                      "`iip augment` writes it): prints AUC / TPR@1%FPR per method and augmentation and writes robustness.csv and robustness.png.",
+    };
+
     public static Command Create()
     {
         var command = new Command("eval", "Evaluate scan results against labels: AUC, TPR@1%FPR, accuracy, ROC and histogram plots, report.md.");
@@ -51,16 +57,18 @@ public static class EvalCommand
         command.Options.Add(OutOption);
         command.Options.Add(MethodsOption);
         command.Options.Add(SetsOption);
+        command.Options.Add(ByAugmentationOption);
         command.SetAction(parse => Execute(
             parse.GetValue(ResultsOption)!,
             parse.GetValue(LabelsOption)!,
             parse.GetValue(OutOption),
             parse.GetValue(MethodsOption),
-            parse.GetValue(SetsOption)));
+            parse.GetValue(SetsOption),
+            parse.GetValue(ByAugmentationOption)));
         return command;
     }
 
-    private static int Execute(string resultsPath, string labelsPath, string? outDirectory, string? methods, string? sets)
+    private static int Execute(string resultsPath, string labelsPath, string? outDirectory, string? methods, string? sets, bool byAugmentation = false)
     {
         try
         {
@@ -76,6 +84,7 @@ public static class EvalCommand
             string folder = outDirectory ?? EvaluationOutput.DefaultDirectory(paths.Count == 1 ? paths[0] : MergedStem(paths[0]));
             var files = EvaluationOutput.Write(report, folder);
             Print(report, files);
+            if (byAugmentation) PrintRobustness(RobustnessTable.Build(results, labels, options), folder);
             Console.WriteLine($"pictures of the top images (input, reconstruction, regeneration, TCNP per step): iip explain --model MODEL --results {resultsPath} --top-k 8");
             return 0;
         }
@@ -84,6 +93,27 @@ public static class EvalCommand
             Console.Error.WriteLine($"error: {e.Message}");
             return CliErrors.BadInput;
         }
+    }
+
+    // the robustness table: AUC / TPR@1%FPR per method and augmentation, and its CSV and plot
+    private static void PrintRobustness(RobustnessTable table, string folder)
+    {
+        var output = Console.Out;
+        output.WriteLine();
+        output.WriteLine("robustness (AUC / TPR@1%FPR per augmentation; \"none\" is the originals):");
+        string[] header = ["method", .. table.Augmentations];
+        var rows = table.Rows();
+        var widths = header.Select((h, c) => rows.Select(r => r[c].Length).Append(h.Length).Max()).ToArray();
+        output.WriteLine(Row(header, widths));
+        output.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
+        foreach (var row in rows) output.WriteLine(Row(row, widths));
+        foreach (var cell in table.Cells.Where(c => c.Problem is not null))
+            output.WriteLine($"not evaluated: {cell.Method} under {cell.Augmentation}: {cell.Problem}");
+        string csv = Path.Combine(folder, "robustness.csv"), png = Path.Combine(folder, "robustness.png");
+        table.WriteCsv(csv);
+        table.WritePlot(png);
+        output.WriteLine($"  {csv}");
+        output.WriteLine($"  {png}");
     }
 
     // several results files as one (ResultsMerge): what it found is printed before the evaluation
