@@ -1,9 +1,11 @@
 // DDIM (Song et al. 2021, eq. 12 with eta 0), fused: one pass per step over the latent.
 // Launcher: CudaBackend.Sampling.cs (driven by Sampling/DdimSampler.cs); CPU reference: DdimScheduler.Transfer and
-// HostSamplingSteps.GuidedDdimStep.
-//   x0 = (x - sqrt(1 - a_from) eps) / sqrt(a_from);   out = sqrt(a_to) x0 + sqrt(1 - a_to) eps
+// HostSamplingSteps.GuidedDdimStep (DdimStepCoefficients).
+//   x0 = (x - B p) / A;   out = C x0 + D p   (DdimStepCoefficients: for a noise prediction A = sqrt(a_from),
+//   B = sqrt(1 - a_from), C = sqrt(a_to), D = sqrt(1 - a_to); for a velocity prediction A = 1, B = 0 and C, D fold the
+//   conversion of v into the step)
 // A sampling step goes from a_from = a(t) to a_to = a(t_prev); an inversion step from a(t_prev) to a(t).
-// The host passes the four square roots, computed in fp32 as the reference.
+// The host passes the four numbers, computed in fp32 as the reference.
 #include "common.cuh"
 
 using namespace iip;

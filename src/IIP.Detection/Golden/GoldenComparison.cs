@@ -1,6 +1,7 @@
 namespace IIP.Detection.Golden;
 
-public enum GoldenStatus { Pass, Fail, NotRun }
+/// <summary>Pass, Fail (outside the tolerance), NotRun (the case does not apply: no reference, no tokenizer, a model not loaded), Error (computing it threw).</summary>
+public enum GoldenStatus { Pass, Fail, NotRun, Error }
 
 /// <summary>
 /// How a golden case is judged (data/golden/README.md, "How close is close enough"):
@@ -62,8 +63,14 @@ public sealed record GoldenResult(string Case, GoldenStatus Status, double MaxAb
         return new GoldenResult(name, pass ? GoldenStatus.Pass : GoldenStatus.Fail, maxAbs, relative, tol, detail);
     }
 
-    public string Format() => Status == GoldenStatus.NotRun
-        ? $"NOT RUN  {Case,-24} {Detail}"
-        : $"{(Status == GoldenStatus.Pass ? "PASS" : "FAIL"),-8} {Case,-24} max_abs {MaxAbs,10:0.000e0}  rel {Relative,10:0.000e0}  tol {Tolerance!.Describe()}"
-          + (Status == GoldenStatus.Fail && Detail.Length > 0 ? $"  ({Detail})" : "");
+    /// <summary>A case whose computation threw: reported with the exception, and counted as a failure.</summary>
+    public static GoldenResult Errored(string name, Exception e) => new(name, GoldenStatus.Error, double.NaN, double.NaN, null, $"{e.GetType().Name}: {e.Message}");
+
+    public string Format() => Status switch
+    {
+        GoldenStatus.NotRun => $"NOT RUN  {Case,-24} {Detail}",
+        GoldenStatus.Error => $"ERROR    {Case,-24} {Detail}",
+        _ => $"{(Status == GoldenStatus.Pass ? "PASS" : "FAIL"),-8} {Case,-24} max_abs {MaxAbs,10:0.000e0}  rel {Relative,10:0.000e0}  tol {Tolerance!.Describe()}"
+          + (Status == GoldenStatus.Fail && Detail.Length > 0 ? $"  ({Detail})" : ""),
+    };
 }

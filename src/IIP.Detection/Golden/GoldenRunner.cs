@@ -37,11 +37,12 @@ public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, st
 
     /// <summary>
     /// Runs the cases, writing one <see cref="GoldenResult.Format"/> line per case as it finishes and then the
-    /// "N passed, N failed, N not run" summary; returns the number of failed cases.
+    /// "N passed, N failed, N not run" summary (", N errors" when a case threw); returns the number of failed and errored
+    /// cases, the ones that make the run fail.
     /// </summary>
     public int RunAndReport(TextWriter output)
     {
-        int pass = 0, fail = 0, notRun = 0;
+        int pass = 0, fail = 0, notRun = 0, errors = 0;
         foreach (var result in Run())
         {
             output.WriteLine(result.Format());
@@ -49,17 +50,18 @@ public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, st
             {
                 case GoldenStatus.Pass: pass++; break;
                 case GoldenStatus.Fail: fail++; break;
+                case GoldenStatus.Error: errors++; break;
                 default: notRun++; break;
             }
         }
-        output.WriteLine($"{pass} passed, {fail} failed, {notRun} not run");
-        return fail;
+        output.WriteLine($"{pass} passed, {fail} failed, {notRun} not run" + (errors > 0 ? $", {errors} errors" : ""));
+        return fail + errors;
     }
 
     /// <summary>
-    /// The cases, in the README's order. A case (or a group of cases computed together) that throws is reported NOT RUN with
-    /// the reason and the others still run, so a model this engine cannot fully run still gets its whole report; a failure
-    /// of the device itself propagates (every later case would fail the same way).
+    /// The cases, in the README's order. A case (or a group of cases computed together) that throws is reported ERROR with
+    /// the exception (a failure of the run) and the others still run, so the report is always whole; a failure of the
+    /// device itself propagates (every later case would fail the same way).
     /// </summary>
     public IEnumerable<GoldenResult> Run()
     {
@@ -147,19 +149,20 @@ public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, st
     }
 
     // the results of one case or group of cases computed together (those of <paramref name="names"/> present and selected;
-    // inGoldenJson: a case of golden.json, already checked), or NOT RUN with the reason for each when computing them throws
+    // inGoldenJson: a case of golden.json, already checked): the ones reported before a throw, then ERROR with the
+    // exception for each one not yet reported
     private IEnumerable<GoldenResult> Guarded(string[] names, Func<IEnumerable<GoldenResult>> compute, bool inGoldenJson = false)
     {
         var wanted = inGoldenJson ? names : names.Where(Has).ToArray();
         if (wanted.Length == 0) yield break;
-        List<GoldenResult> results;
+        var results = new List<GoldenResult>();
         try
         {
-            results = compute().ToList();
+            foreach (var result in compute()) results.Add(result);
         }
         catch (Exception e) when (!DeviceFailure.Is(e) && e is not OutOfMemoryException)
         {
-            results = wanted.Select(n => GoldenResult.NotRun(n, $"{e.GetType().Name}: {e.Message}")).ToList();
+            results.AddRange(wanted.Where(n => results.All(r => r.Case != n)).Select(n => GoldenResult.Errored(n, e)));
         }
         foreach (var r in results) yield return r;
     }

@@ -19,11 +19,12 @@ public static class TcnpObjective
         using var scope = be.OpenScope();
         var xd = be.FromHost(be.ToHost(x));
         var uncondOnBackend = be.FromHost(be.ToHost(uncond));
-        var epsU = be.ToHostOutOf(scope, unet.Forward(xd, t, uncondOnBackend));   // [1, C, h, w]
+        var features = unet.TimestepFeatures([t]);                                   // [1, C0], uploaded once for both forwards
+        var epsU = be.ToHostOutOf(scope, unet.Forward(xd, features, uncondOnBackend));   // [1, C, h, w]
         var tape = new GradientTape(be);
         var context = be.FromHost(be.ToHost(cond).Clone());
         tape.Watch(context);
-        var epsCDevice = unet.Forward(xd, [t], context, tape);
+        var epsCDevice = unet.Forward(xd, features, context, tape);
         var epsC = be.ToHostOutOf(scope, epsCDevice);
         var diff = new Tensor(epsC.Shape);
         double sq = 0;
@@ -40,7 +41,7 @@ public static class TcnpObjective
             for (long i = 0; i < seed.Length; i++) seed.Data[i] = (float)(diff.Data[i] / loss);
         var seedOnBackend = be.FromHost(seed);
         var gradient = be.ToHostOutOf(scope, tape.Gradient(epsCDevice, seedOnBackend, context));
-        foreach (var upload in new[] { xd, uncondOnBackend, context, seedOnBackend }) be.Release(upload);
+        foreach (var upload in new[] { xd, uncondOnBackend, context, seedOnBackend, features }) be.Release(upload);
         return (loss, gradient);
     }
 
@@ -51,9 +52,9 @@ public static class TcnpObjective
         var hx = be.ToHost(x);
         var pair = be.FromHost(Tensor.ConcatBatch(hx, hx));                                             // [2, C, h, w]
         var contexts = be.FromHost(Tensor.ConcatBatch(be.ToHost(uncond), be.ToHost(cond)));             // [2, S, D]
-        var eps = be.ToHostOutOf(scope, unet.Forward(pair, t, contexts));
-        be.Release(pair);
-        be.Release(contexts);
+        var features = unet.TimestepFeatures([t, t]);                                // [2, C0]
+        var eps = be.ToHostOutOf(scope, unet.Forward(pair, features, contexts));
+        foreach (var upload in new[] { pair, contexts, features }) be.Release(upload);
         int n = (int)hx.Length;
         double sq = 0;
         for (int i = 0; i < n; i++)

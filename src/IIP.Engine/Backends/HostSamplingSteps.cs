@@ -23,14 +23,14 @@ public sealed class HostSamplingSteps : ISamplingSteps
 
     public TcnpLog NewTcnpLog(int steps, int items) => new HostTcnpLog(steps, items);
 
-    public void GuidedDdimStep(Tensor epsPair, Tensor x, float guidance, float alphaFrom, float alphaTo, Tensor y, TcnpLog log, int step)
+    public void GuidedDdimStep(Tensor outputPair, Tensor x, float guidance, DdimStepCoefficients transfer, Tensor y, TcnpLog log, int step)
     {
-        var pair = Host(epsPair).Data;
+        var pair = Host(outputPair).Data;
         var latents = Host(x);
         int items = latents.Shape[0];
         int n = (int)latents.Length, perItem = n / items;
         if (pair.Length != 2L * n || y.Length != n || log is not HostTcnpLog record || record.Items != items)
-            throw new ArgumentException($"{nameof(GuidedDdimStep)}: eps pair [{epsPair.ShapeText}], x [{x.ShapeText}], y [{y.ShapeText}], a log of {log.Items} items");
+            throw new ArgumentException($"{nameof(GuidedDdimStep)}: output pair [{outputPair.ShapeText}], x [{x.ShapeText}], y [{y.ShapeText}], a log of {log.Items} items");
         var eps = new float[n];
         for (int item = 0; item < items; item++)
         {
@@ -43,7 +43,7 @@ public sealed class HostSamplingSteps : ISamplingSteps
             }
             record.Squares[step][item] = sq;
         }
-        DdimScheduler.Transfer(latents.Data, eps, alphaFrom, alphaTo, Host(y).Data);
+        transfer.Apply(latents.Data, eps, Host(y).Data);
     }
 
     public void GuidanceCombine(Tensor epsPair, float guidance, Tensor eps)
@@ -55,10 +55,8 @@ public sealed class HostSamplingSteps : ISamplingSteps
         for (long i = 0; i < n; i++) result[i] = pair[i] + guidance * (pair[n + i] - pair[i]);
     }
 
-    public void DdimTransfer(Tensor x, Tensor eps, float alphaFrom, float alphaTo, Tensor y)
-    {
-        DdimScheduler.Transfer(Host(x).Data, Host(eps).Data, alphaFrom, alphaTo, Host(y).Data);
-    }
+    public void DdimTransfer(Tensor x, Tensor prediction, DdimStepCoefficients transfer, Tensor y) =>
+        transfer.Apply(Host(x).Data, Host(prediction).Data, Host(y).Data);
 
     private static Tensor Host(Tensor t) =>
         t.IsHost ? t : throw new ArgumentException($"host sampling steps need host tensors; [{t.ShapeText}] is on {t.Placement}");

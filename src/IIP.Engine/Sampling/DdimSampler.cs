@@ -11,9 +11,9 @@ namespace IIP.Engine.Sampling;
 /// CUDA backend: no host copy inside a loop; the TCNP values are read once at its end); the host sees the latent in and
 /// the result out. Formulas: <see cref="DdimScheduler"/> (DDIM, eta 0) and classifier-free guidance
 /// eps = eps_u + g (eps_c - eps_u) with TCNP = ||eps_c - eps_u||_2 per item (Wen et al. 2024). For a v-prediction
-/// model (SD 2.x 768-v) the UNet's output v becomes eps = sqrt(a) v + sqrt(1 - a) x before each step, with a the alpha of
-/// x's own level (<see cref="DdimScheduler.NoiseFromOutput"/>): guidance is linear, so combining the outputs or the noises
-/// is the same; the TCNP reported is that of the UNet's raw outputs, ||v_c - v_u||, as Wen et al.'s code computes it.
+/// model (SD 2.x 768-v) guidance and TCNP work on the UNet's raw outputs v (guidance is linear, so guiding v or eps is the
+/// same; TCNP = ||v_c - v_u|| as Wen et al.'s code computes it), and each step's transfer takes v directly
+/// (<see cref="DdimStepCoefficients.ForVelocity"/>, with the alpha of x's own level).
 /// Memory: each loop runs in an <see cref="ActivationScope"/> and releases its uploads (<see cref="IBackend.Release"/>), so
 /// it returns every device buffer it used when it returns, never leaving one to a finalizer.
 /// </summary>
@@ -83,12 +83,11 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         {
             int t = timesteps[i];
             Steps.DuplicateBatch(x, pair);
-            var epsPair = Predictor.Predict(pair, Repeated(t, 2 * n), contexts);
-            ToNoise(epsPair, pair, Scheduler.Alpha(t));
-            Steps.GuidedDdimStep(epsPair, x, guidance, Scheduler.Alpha(t), Scheduler.Alpha(t - ratio), x, log, i);
+            var outputPair = Predictor.Predict(pair, Repeated(t, 2 * n), contexts);
+            Steps.GuidedDdimStep(outputPair, x, guidance, Scheduler.StepCoefficients(Scheduler.Alpha(t), Scheduler.Alpha(t - ratio)), x, log, i);
             progress?.Report(i + 1);
         }
-        var result = new GuidedSamples(Backend.ToHostOutOf(scope, x), OutputTcnp(log.Read(), timesteps));
+        var result = new GuidedSamples(Backend.ToHostOutOf(scope, x), log.Read());
         Backend.Release(x);
         Backend.Release(contexts);
         return result;
@@ -111,9 +110,8 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         path?.Add(Backend.ToHost(z0).Clone());
         foreach (int t in ascending)
         {
-            var eps = Predictor.Predict(x, Repeated(t, n), contexts);
-            ToNoise(eps, x, Scheduler.Alpha(t - ratio));   // x is at t - ratio
-            Steps.DdimTransfer(x, eps, Scheduler.Alpha(t - ratio), Scheduler.Alpha(t), x);
+            var output = Predictor.Predict(x, Repeated(t, n), contexts);
+            Steps.DdimTransfer(x, output, Scheduler.StepCoefficients(Scheduler.Alpha(t - ratio), Scheduler.Alpha(t)), x);   // x is at t - ratio
             path?.Add(Backend.ToHost(x).Clone());
         }
         var result = Backend.ToHostOutOf(scope, x);
@@ -132,9 +130,8 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         using var scope = Backend.OpenScope();
         var working = Working(x);
         var contexts = Contexts(n, context);
-        var eps = Predictor.Predict(working, Repeated(from, n), contexts);
-        ToNoise(eps, working, Scheduler.Alpha(from));
-        Steps.DdimTransfer(working, eps, Scheduler.Alpha(from), Scheduler.Alpha(to), working);
+        var output = Predictor.Predict(working, Repeated(from, n), contexts);
+        Steps.DdimTransfer(working, output, Scheduler.StepCoefficients(Scheduler.Alpha(from), Scheduler.Alpha(to)), working);
         var result = Backend.ToHostOutOf(scope, working);
         Backend.Release(working);
         ReleaseUpload(contexts, context);
@@ -145,14 +142,8 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
     // callers hand in host latents)
     private Tensor Working(Tensor latents) => Backend.FromHost(latents.IsHost ? latents.Clone() : Backend.ToHost(latents));
 
-    // a v-prediction output [N, ..] for latents x [N, ..] at noise level alpha -> eps, in place on the backend (an
-    // epsilon model's output is eps already): eps = sqrt(a) v + sqrt(1 - a) x
-    private void ToNoise(Tensor output, Tensor x, float alpha)
-    {
-        if (Scheduler.PredictsVelocity) Backend.Axpby(MathF.Sqrt(alpha), output, MathF.Sqrt(1f - alpha), x, output);
-    }
-
-    // the same on the host for a batch whose item i is at timestep timesteps[i]: output [N, ..], x [N, ..] -> eps [N, ..]
+    // the noise a v-prediction output stands for, on the host, for a batch whose item i is at timestep timesteps[i]:
+    // eps = sqrt(a) v + sqrt(1 - a) x (DdimScheduler.NoiseFromOutput); output [N, ..], x [N, ..] -> eps [N, ..]
     private Tensor NoiseOnHost(Tensor output, Tensor x, IReadOnlyList<int> timesteps)
     {
         if (!Scheduler.PredictsVelocity) return output;
@@ -162,13 +153,6 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         for (int i = 0; i < output.Shape[0]; i++)
             Scheduler.NoiseFromOutput(latents.Data.AsSpan(i * per, per), output.Data.AsSpan(i * per, per), Scheduler.Alpha(timesteps[i]), eps.Data.AsSpan(i * per, per));
         return eps;
-    }
-
-    // TCNP of the noises, ||eps_c - eps_u|| = sqrt(a(t)) ||v_c - v_u|| for a v-prediction model, as the UNet's raw outputs' [step][item]
-    private double[][] OutputTcnp(double[][] noiseTcnp, IReadOnlyList<int> timesteps)
-    {
-        if (!Scheduler.PredictsVelocity) return noiseTcnp;
-        return noiseTcnp.Select((row, step) => row.Select(v => v / Math.Sqrt(Scheduler.Alpha(timesteps[step]))).ToArray()).ToArray();
     }
 
     // releases what this sampler uploaded, never the caller's tensor (FromHost of a tensor already on the backend is itself)

@@ -91,6 +91,13 @@ public sealed class DdimScheduler
         Transfer(x, eps, Alpha(t - ratio), Alpha(t), result);
 
     /// <summary>
+    /// The transfer of the UNet's output from level <paramref name="aFrom"/> (x's own) to <paramref name="aTo"/>: the noise's
+    /// or, for a v-prediction model, the velocity's (<see cref="DdimStepCoefficients"/>).
+    /// </summary>
+    public DdimStepCoefficients StepCoefficients(float aFrom, float aTo) =>
+        PredictsVelocity ? DdimStepCoefficients.ForVelocity(aFrom, aTo) : DdimStepCoefficients.ForNoise(aFrom, aTo);
+
+    /// <summary>
     /// The noise eps the UNet's output stands for, for x at noise level <paramref name="alphaOfX"/>: the output itself for
     /// an epsilon model; eps = sqrt(a) v + sqrt(1 - a) x for a v-prediction model (float32 as diffusers). x, output [..] -> eps [..]
     /// (may alias output).
@@ -110,14 +117,6 @@ public sealed class DdimScheduler
     /// The DDIM transfer between two noise levels: x0 = (x - sqrt(1 - aFrom) eps) / sqrt(aFrom);
     /// result = sqrt(aTo) x0 + sqrt(1 - aTo) eps (float32 like diffusers). x, eps [..] -> result [..] (may alias x).
     /// </summary>
-    public static void Transfer(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, float aFrom, float aTo, Span<float> result)
-    {
-        float sqrtFrom = MathF.Sqrt(aFrom), sqrtOneMinusFrom = MathF.Sqrt(1f - aFrom);
-        float sqrtTo = MathF.Sqrt(aTo), sqrtOneMinusTo = MathF.Sqrt(1f - aTo);
-        for (int i = 0; i < x.Length; i++)
-        {
-            float x0 = (x[i] - sqrtOneMinusFrom * eps[i]) / sqrtFrom;
-            result[i] = sqrtTo * x0 + sqrtOneMinusTo * eps[i];
-        }
-    }
+    public static void Transfer(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, float aFrom, float aTo, Span<float> result) =>
+        DdimStepCoefficients.ForNoise(aFrom, aTo).Apply(x, eps, result);
 }

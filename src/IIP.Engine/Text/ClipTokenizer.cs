@@ -101,7 +101,7 @@ public sealed class ClipTokenizer
             string? token = pad.ValueKind switch
             {
                 System.Text.Json.JsonValueKind.String => pad.GetString(),
-                System.Text.Json.JsonValueKind.Object when pad.TryGetProperty("content", out var content) => content.GetString(),
+                System.Text.Json.JsonValueKind.Object when pad.TryGetProperty("content", out var content) && content.ValueKind == System.Text.Json.JsonValueKind.String => content.GetString(),
                 _ => null,
             };
             if (token is null) throw new TokenizerLoadException($"{configPath}: pad_token is {pad.GetRawText()}, not a token");

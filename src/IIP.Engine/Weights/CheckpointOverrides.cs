@@ -28,13 +28,15 @@ public sealed record CheckpointOverrides(string? ConfigDirectory = null, string?
     internal (UNetConfig, VaeConfig, TextEncoderConfig, SchedulerConfig) Apply(string checkpoint, UNetConfig unet, VaeConfig vae, TextEncoderConfig text,
         SchedulerConfig scheduler, bool schedulerGiven)
     {
+        // a diffusers folder's configs are all given; a single file's are inferred unless the config folder has them
+        bool unetGiven = schedulerGiven, vaeGiven = schedulerGiven;
         if (ConfigDirectory is { } dir)
         {
             RequireConfigDirectory();
             string Part(string folder, string file) => Path.Combine(dir, folder, file);
             bool any = false;
-            if (File.Exists(Part("unet", "config.json"))) (unet, any) = (DiffusersConfigs.ReadUNet(Part("unet", "config.json")), true);
-            if (File.Exists(Part("vae", "config.json"))) (vae, any) = (DiffusersConfigs.ReadVae(Part("vae", "config.json")), true);
+            if (File.Exists(Part("unet", "config.json"))) (unet, any, unetGiven) = (DiffusersConfigs.ReadUNet(Part("unet", "config.json")), true, true);
+            if (File.Exists(Part("vae", "config.json"))) (vae, any, vaeGiven) = (DiffusersConfigs.ReadVae(Part("vae", "config.json")), true, true);
             if (File.Exists(Part("text_encoder", "config.json"))) (text, any) = (DiffusersConfigs.ReadTextEncoder(Part("text_encoder", "config.json")), true);
             if (File.Exists(Part("scheduler", "scheduler_config.json")))
                 (scheduler, any, schedulerGiven) = (DiffusersConfigs.ReadScheduler(Part("scheduler", "scheduler_config.json")), true, true);
@@ -47,6 +49,13 @@ public sealed record CheckpointOverrides(string? ConfigDirectory = null, string?
                 throw new WeightException($"prediction type '{prediction}' is not one of {DdimScheduler.Epsilon}, {DdimScheduler.VPrediction}");
             scheduler = scheduler with { PredictionType = prediction };
             schedulerGiven = true;
+        }
+        // SD 2.x's v-prediction models are the 768 ones (2.0-v, 2.1): their native image, which a single file does not
+        // record either, is 768 x 768 (latent 96), as diffusers' single-file loader takes it
+        if (unet.UseLinearProjection && scheduler.PredictionType == DdimScheduler.VPrediction)
+        {
+            if (!unetGiven) unet = unet with { SampleSize = 96 };
+            if (!vaeGiven) vae = vae with { SampleSize = 768 };
         }
         if (unet.UseLinearProjection && !schedulerGiven)
             throw new WeightException($"{checkpoint}: an SD 2.x single file does not record whether its UNet predicts the noise or v: " +

@@ -43,7 +43,8 @@ public static class DiffusersConfigs
         var up = BlockFlags(json, "up_block_types", CrossAttnUpBlock, UpBlock, d.UpBlockHasAttention, channels.Length);
         // SD v1 and v2 configs call the head count "attention_head_dim" (8 heads, not head size 8; SD 2.x a list per
         // level); a num_attention_heads entry, where present, is the head count under its proper name.
-        var heads = json.PerLevelInt(json.Has("num_attention_heads") ? "num_attention_heads" : "attention_head_dim", channels.Length, d.Heads);
+        string headsKey = json.Has("num_attention_heads") ? "num_attention_heads" : "attention_head_dim";
+        var heads = json.PerLevelInt(headsKey, channels.Length, d.Heads);
         var config = new UNetConfig
         {
             InChannels = json.Int("in_channels", d.InChannels),
@@ -65,7 +66,7 @@ public static class DiffusersConfigs
         };
         CheckPositive(json, "layers_per_block", config.LayersPerBlock);
         CheckPositive(json, "norm_num_groups", config.NormGroups);   // before the channel check divides by it
-        foreach (int h in config.Heads) CheckPositive(json, "attention_head_dim", h);
+        foreach (int h in config.Heads) CheckPositive(json, headsKey, h);
         CheckPositive(json, "transformer_layers_per_block", config.TransformerLayersPerBlock);
         CheckPositive(json, "cross_attention_dim", config.CrossAttentionDim);
         if (channels.Length == 0 || channels.Select((c, i) => c <= 0 || c % config.NormGroups != 0 || c % config.Heads[i] != 0).Any(bad => bad))

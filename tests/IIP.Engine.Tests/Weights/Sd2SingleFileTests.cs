@@ -111,6 +111,23 @@ public class Sd2SingleFileTests
     }
 
     [Fact]
+    public void AVPredictionSingleFileIsA768ModelAndAnEpsilonOneA512Model()
+    {
+        // SD 2.0-v / 2.1 are trained at 768 x 768; the 512-base models predict the noise. No single file records either.
+        var sd2 = UNetConfig.StableDiffusionV14 with { UseLinearProjection = true, Heads = [5, 10, 20, 20], CrossAttentionDim = 1024 };
+        var (unet, vae, _, scheduler) = new CheckpointOverrides(PredictionType: "v_prediction").Apply("sd21.safetensors", sd2,
+            VaeConfig.StableDiffusionV14, TextEncoderConfig.StableDiffusionV14, SchedulerConfig.StableDiffusionV14, schedulerGiven: false);
+        Assert.Equal((96, 768, "v_prediction"), (unet.SampleSize, vae.SampleSize, scheduler.PredictionType));
+        (unet, vae, _, _) = new CheckpointOverrides(PredictionType: "epsilon").Apply("sd21-base.safetensors", sd2,
+            VaeConfig.StableDiffusionV14, TextEncoderConfig.StableDiffusionV14, SchedulerConfig.StableDiffusionV14, schedulerGiven: false);
+        Assert.Equal((64, 512), (unet.SampleSize, vae.SampleSize));
+        // a diffusers folder's own sizes stand
+        (unet, _, _, _) = new CheckpointOverrides(PredictionType: "v_prediction").Apply("folder", sd2 with { SampleSize = 16 },
+            VaeConfig.StableDiffusionV14, TextEncoderConfig.StableDiffusionV14, SchedulerConfig.StableDiffusionV14, schedulerGiven: true);
+        Assert.Equal(16, unet.SampleSize);
+    }
+
+    [Fact]
     public void TheFingerprintCoversWhatTheOverridesChange()
     {
         string plain = ModelFingerprint.Compute(TestPaths.TinySd2Ldm);

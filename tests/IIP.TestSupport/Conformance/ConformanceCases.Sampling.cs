@@ -34,7 +34,33 @@ internal static partial class ConformanceCases
                 {
                     var y = g.Allocate(latent);
                     float from = invert ? Scheduler.Alpha(t - Ratio) : Scheduler.Alpha(t), to = invert ? Scheduler.Alpha(t) : Scheduler.Alpha(t - Ratio);
-                    g.DdimTransfer(x[0], x[1], from, to, y);
+                    g.DdimTransfer(x[0], x[1], DdimStepCoefficients.ForNoise(from, to), y);
+                    return y;
+                });
+        }
+
+        // a v-prediction step (SD 2.x 768-v): the kernel with A = 1, B = 0, against diffusers' form computed directly,
+        // x0 = sqrt(a) x - sqrt(1 - a) v, eps = sqrt(a) v + sqrt(1 - a) x, y = sqrt(a_prev) x0 + sqrt(1 - a_prev) eps
+        foreach (int t in new[] { 981, 21 })
+        {
+            yield return Single($"ddim_step v-prediction t={t} [1,4,64,64]", "ddim.cu ddim_transfer_f16", step, 8.0 * n,
+                () => [ConformanceHarness.Normal(90 + t, 1f, latent), ConformanceHarness.Normal(91 + t, 1f, latent)],
+                x =>
+                {
+                    double a = Scheduler.Alpha(t), aPrev = Scheduler.Alpha(t - Ratio);
+                    var y = new Tensor(latent);
+                    for (int i = 0; i < n; i++)
+                    {
+                        double xi = x[0].Data[i], v = x[1].Data[i];
+                        double x0 = Math.Sqrt(a) * xi - Math.Sqrt(1 - a) * v, eps = Math.Sqrt(a) * v + Math.Sqrt(1 - a) * xi;
+                        y.Data[i] = (float)(Math.Sqrt(aPrev) * x0 + Math.Sqrt(1 - aPrev) * eps);
+                    }
+                    return y;
+                },
+                (g, x) =>
+                {
+                    var y = g.Allocate(latent);
+                    g.DdimTransfer(x[0], x[1], DdimStepCoefficients.ForVelocity(Scheduler.Alpha(t), Scheduler.Alpha(t - Ratio)), y);
                     return y;
                 });
         }
@@ -74,7 +100,7 @@ internal static partial class ConformanceCases
                 var y = gpu.Allocate(latent);
                 CudaBackend.PendingNorm? pending = null;
                 double ms = ConformanceHarness.RunAndTime(gpu, options,
-                    () => pending = gpu.GuidedDdimStep(dPair, dx, 7.5f, Scheduler.Alpha(T), Scheduler.Alpha(T - Ratio), y));
+                    () => pending = gpu.GuidedDdimStep(dPair, dx, 7.5f, DdimStepCoefficients.ForNoise(Scheduler.Alpha(T), Scheduler.Alpha(T - Ratio)), y));
                 return new CaseResult(name, "ddim.cu", step,
                 [
                     ConformanceHarness.Compare("x_prev", expected, gpu.ToHost(y), step),
@@ -108,7 +134,7 @@ internal static partial class ConformanceCases
                 var y = gpu.Allocate(items);
                 CudaBackend.PendingNorm? pending = null;
                 double ms = ConformanceHarness.RunAndTime(gpu, options,
-                    () => pending = gpu.GuidedDdimStep(dPair, dx, 7.5f, Scheduler.Alpha(T), Scheduler.Alpha(T - Ratio), y));
+                    () => pending = gpu.GuidedDdimStep(dPair, dx, 7.5f, DdimStepCoefficients.ForNoise(Scheduler.Alpha(T), Scheduler.Alpha(T - Ratio)), y));
                 return new CaseResult(name, "ddim.cu", step,
                 [
                     ConformanceHarness.Compare("x_prev", expected, gpu.ToHost(y), step),

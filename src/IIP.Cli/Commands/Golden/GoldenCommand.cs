@@ -18,7 +18,8 @@ public static class GoldenCommand
         var configs = new ModelConfigOptions();
         var command = new Command("golden",
             "Recompute the golden cases (data/golden/README.md) for a model and compare: one line per case with the max absolute error, " +
-            "the relative error, the tolerance and PASS/FAIL; cases this build cannot compute are listed NOT RUN. Exit code 1 if any case fails. " +
+            "the relative error, the tolerance and PASS/FAIL; a case whose computation throws is ERROR with the exception, and a model this build " +
+            "cannot load gets every case NOT RUN with the reason (exit code 2). Exit code 1 if any case fails or errs. " +
             "On --device cuda (fp16 storage) the cases are judged by the fp16 bounds measured for it (GoldenFp16Tolerances).")
         {
             model, golden, tokenizer, only, device,
@@ -41,7 +42,7 @@ public static class GoldenCommand
             checkpoint = StableDiffusionCheckpoint.Open(modelPath, tokenizerDir, overrides: overrides);
             model = new StableDiffusion(checkpoint, DeviceOption.Select(device), Program.Engine);
         }
-        catch (Exception e) when (e is WeightException or NotSupportedException)
+        catch (Exception e) when (e is WeightException or NotSupportedException or IIP.Engine.Text.TokenizerLoadException)
         {
             checkpoint?.Dispose();
             // a model this build cannot load: the whole report, every case NOT RUN with the reason, then the error (exit 2)
@@ -52,6 +53,11 @@ public static class GoldenCommand
                 count++;
             }
             Console.WriteLine($"0 passed, 0 failed, {count} not run");
+            throw;
+        }
+        catch
+        {
+            checkpoint?.Dispose();
             throw;
         }
         using var owned = checkpoint;

@@ -1,3 +1,4 @@
+using IIP.Engine.Scheduling;
 using IIP.Native;
 using Tensor = IIP.Engine.Tensors.Tensor;
 
@@ -14,15 +15,14 @@ public sealed partial class CudaBackend
     private const int ReductionBlock = 256, MaxReductionBlocks = 1024;
 
     /// <summary>
-    /// x0 = (x - sqrt(1 - aFrom) eps) / sqrt(aFrom); y = sqrt(aTo) x0 + sqrt(1 - aTo) eps.
-    /// x, eps [..] -> y like x (may alias x). The square roots are taken in fp32 as DdimScheduler does.
+    /// x0 = (x - B p) / A; y = C x0 + D p (<see cref="DdimStepCoefficients"/>: the noise's or the velocity's transfer).
+    /// x, p [..] -> y like x (may alias x).
     /// </summary>
-    public void DdimTransfer(Tensor x, Tensor eps, float alphaFrom, float alphaTo, Tensor y)
+    public void DdimTransfer(Tensor x, Tensor prediction, DdimStepCoefficients transfer, Tensor y)
     {
-        Require(nameof(DdimTransfer), x.Length == eps.Length && x.Length == y.Length, x, eps, y);
+        Require(nameof(DdimTransfer), x.Length == prediction.Length && x.Length == y.Length, x, prediction, y);
         long n = x.Length;
-        LaunchElementwise(_kernels.DdimTransfer, n, Ptr(x), Ptr(eps), Ptr(y), n,
-            MathF.Sqrt(alphaFrom), MathF.Sqrt(1f - alphaFrom), MathF.Sqrt(alphaTo), MathF.Sqrt(1f - alphaTo));
+        LaunchElementwise(_kernels.DdimTransfer, n, Ptr(x), Ptr(prediction), Ptr(y), n, transfer.A, transfer.B, transfer.C, transfer.D);
     }
 
     /// <summary>
@@ -40,20 +40,20 @@ public sealed partial class CudaBackend
     }
 
     /// <summary>
-    /// One guided DDIM sampling step for N items, fused: eps = u_i + g (c_i - u_i); y_i = transfer(x_i, eps) from alpha a(t) to
-    /// a(t_prev); returns the items' TCNP pending. epsPair [2N, ..] ([uncond x N; cond x N], as the UNet batch [x; x]),
-    /// x [N, ..] -> y like x (may alias x).
+    /// One guided DDIM sampling step for N items, fused: p = u_i + g (c_i - u_i); y_i = transfer(x_i, p) (the step from a(t) to
+    /// a(t_prev)); returns the items' TCNP ||c_i - u_i|| pending. epsPair [2N, ..] ([uncond x N; cond x N], as the UNet batch
+    /// [x; x]), x [N, ..] -> y like x (may alias x).
     /// </summary>
-    public PendingNorm GuidedDdimStep(Tensor epsPair, Tensor x, float guidance, float alphaFrom, float alphaTo, Tensor y)
+    public PendingNorm GuidedDdimStep(Tensor epsPair, Tensor x, float guidance, DdimStepCoefficients transfer, Tensor y)
     {
         int items = x.Shape[0];
         var (totals, owner) = Scratch(items * 4L);
-        GuidedDdimStep(epsPair, x, guidance, alphaFrom, alphaTo, y, totals);
+        GuidedDdimStep(epsPair, x, guidance, transfer, y, totals);
         return new PendingNorm(this, totals, items, owner);
     }
 
     // GuidedDdimStep writing the items' squared TCNP (fp32 [N]) to squaredTotals on the device
-    private void GuidedDdimStep(Tensor epsPair, Tensor x, float guidance, float alphaFrom, float alphaTo, Tensor y, DevicePointer squaredTotals)
+    private void GuidedDdimStep(Tensor epsPair, Tensor x, float guidance, DdimStepCoefficients transfer, Tensor y, DevicePointer squaredTotals)
     {
         Require(nameof(GuidedDdimStep), x.Rank >= 1 && epsPair.Shape[0] == 2 * x.Shape[0] && epsPair.Length == 2 * x.Length && x.Length == y.Length
             && x.Length > 0, epsPair, x, y);
@@ -62,7 +62,7 @@ public sealed partial class CudaBackend
         int blocks = ReductionBlocks(n);
         var (partials, owner) = Scratch((long)items * blocks * 4);   // [N, blocks]
         _kernels.GuidedDdimStep.Launch(new Dim3((uint)blocks, (uint)items), ReductionBlock, 0, Stream, Ptr(epsPair), Ptr(x), Ptr(y), partials,
-            n, guidance, MathF.Sqrt(alphaFrom), MathF.Sqrt(1f - alphaFrom), MathF.Sqrt(alphaTo), MathF.Sqrt(1f - alphaTo));
+            n, guidance, transfer.A, transfer.B, transfer.C, transfer.D);
         _kernels.SumPartials.Launch(items, ReductionBlock, 0, Stream, partials, blocks, squaredTotals);   // one row per block
         ReleaseScratch(owner);
     }
@@ -90,16 +90,17 @@ public sealed partial class CudaBackend
 
         public TcnpLog NewTcnpLog(int steps, int items) => new DeviceTcnpLog(gpu, steps, items);
 
-        public void GuidedDdimStep(Tensor epsPair, Tensor x, float guidance, float alphaFrom, float alphaTo, Tensor y, TcnpLog log, int step)
+        public void GuidedDdimStep(Tensor outputPair, Tensor x, float guidance, DdimStepCoefficients transfer, Tensor y, TcnpLog log, int step)
         {
             if (log is not DeviceTcnpLog record || record.Items != x.Shape[0] || step < 0 || step >= record.Steps)
                 throw new ArgumentException($"{nameof(GuidedDdimStep)}: step {step} of a log of {log.Steps} steps x {log.Items} items for x [{x.ShapeText}]");
-            gpu.GuidedDdimStep(epsPair, x, guidance, alphaFrom, alphaTo, y, record.Row(step));
+            gpu.GuidedDdimStep(outputPair, x, guidance, transfer, y, record.Row(step));
         }
 
-        public void GuidanceCombine(Tensor epsPair, float guidance, Tensor eps) => gpu.GuidanceCombine(epsPair, guidance, eps);   // the TCNP is not read
+        // the TCNP is not read: its scratch goes back to the pool at once
+        public void GuidanceCombine(Tensor epsPair, float guidance, Tensor eps) => gpu.GuidanceCombine(epsPair, guidance, eps).Discard();
 
-        public void DdimTransfer(Tensor x, Tensor eps, float alphaFrom, float alphaTo, Tensor y) => gpu.DdimTransfer(x, eps, alphaFrom, alphaTo, y);
+        public void DdimTransfer(Tensor x, Tensor prediction, DdimStepCoefficients transfer, Tensor y) => gpu.DdimTransfer(x, prediction, transfer, y);
     }
 
     // squared TCNP values [steps, items] in fp32 on the device, read once
@@ -167,9 +168,20 @@ public sealed partial class CudaBackend
         /// <summary>sqrt of the summed squares of the one item (fp32 partial sums, as the reference's terms; the root in double).</summary>
         public double Read() => _count == 1 ? ReadAll()[0] : throw new InvalidOperationException($"{_count} norms pending; use {nameof(ReadAll)}");
 
+        /// <summary>Gives the norms' scratch back unread (a caller that wanted the combination only); reading after this throws.</summary>
+        public void Discard()
+        {
+            ReleaseScratch(_owner);
+            _read ??= [];
+            _discarded = true;
+        }
+
+        private bool _discarded;
+
         /// <summary>Every item's norm.</summary>
         public double[] ReadAll()
         {
+            if (_discarded) throw new InvalidOperationException("the norms were discarded unread");
             if (_read is not null) return _read;
             if (_backend._capturing) throw new InvalidOperationException("reading a norm during graph capture");
             var values = new float[_count];

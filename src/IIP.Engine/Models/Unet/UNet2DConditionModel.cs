@@ -79,6 +79,16 @@ public sealed class UNet2DConditionModel
         return Forward(sample, timestepFeatures, context, null, scope);
     }
 
+    /// <summary>
+    /// The forward pass from timestep features, recorded on <paramref name="tape"/>: for a caller that owns the features'
+    /// upload and releases it after the backward pass.
+    /// </summary>
+    public Tensor Forward(Tensor sample, Tensor timestepFeatures, Tensor context, GradientTape tape)
+    {
+        using var range = IIP.Native.Nvtx.Range("unet (recorded)");
+        return Forward(sample, timestepFeatures, context, tape, ActivationScope.None);
+    }
+
     private Tensor Forward(Tensor sample, Tensor tFeatures, Tensor context, GradientTape? tape, ActivationScope scope)
     {
         int n = sample.Shape[0];
