@@ -172,7 +172,6 @@ public sealed partial class CudaBackend
         public void Discard()
         {
             ReleaseScratch(_owner);
-            _read ??= [];
             _discarded = true;
         }
 
