@@ -15,8 +15,8 @@ public enum GoldenPrecision
 }
 
 /// <summary>
-/// The bounds a case is judged by under fp16 storage. Each was set on 2026-11-28 from two measurements of tiny-sd's
-/// golden cases, the H200 CUDA backend (docs/bench-logs/2026-11-28-h200-golden.txt) and the CPU with fp16 storage
+/// The bounds a case is judged by under fp16 storage. Each was set on 2026-11-28 (txt2img.latent revised on 2026-12-07,
+/// below) from two measurements of tiny-sd's golden cases, the H200 CUDA backend (docs/bench-logs/2026-11-28-h200-golden.txt) and the CPU with fp16 storage
 /// emulated (`iip-gpu-check --golden ... --device cpu-fp16`), which agree to within a factor of two case by case:
 /// the bound is about twice the larger of the two. Host-side cases (tokenizer, scheduler, DDIM arithmetic) keep their
 /// fp32 bounds: the host computes them in fp32 on every backend.
@@ -34,7 +34,10 @@ public static class GoldenFp16Tolerances
         ["regen.latent"] = new(GoldenMetric.Relative, 1.5e-1),      // 6.1e-2, 7.1e-2 (guided DDIM from the inverted latent)
         ["regen.tcnp"] = new(GoldenMetric.Relative, 5e-2),          // 2.1e-2, 2.5e-2
         ["regen.image"] = new(GoldenMetric.Relative, 4e-1),         // 1.3e-1, 1.9e-1 (the decoder on regen.latent)
-        ["txt2img.latent"] = new(GoldenMetric.Relative, 2e-3),      // 9.5e-4, 9.3e-4
+        // 50 guided steps with the latent stored in fp16 between them, as the on-device loop keeps it (Sampling/DdimSampler;
+        // before 2026-12-07 the loop went through the host in fp32 and measured 9.5e-4 on the H200, 9.3e-4 emulated):
+        // CPU emulation 2.5e-3 (tiny-sd) and 3.8e-3 (tiny-sd2), kernel emulator 4.6e-3 (tiny-sd2) -> 1e-2
+        ["txt2img.latent"] = new(GoldenMetric.Relative, 1e-2),
         ["txt2img.tcnp"] = new(GoldenMetric.Relative, 5e-3),        // 2.5e-3, 2.4e-3
         ["grad.dctx"] = new(GoldenMetric.RelativeL2, 2e-2),         // 8.9e-3, 6.9e-3 (backward through the UNet)
         ["optim.losses"] = new(GoldenMetric.Relative, 4e-3),        // 1.4e-3, 1.7e-3

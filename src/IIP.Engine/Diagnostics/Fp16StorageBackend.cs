@@ -25,6 +25,37 @@ public sealed class Fp16StorageBackend(IGradientBackend inner) : IGradientBacken
     public Tensor ToHost(Tensor tensor) => inner.ToHost(tensor);
     public void Release(Tensor tensor) => inner.Release(tensor);
 
+    /// <summary>The inner backend's sampling steps with their outputs (the new latent, the combined prediction) rounded to
+    /// fp16, as the CUDA backend stores the latent between a loop's steps.</summary>
+    public ISamplingSteps SamplingSteps => _samplingSteps ??= new RoundedSamplingSteps(inner.SamplingSteps);
+
+    private ISamplingSteps? _samplingSteps;
+
+    private sealed class RoundedSamplingSteps(ISamplingSteps steps) : ISamplingSteps
+    {
+        public void DuplicateBatch(Tensor x, Tensor pair) => steps.DuplicateBatch(x, pair);   // a copy of fp16 values
+
+        public TcnpLog NewTcnpLog(int count, int items) => steps.NewTcnpLog(count, items);
+
+        public void GuidedDdimStep(Tensor outputPair, Tensor x, float guidance, Scheduling.DdimStepCoefficients transfer, Tensor y, TcnpLog log, int step)
+        {
+            steps.GuidedDdimStep(outputPair, x, guidance, transfer, y, log, step);
+            Round(y);
+        }
+
+        public void GuidanceCombine(Tensor outputPair, float guidance, Tensor eps)
+        {
+            steps.GuidanceCombine(outputPair, guidance, eps);
+            Round(eps);
+        }
+
+        public void DdimTransfer(Tensor x, Tensor prediction, Scheduling.DdimStepCoefficients transfer, Tensor y)
+        {
+            steps.DdimTransfer(x, prediction, transfer, y);
+            Round(y);
+        }
+    }
+
     public void Linear(Tensor x, Tensor w, Tensor? b, Tensor y) { inner.Linear(x, w, b, y); Round(y); }
     public void Conv2d(Tensor x, Tensor w, Tensor? b, int stride, Padding2d padding, Tensor y) { inner.Conv2d(x, w, b, stride, padding, y); Round(y); }
     public void GroupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, bool silu, Tensor y) { inner.GroupNorm(x, gamma, beta, groups, eps, silu, y); Round(y); }

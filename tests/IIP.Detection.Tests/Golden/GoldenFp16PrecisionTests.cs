@@ -13,20 +13,30 @@ namespace IIP.Detection.Tests.Golden;
 /// </summary>
 public sealed class GoldenFp16PrecisionTests
 {
-    private static List<GoldenResult> Run(GoldenPrecision precision, bool emulateFp16, params string[] only)
+    private static List<GoldenResult> Run(GoldenPrecision precision, bool emulateFp16, params string[] only) =>
+        Run("tiny-sd", precision, emulateFp16, only);
+
+    // tiny-sd from its fp16 single file, tiny-sd2 (SD 2.x conventions, v-prediction) from its folder
+    private static List<GoldenResult> Run(string model, GoldenPrecision precision, bool emulateFp16, params string[] only)
     {
-        using var checkpoint = StableDiffusionCheckpoint.Open(TestPaths.TinySdLdm, Path.Combine(TestPaths.TinySdDiffusers, "tokenizer"));
-        using var references = SafetensorsFile.Open(TestPaths.GoldenTensors);
-        var model = new StableDiffusion(checkpoint, emulateFp16 ? new Fp16StorageBackend(CpuBackend.Instance) : CpuBackend.Instance);
-        return new GoldenRunner(model, references, TestPaths.GoldenJson, only, precision).Run().ToList();
+        bool v1 = model == "tiny-sd";
+        using var checkpoint = v1
+            ? StableDiffusionCheckpoint.Open(TestPaths.TinySdLdm, Path.Combine(TestPaths.TinySdDiffusers, "tokenizer"))
+            : StableDiffusionCheckpoint.Open(TestPaths.TinySd2Diffusers);
+        using var references = SafetensorsFile.Open(v1 ? TestPaths.GoldenTensors : TestPaths.Golden2Tensors);
+        var sd = new StableDiffusion(checkpoint, emulateFp16 ? new Fp16StorageBackend(CpuBackend.Instance) : CpuBackend.Instance);
+        return new GoldenRunner(sd, references, v1 ? TestPaths.GoldenJson : TestPaths.Golden2Json, only, precision).Run().ToList();
     }
 
-    [Fact]
-    public void FpSixteenStorageFailsTheFp32BoundsAndPassesItsOwn()
+    [Theory]
+    [InlineData("tiny-sd")]
+    [InlineData("tiny-sd2")]
+    public void FpSixteenStorageFailsTheFp32BoundsAndPassesItsOwn(string model)
     {
+        // the emulation rounds the latent between a loop's steps as the on-device loop stores it (txt2img: 50 steps)
         string[] only = ["tokenizer", "scheduler.", "unet.eps.t981", "vae.", "txt2img.", "grad."];
-        var fp32Bounds = Run(GoldenPrecision.Fp32, emulateFp16: true, only);
-        var fp16Bounds = Run(GoldenPrecision.Fp16Storage, emulateFp16: true, only);
+        var fp32Bounds = Run(model, GoldenPrecision.Fp32, emulateFp16: true, only);
+        var fp16Bounds = Run(model, GoldenPrecision.Fp16Storage, emulateFp16: true, only);
 
         // fp16 storage moves a UNet forward by ~1.8e-3 of its max: 18x the fp32 bound of 1e-4 max|ref| + 1e-5
         Assert.Equal(GoldenStatus.Fail, fp32Bounds.Single(r => r.Case == "unet.eps.t981").Status);
