@@ -21,6 +21,15 @@ public static class BackendExtensions
         return ReferenceEquals(host, tensor) ? scope.Keep(tensor) : host;
     }
 
+    /// <summary>
+    /// Releases <paramref name="upload"/>, what <see cref="IBackend.FromHost"/> made of <paramref name="source"/>, unless it is
+    /// the source itself (a tensor already on the backend, or any tensor on the CPU): never the caller's tensor.
+    /// </summary>
+    public static void ReleaseUpload(this IBackend be, Tensor upload, Tensor source)
+    {
+        if (!ReferenceEquals(upload, source)) be.Release(upload);
+    }
+
     public static Tensor Linear(this IBackend be, Tensor x, Tensor w, Tensor? b)
     {
         var shape = (int[])x.Shape.Clone();

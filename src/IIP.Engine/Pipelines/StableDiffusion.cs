@@ -68,7 +68,7 @@ public sealed class StableDiffusion
         var uploaded = Backend.FromHost(image);
         var posterior = Vae.Encode(uploaded);
         var latent = Backend.ToHostOutOf(scope, Backend.Scale(posterior.Mean, ScalingFactor));
-        if (!ReferenceEquals(uploaded, image)) Backend.Release(uploaded);
+        Backend.ReleaseUpload(uploaded, image);
         Backend.Release(posterior.Mean);     // uploads of the VAE's host-side split of the moments
         Backend.Release(posterior.LogVar);
         return latent;
@@ -80,7 +80,7 @@ public sealed class StableDiffusion
         using var scope = Backend.OpenScope();
         var uploaded = Backend.FromHost(latent);
         var image = Backend.ToHostOutOf(scope, Vae.Decode(Backend.Scale(uploaded, 1f / ScalingFactor)));
-        if (!ReferenceEquals(uploaded, latent)) Backend.Release(uploaded);
+        Backend.ReleaseUpload(uploaded, latent);
         return image;
     }
 }

@@ -38,7 +38,7 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         using var scope = Backend.OpenScope();
         var contexts = Contexts(n, context);
         var eps = Backend.ToHostOutOf(scope, Predictor.Predict(x, Floats(timesteps), contexts));
-        ReleaseUpload(contexts, context);
+        Backend.ReleaseUpload(contexts, context);
         return NoiseOnHost(eps, x, timesteps);
     }
 
@@ -60,7 +60,7 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         var eps = Backend.Allocate(x.Shape);
         Steps.GuidanceCombine(epsPair, guidance, eps);
         var result = Backend.ToHostOutOf(scope, eps);
-        ReleaseUpload(uploaded, x);
+        Backend.ReleaseUpload(uploaded, x);
         Backend.Release(contexts);
         return NoiseOnHost(result, x, timesteps);
     }
@@ -116,7 +116,7 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         }
         var result = Backend.ToHostOutOf(scope, x);
         Backend.Release(x);
-        ReleaseUpload(contexts, context);
+        Backend.ReleaseUpload(contexts, context);
         return result;
     }
 
@@ -134,7 +134,7 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         Steps.DdimTransfer(working, output, Scheduler.StepCoefficients(Scheduler.Alpha(from), Scheduler.Alpha(to)), working);
         var result = Backend.ToHostOutOf(scope, working);
         Backend.Release(working);
-        ReleaseUpload(contexts, context);
+        Backend.ReleaseUpload(contexts, context);
         return result;
     }
 
@@ -153,12 +153,6 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
         for (int i = 0; i < output.Shape[0]; i++)
             Scheduler.NoiseFromOutput(latents.Data.AsSpan(i * per, per), output.Data.AsSpan(i * per, per), Scheduler.Alpha(timesteps[i]), eps.Data.AsSpan(i * per, per));
         return eps;
-    }
-
-    // releases what this sampler uploaded, never the caller's tensor (FromHost of a tensor already on the backend is itself)
-    private void ReleaseUpload(Tensor upload, Tensor callers)
-    {
-        if (!ReferenceEquals(upload, callers)) Backend.Release(upload);
     }
 
     private Tensor Pair(Tensor x)
