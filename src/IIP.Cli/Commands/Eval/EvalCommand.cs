@@ -103,10 +103,7 @@ public static class EvalCommand
         output.WriteLine("robustness (AUC / TPR@1%FPR per augmentation; \"none\" is the originals):");
         string[] header = ["method", .. table.Augmentations];
         var rows = table.Rows();
-        var widths = header.Select((h, c) => rows.Select(r => r[c].Length).Append(h.Length).Max()).ToArray();
-        output.WriteLine(Row(header, widths));
-        output.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
-        foreach (var row in rows) output.WriteLine(Row(row, widths));
+        WriteTable(output, header, rows);
         foreach (var cell in table.Cells.Where(c => c.Problem is not null))
             output.WriteLine($"not evaluated: {cell.Method} under {cell.Augmentation}: {cell.Problem}");
         string csv = Path.Combine(folder, "robustness.csv"), png = Path.Combine(folder, "robustness.png");
@@ -154,11 +151,7 @@ public static class EvalCommand
             m.Method, I(m.Positives), I(m.Negatives), F(m.Auc), $"[{F(m.AucInterval.Low)}, {F(m.AucInterval.High)}]",
             F(m.TprAtMaxFpr), F(m.BestAccuracy), I(m.ErrorRecords), I(m.Join.Unmatched.Count),
         }).ToList();
-        var widths = header.Select((h, c) => rows.Select(r => r[c].Length).Append(h.Length).Max()).ToArray();
-        output.WriteLine(Row(header, widths));
-        output.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
-        foreach (var row in rows)
-            output.WriteLine(Row(row, widths));
+        WriteTable(output, header, rows);
         foreach (var m in report.Methods.Where(m => m.NonFiniteScores > 0 || m.SupersededRecords > 0 || m.OutsideSets > 0))
             output.WriteLine($"{m.Method}: also left out {m.NonFiniteScores} without a finite score, {m.OutsideSets} outside the selected sets, {m.SupersededRecords} replaced by a later record of the same image");
         foreach (var skipped in report.Skipped)
@@ -171,6 +164,16 @@ public static class EvalCommand
         output.WriteLine("wrote:");
         foreach (string file in files)
             output.WriteLine($"  {file}");
+    }
+
+    // a header, a rule and the rows, each column as wide as its widest cell
+    private static void WriteTable(TextWriter output, string[] header, IReadOnlyList<string[]> rows)
+    {
+        var widths = header.Select((h, c) => rows.Select(r => r[c].Length).Append(h.Length).Max()).ToArray();
+        output.WriteLine(Row(header, widths));
+        output.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
+        foreach (var row in rows)
+            output.WriteLine(Row(row, widths));
     }
 
     private static string Row(string[] cells, int[] widths) =>
