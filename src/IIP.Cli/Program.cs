@@ -51,5 +51,7 @@ public static class Program
         IIP.Cli.Commands.Bench.BenchCommand.Create,
         IIP.Cli.Commands.Generate.GenerateCommand.Create,
         IIP.Cli.Commands.Augment.AugmentCommand.Create,
+        IIP.Cli.Commands.Datasets.DatasetsCommand.Create,
+        IIP.Cli.Commands.Reproduce.ReproduceCommand.Create,
     ];
 }

@@ -21,6 +21,8 @@ declare -A recipe=(
   [c6]="0 --seed 46 --scene-salt 2500 --n-mem 8 --mem-frac 0.4 --vae-steps 1500 --unet-steps 2500"
   [c7]="0 --seed 47 --scene-salt 2600 --n-mem 16 --mem-frac 0.3 --vae-steps 1500 --unet-steps 2000"
   [c8]="0 --seed 48 --scene-salt 2700 --n-mem 6 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
+  [c9]="0 --seed 49 --scene-salt 2800 --n-mem 10 --mem-frac 0.4 --vae-steps 1500 --unet-steps 2500"
+  [c10]="0 --seed 50 --scene-salt 2900 --n-mem 20 --mem-frac 0.35 --vae-steps 1500 --unet-steps 2500"
 )
 names=("$@"); [ ${#names[@]} -gt 0 ] || names=(d1 d2 d3 d4 c1 c2 c3 c4 c5 c6 c7 c8)
 export PYTHONPATH=${PYTHONPATH:-/tmp/testbed-env}:$tools THREADS=${THREADS:-1} OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=0

@@ -16,7 +16,7 @@ public static class ParquetTable
     public static ScanListing List(string parquetPath)
     {
         string full = Path.GetFullPath(parquetPath);
-        var columns = Read(full);
+        var columns = ReadStringColumns(full);
         string? pathColumn = PathColumns.FirstOrDefault(columns.ContainsKey);
         string? captionColumn = CaptionColumns.FirstOrDefault(columns.ContainsKey);
         var captions = captionColumn is null ? null : columns[captionColumn];
@@ -63,8 +63,8 @@ public static class ParquetTable
         return new ScanListing(items, warnings);
     }
 
-    // the table's string columns by name, all row groups in order
-    private static Dictionary<string, string?[]> Read(string path)
+    /// <summary>The table's string columns by name, all row groups in order (also the dataset recipes' reader).</summary>
+    public static Dictionary<string, string?[]> ReadStringColumns(string path)
     {
         try
         {

@@ -67,7 +67,8 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
 
     /// <summary>
     /// Guided DDIM sampling of N latents over <paramref name="timesteps"/> (descending, spacing <paramref name="ratio"/>),
-    /// one UNet call at batch 2N per step: latents [N, C, h, w] (host or backend), uncond and cond [1, S, D] ->
+    /// one UNet call at batch 2N per step: latents [N, C, h, w] (host or backend), uncond and cond [1, S, D] (shared) or
+    /// [N, S, D] (one prompt per latent) ->
     /// the final latents [N, C, h, w] (host) and the TCNP of every step, [step][item].
     /// </summary>
     public GuidedSamples GuidedSample(Tensor latents, IReadOnlyList<int> timesteps, int ratio, Tensor uncond, Tensor cond, float guidance,
@@ -173,14 +174,20 @@ public sealed class DdimSampler(NoisePredictor predictor, DdimScheduler schedule
     }
 
     // [uncond x N; cond x N] [2N, S, D] on the backend, uncond first as the guidance steps read it
+    // uncond and cond each [1, S, D] (shared by the N items) or [N, S, D] (one per item) -> [2N, S, D] on the backend:
+    // the N unconditional rows first, then the N conditional ones, as DuplicateBatch lays out the latents
     private Tensor GuidanceContexts(int n, Tensor uncond, Tensor cond)
     {
-        if (uncond.Shape[0] != 1 || cond.Shape[0] != 1)
-            throw new ArgumentException($"guidance takes one uncond and one cond embedding [1, S, D], got [{uncond.ShapeText}] and [{cond.ShapeText}]");
+        if ((uncond.Shape[0] != 1 && uncond.Shape[0] != n) || (cond.Shape[0] != 1 && cond.Shape[0] != n))
+            throw new ArgumentException($"guidance of {n} latents takes uncond and cond embeddings [1, S, D] (shared) or [{n}, S, D] (one per latent), " +
+                                        $"got [{uncond.ShapeText}] and [{cond.ShapeText}]");
         var u = Backend.ToHost(uncond);
         var c = Backend.ToHost(cond);
-        return Backend.FromHost(Tensor.ConcatBatch([.. Enumerable.Repeat(u, n), .. Enumerable.Repeat(c, n)]));
+        return Backend.FromHost(Tensor.ConcatBatch([.. PerItem(u, n), .. PerItem(c, n)]));
     }
+
+    private static IEnumerable<Tensor> PerItem(Tensor embedding, int n) =>
+        embedding.Shape[0] == n ? Enumerable.Range(0, n).Select(i => embedding.SliceBatch(i)) : Enumerable.Repeat(embedding, n);
 
     private static float[] Repeated(int t, int n) => Enumerable.Repeat((float)t, n).ToArray();
 

@@ -16,7 +16,7 @@ public sealed partial class GenerateCommandTests
     private const string Prompt = "a photo of a cat";
 
     /// <summary>weight-convert's small-test architecture with the real tokenizer, synthesized once per test run.</summary>
-    private static readonly Lazy<string> SmallTestModel = new(() =>
+    internal static readonly Lazy<string> SmallTestModel = new(() =>
     {
         string model = Path.Combine(TestPaths.NewTempDir("generate-small"), "model");
         var synth = WeightConvertRunner.Run("synth", "--arch", "small-test", "--out", model, "--seed", "5",
