@@ -78,9 +78,9 @@ public sealed class RobustnessTable
     /// <summary>robustness.csv: one row per method and augmentation (pandas-readable).</summary>
     public void WriteCsv(string path)
     {
-        var lines = new List<string> { "method,augmentation,n_pos,n_neg,auc,tpr_at_1pct_fpr,problem" };
+        var lines = new List<string> { "method,augmentation,positives,negatives,auc,tpr_at_1pct_fpr,problem" };
         foreach (var c in Cells.OrderBy(c => Methods.ToList().IndexOf(c.Method)).ThenBy(c => Augmentations.ToList().IndexOf(c.Augmentation)))
-            lines.Add(string.Join(",", Csv(c.Method), Csv(c.Augmentation), c.Positives, c.Negatives, F(c.Auc), F(c.TprAtMaxFpr), Csv(c.Problem ?? "")));
+            lines.Add(string.Join(",", ResultsCsv.Quote(c.Method), ResultsCsv.Quote(c.Augmentation), c.Positives, c.Negatives, F(c.Auc), F(c.TprAtMaxFpr), ResultsCsv.Quote(c.Problem ?? "")));
         File.WriteAllLines(path, lines);
     }
 
@@ -91,6 +91,4 @@ public sealed class RobustnessTable
             path, Augmentations);
 
     private static string F(double v) => double.IsNaN(v) ? "" : v.ToString("F3", CultureInfo.InvariantCulture);
-
-    private static string Csv(string field) => field.Contains(',') || field.Contains('"') || field.Contains('\n') ? $"\"{field.Replace("\"", "\"\"")}\"" : field;
 }

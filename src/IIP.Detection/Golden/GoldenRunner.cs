@@ -68,84 +68,107 @@ public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, st
         var ctx = new GoldenContext(model, golden);
         if (goldenJsonPath is not null && File.Exists(goldenJsonPath) && Selected("tokenizer"))
             foreach (var r in Guarded(["tokenizer"], () => [Tokenizer(goldenJsonPath)], inGoldenJson: true)) yield return r;
-        foreach (var r in Guarded(["text_encoder.hidden"], () => [Compare("text_encoder.hidden", ctx.Hidden, GoldenTolerance.Forward)])) yield return r;
-        foreach (var r in Guarded(["scheduler.timesteps50"], () => [Compare("scheduler.timesteps50", model.Scheduler.Timesteps(50).Select(t => (float)t).ToArray(), GoldenTolerance.Scheduler)]))
-            yield return r;
-        foreach (var r in Guarded(["scheduler.alphas_cumprod"], () => [Compare("scheduler.alphas_cumprod", model.Scheduler.AlphasCumprod, GoldenTolerance.Scheduler)])) yield return r;
-        foreach (int t in new[] { 981, 501, 1 })
-            foreach (var r in Guarded([$"unet.eps.t{t}"], () => [Compare($"unet.eps.t{t}",
-                         model.Backend.ToHost(model.Unet.Forward(model.Backend.FromHost(Ref("unet.x")), t, model.Backend.FromHost(Ref("unet.ctx")))).Data, GoldenTolerance.Forward)]))
-                yield return r;
-        foreach (var r in Guarded(["vae.mean", "vae.logvar"], VaeEncode)) yield return r;
-        foreach (var r in Guarded(["vae.decoded"], () => [Compare("vae.decoded", model.Backend.ToHost(model.Vae.Decode(model.Backend.FromHost(Ref("vae.mean")))).Data, GoldenTolerance.Forward)]))
-            yield return r;
-        foreach (var r in Guarded(["ddim.step.t501"], DdimStep)) yield return r;
-        foreach (var r in Guarded(["inversion.start"], () => [Compare("inversion.start", model.Backend.ToHost(model.Backend.Scale(model.Backend.FromHost(Ref("vae.mean")), model.ScalingFactor)).Data, GoldenTolerance.Forward)]))
-            yield return r;
-        foreach (var r in Guarded(["inversion.latents"], Inversion)) yield return r;
-        foreach (var r in Guarded(["regen.latent", "regen.tcnp", "regen.image"], Regeneration)) yield return r;
-        foreach (var r in Guarded(["txt2img.latent", "txt2img.tcnp"], TextToImage)) yield return r;
-        foreach (var r in Guarded(["grad.loss", "grad.dctx"], Gradient)) yield return r;
-        foreach (var r in Guarded(["optim.losses", "optim.ctx"], Optimization)) yield return r;
+        foreach (var (names, compute) in Cases)
+            foreach (var r in Guarded(names, () => compute(this, ctx))) yield return r;
+    }
 
-        IEnumerable<GoldenResult> VaeEncode()
-        {
-            var posterior = model.Vae.Encode(model.Backend.FromHost(Ref("vae.image")));
-            yield return Compare("vae.mean", model.Backend.ToHost(posterior.Mean).Data, GoldenTolerance.Forward);
-            yield return Compare("vae.logvar", model.Backend.ToHost(posterior.LogVar).Data, GoldenTolerance.Forward);
-        }
+    /// <summary>
+    /// The reference cases of a golden file, in the order they are reported: each group of cases computed together, by the
+    /// tensor names it compares (the other tensors of the file are inputs: unet.x, vae.image, ...).
+    /// </summary>
+    private static readonly (string[] Names, Func<GoldenRunner, GoldenContext, IEnumerable<GoldenResult>> Compute)[] Cases =
+    [
+        (["text_encoder.hidden"], (g, ctx) => [g.Compare("text_encoder.hidden", ctx.Hidden, GoldenTolerance.Forward)]),
+        (["scheduler.timesteps50"], (g, _) => [g.SchedulerTimesteps()]),
+        (["scheduler.alphas_cumprod"], (g, _) => [g.SchedulerAlphas()]),
+        (["unet.eps.t981"], (g, _) => [g.UnetEps(981)]),
+        (["unet.eps.t501"], (g, _) => [g.UnetEps(501)]),
+        (["unet.eps.t1"], (g, _) => [g.UnetEps(1)]),
+        (["vae.mean", "vae.logvar"], (g, _) => g.VaeEncode()),
+        (["vae.decoded"], (g, _) => [g.VaeDecoded()]),
+        (["ddim.step.t501"], (g, _) => g.DdimStep()),
+        (["inversion.start"], (g, _) => [g.InversionStart()]),
+        (["inversion.latents"], (g, ctx) => g.Inversion(ctx)),
+        (["regen.latent", "regen.tcnp", "regen.image"], (g, ctx) => g.Regeneration(ctx)),
+        (["txt2img.latent", "txt2img.tcnp"], (g, ctx) => g.TextToImage(ctx)),
+        (["grad.loss", "grad.dctx"], (g, ctx) => g.Gradient(ctx)),
+        (["optim.losses", "optim.ctx"], (g, ctx) => g.Optimization(ctx)),
+    ];
 
-        IEnumerable<GoldenResult> DdimStep()
-        {
-            // the stored UNet output at t = 501 (the noise, or v for a v-prediction model, turned into the noise at x's level)
-            var x = Ref("unet.x").SliceBatch(1);
-            var eps = Ref("unet.eps.t501").SliceBatch(1);
-            model.Scheduler.NoiseFromOutput(x.Data, eps.Data, model.Scheduler.Alpha(501), eps.Data);
-            var result = new float[x.Length];
-            model.Scheduler.Step(x.Data, eps.Data, 501, model.Scheduler.StepRatio(50), result);
-            yield return Compare("ddim.step.t501", result, GoldenTolerance.Scheduler);
-        }
+    /// <summary>Every case name a golden file can hold, in report order (the tokenizer case of golden.json first).</summary>
+    public static IReadOnlyList<string> CaseNames { get; } = ["tokenizer", .. Cases.SelectMany(c => c.Names)];
 
-        IEnumerable<GoldenResult> Inversion()
-        {
-            var latents = new List<Tensor>();
-            model.Sampler.Invert(Ref("inversion.start"), steps: 20, gridSteps: 50, ctx.Uncond, latents);
-            yield return Compare("inversion.latents", Tensor.ConcatBatch(latents.ToArray()).Data, GoldenTolerance.Loop);
-        }
+    private GoldenResult SchedulerTimesteps() =>
+        Compare("scheduler.timesteps50", model.Scheduler.Timesteps(50).Select(t => (float)t).ToArray(), GoldenTolerance.Scheduler);
 
-        IEnumerable<GoldenResult> Regeneration()
-        {
-            var start = Ref("inversion.latents").SliceBatch(20);
-            var timesteps = model.Scheduler.Timesteps(50)[30..];
-            var (latent, tcnp) = Generated(model.Sampler.GuidedSample(start, timesteps, model.Scheduler.StepRatio(50), ctx.Uncond, ctx.Cond, 7.5f));
-            if (Has("regen.latent")) yield return Compare("regen.latent", latent.Data, GoldenTolerance.Loop);
-            if (Has("regen.tcnp")) yield return Compare("regen.tcnp", tcnp.Select(v => (float)v).ToArray(), GoldenTolerance.Loop);
-            if (Has("regen.image")) yield return Compare("regen.image", model.DecodeLatent(latent).Data, GoldenTolerance.Loop);
-        }
+    private GoldenResult SchedulerAlphas() => Compare("scheduler.alphas_cumprod", model.Scheduler.AlphasCumprod, GoldenTolerance.Scheduler);
 
-        IEnumerable<GoldenResult> TextToImage()
-        {
-            var (latent, tcnp) = Generated(model.Sampler.GuidedSample(Ref("txt2img.noise"), model.Scheduler.Timesteps(50), model.Scheduler.StepRatio(50), ctx.Uncond, ctx.Cond, 7.5f));
-            if (Has("txt2img.latent")) yield return Compare("txt2img.latent", latent.Data, GoldenTolerance.Loop);
-            if (Has("txt2img.tcnp")) yield return Compare("txt2img.tcnp", tcnp.Select(v => (float)v).ToArray(), GoldenTolerance.Loop);
-        }
+    private GoldenResult VaeDecoded() =>
+        Compare("vae.decoded", model.Backend.ToHost(model.Vae.Decode(model.Backend.FromHost(Ref("vae.mean")))).Data, GoldenTolerance.Forward);
 
-        IEnumerable<GoldenResult> Gradient()
-        {
-            // loss = ||eps(x, 981, c) - eps(x, 981, u)||_2 for x = unet.x[0], c = prompt 1, u = prompt 0
-            var (loss, gradient) = TcnpObjective.LossAndGradient(model.Unet, model.Backend, Ref("unet.x").SliceBatch(0), 981, ctx.Cond, ctx.Uncond);
-            if (Has("grad.loss")) yield return Compare("grad.loss", [(float)loss], GoldenTolerance.Forward);
-            if (Has("grad.dctx")) yield return Compare("grad.dctx", gradient.Data, GoldenTolerance.Gradient);
-        }
+    private GoldenResult InversionStart() =>
+        Compare("inversion.start", model.Backend.ToHost(model.Backend.Scale(model.Backend.FromHost(Ref("vae.mean")), model.ScalingFactor)).Data, GoldenTolerance.Forward);
 
-        IEnumerable<GoldenResult> Optimization()
-        {
-            // 10 AdamW steps (lr 0.1, betas 0.9/0.999, eps 1e-8, weight decay 0.01) on c, token 0's gradient zeroed
-            var adam = new AdamWOptions { LearningRate = 0.1, Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8, WeightDecay = 0.01 };
-            var result = PerturbationEmbedding.Optimize(model, ctx.Cond, ctx.Uncond, [Ref("unet.x").SliceBatch(0)], 981, adam, iterations: 10);
-            if (Has("optim.losses")) yield return Compare("optim.losses", result.Losses.Select(v => (float)v).ToArray(), GoldenTolerance.Loop);
-            if (Has("optim.ctx")) yield return Compare("optim.ctx", result.Embedding.Data, GoldenTolerance.Loop);
-        }
+    private GoldenResult UnetEps(int t) =>
+        Compare($"unet.eps.t{t}", model.Backend.ToHost(model.Unet.Forward(model.Backend.FromHost(Ref("unet.x")), t, model.Backend.FromHost(Ref("unet.ctx")))).Data, GoldenTolerance.Forward);
+
+    private IEnumerable<GoldenResult> VaeEncode()
+    {
+        var posterior = model.Vae.Encode(model.Backend.FromHost(Ref("vae.image")));
+        yield return Compare("vae.mean", model.Backend.ToHost(posterior.Mean).Data, GoldenTolerance.Forward);
+        yield return Compare("vae.logvar", model.Backend.ToHost(posterior.LogVar).Data, GoldenTolerance.Forward);
+    }
+
+    private IEnumerable<GoldenResult> DdimStep()
+    {
+        // the stored UNet output at t = 501 (the noise, or v for a v-prediction model, turned into the noise at x's level)
+        var x = Ref("unet.x").SliceBatch(1);
+        var eps = Ref("unet.eps.t501").SliceBatch(1);
+        model.Scheduler.NoiseFromOutput(x.Data, eps.Data, model.Scheduler.Alpha(501), eps.Data);
+        var result = new float[x.Length];
+        model.Scheduler.Step(x.Data, eps.Data, 501, model.Scheduler.StepRatio(50), result);
+        yield return Compare("ddim.step.t501", result, GoldenTolerance.Scheduler);
+    }
+
+    private IEnumerable<GoldenResult> Inversion(GoldenContext ctx)
+    {
+        var latents = new List<Tensor>();
+        model.Sampler.Invert(Ref("inversion.start"), steps: 20, gridSteps: 50, ctx.Uncond, latents);
+        yield return Compare("inversion.latents", Tensor.ConcatBatch(latents.ToArray()).Data, GoldenTolerance.Loop);
+    }
+
+    private IEnumerable<GoldenResult> Regeneration(GoldenContext ctx)
+    {
+        var start = Ref("inversion.latents").SliceBatch(20);
+        var timesteps = model.Scheduler.Timesteps(50)[30..];
+        var (latent, tcnp) = Generated(model.Sampler.GuidedSample(start, timesteps, model.Scheduler.StepRatio(50), ctx.Uncond, ctx.Cond, 7.5f));
+        if (Has("regen.latent")) yield return Compare("regen.latent", latent.Data, GoldenTolerance.Loop);
+        if (Has("regen.tcnp")) yield return Compare("regen.tcnp", tcnp.Select(v => (float)v).ToArray(), GoldenTolerance.Loop);
+        if (Has("regen.image")) yield return Compare("regen.image", model.DecodeLatent(latent).Data, GoldenTolerance.Loop);
+    }
+
+    private IEnumerable<GoldenResult> TextToImage(GoldenContext ctx)
+    {
+        var (latent, tcnp) = Generated(model.Sampler.GuidedSample(Ref("txt2img.noise"), model.Scheduler.Timesteps(50), model.Scheduler.StepRatio(50), ctx.Uncond, ctx.Cond, 7.5f));
+        if (Has("txt2img.latent")) yield return Compare("txt2img.latent", latent.Data, GoldenTolerance.Loop);
+        if (Has("txt2img.tcnp")) yield return Compare("txt2img.tcnp", tcnp.Select(v => (float)v).ToArray(), GoldenTolerance.Loop);
+    }
+
+    private IEnumerable<GoldenResult> Gradient(GoldenContext ctx)
+    {
+        // loss = ||eps(x, 981, c) - eps(x, 981, u)||_2 for x = unet.x[0], c = prompt 1, u = prompt 0
+        var (loss, gradient) = TcnpObjective.LossAndGradient(model.Unet, model.Backend, Ref("unet.x").SliceBatch(0), 981, ctx.Cond, ctx.Uncond);
+        if (Has("grad.loss")) yield return Compare("grad.loss", [(float)loss], GoldenTolerance.Forward);
+        if (Has("grad.dctx")) yield return Compare("grad.dctx", gradient.Data, GoldenTolerance.Gradient);
+    }
+
+    private IEnumerable<GoldenResult> Optimization(GoldenContext ctx)
+    {
+        // 10 AdamW steps (lr 0.1, betas 0.9/0.999, eps 1e-8, weight decay 0.01) on c, token 0's gradient zeroed
+        var adam = new AdamWOptions { LearningRate = 0.1, Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8, WeightDecay = 0.01 };
+        var result = PerturbationEmbedding.Optimize(model, ctx.Cond, ctx.Uncond, [Ref("unet.x").SliceBatch(0)], 981, adam, iterations: 10);
+        if (Has("optim.losses")) yield return Compare("optim.losses", result.Losses.Select(v => (float)v).ToArray(), GoldenTolerance.Loop);
+        if (Has("optim.ctx")) yield return Compare("optim.ctx", result.Embedding.Data, GoldenTolerance.Loop);
     }
 
     // the results of one case or group of cases computed together (those of <paramref name="names"/> present and selected;
@@ -175,17 +198,9 @@ public sealed class GoldenRunner(StableDiffusion model, IWeightSource golden, st
     {
         bool Selected(string name) => onlyPrefixes is not { Count: > 0 } || onlyPrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal));
         if (goldenJsonPath is not null && File.Exists(goldenJsonPath) && Selected("tokenizer")) yield return GoldenResult.NotRun("tokenizer", reason);
-        foreach (string name in CaseOrder.Where(n => golden.Names.Contains(n) && Selected(n)))
+        foreach (string name in Cases.SelectMany(c => c.Names).Where(n => golden.Names.Contains(n) && Selected(n)))
             yield return GoldenResult.NotRun(name, reason);
     }
-
-    // the reference tensors that are case outputs, in the order Run reports them (the others are inputs: unet.x, vae.image, ...)
-    private static readonly string[] CaseOrder =
-    [
-        "text_encoder.hidden", "scheduler.timesteps50", "scheduler.alphas_cumprod", "unet.eps.t981", "unet.eps.t501", "unet.eps.t1",
-        "vae.mean", "vae.logvar", "vae.decoded", "ddim.step.t501", "inversion.start", "inversion.latents", "regen.latent", "regen.tcnp",
-        "regen.image", "txt2img.latent", "txt2img.tcnp", "grad.loss", "grad.dctx", "optim.losses", "optim.ctx",
-    ];
 
     private bool Has(string name) => golden.Names.Contains(name) && Selected(name);
 

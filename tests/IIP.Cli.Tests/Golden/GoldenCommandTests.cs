@@ -11,6 +11,7 @@ namespace IIP.Cli.Tests.Golden;
 public class GoldenCommandTests
 {
     // every case data/golden/README.md defines, as printed by the command
+    // the 22 cases the golden README names: the specification the runner's own list is checked against below
     private static readonly string[] AllCases =
     [
         "tokenizer", "text_encoder.hidden", "scheduler.timesteps50", "scheduler.alphas_cumprod",
@@ -18,6 +19,10 @@ public class GoldenCommandTests
         "inversion.start", "inversion.latents", "regen.latent", "regen.tcnp", "regen.image", "txt2img.latent", "txt2img.tcnp",
         "grad.loss", "grad.dctx", "optim.losses", "optim.ctx",
     ];
+
+    [Fact]
+    public void The_runner_reports_the_cases_of_the_golden_readme_in_its_order() =>
+        Assert.Equal(AllCases, IIP.Detection.Golden.GoldenRunner.CaseNames);
 
     [Fact]
     public void Diffusers_folder_passes_every_case() =>

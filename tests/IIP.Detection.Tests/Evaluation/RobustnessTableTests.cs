@@ -46,7 +46,7 @@ public sealed class RobustnessTableTests
         string dir = TestPaths.NewTempDir("robustness-out");
         table.WriteCsv(Path.Combine(dir, "robustness.csv"));
         var csv = File.ReadAllLines(Path.Combine(dir, "robustness.csv"));
-        Assert.Equal("method,augmentation,n_pos,n_neg,auc,tpr_at_1pct_fpr,problem", csv[0]);
+        Assert.Equal("method,augmentation,positives,negatives,auc,tpr_at_1pct_fpr,problem", csv[0]);
         Assert.Contains("a,flip,2,2,0.000,0.000,", csv);
         table.WritePlot(Path.Combine(dir, "robustness.png"));
         Assert.True(new FileInfo(Path.Combine(dir, "robustness.png")).Length > 0);

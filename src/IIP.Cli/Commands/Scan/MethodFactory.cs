@@ -82,6 +82,7 @@ public static class MethodFactory
                 SecMiMethod.Name => new SecMiMethod(model, baselines.SecMi, empty),
                 PiaMethod.StableDiffusionName => new PiaMethod(model, PiaOptions.AuthorsStableDiffusion, empty, PiaMethod.StableDiffusionName),
                 SecMiMethod.StableDiffusionName => new SecMiMethod(model, SecMiOptions.AuthorsStableDiffusion, empty, SecMiMethod.StableDiffusionName),
+                FitGainMethod.Name => new FitGainMethod(model, baselines.FitGain, empty),
                 _ => throw new ArgumentException($"method {name} has no factory"),
             });
         }

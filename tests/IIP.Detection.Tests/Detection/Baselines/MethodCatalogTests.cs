@@ -10,7 +10,7 @@ public class MethodCatalogTests(TinyModelFixture tiny)
     [Fact]
     public void ListsEveryMethodExactlyOnce()
     {
-        string[] expected = ["iip", "iip-mtcnp", "iip-similarity", "ori-prompt", "denoising-loss", "pia", "secmi", "pia-sd", "secmi-sd"];
+        string[] expected = ["iip", "iip-mtcnp", "iip-similarity", "ori-prompt", "denoising-loss", "pia", "secmi", "pia-sd", "secmi-sd", "fit-gain"];
         Assert.Equal(expected, MethodCatalog.Names);
         Assert.Equal(MethodCatalog.Names.Count, MethodCatalog.Names.Distinct(StringComparer.OrdinalIgnoreCase).Count());
         Assert.All(MethodCatalog.All, m => Assert.False(string.IsNullOrWhiteSpace(m.Description), m.Name));
@@ -29,12 +29,13 @@ public class MethodCatalogTests(TinyModelFixture tiny)
             new SecMiMethod(tiny.Model, new SecMiOptions(), tiny.Empty),
             new PiaMethod(tiny.Model, PiaOptions.AuthorsStableDiffusion, tiny.Empty, PiaMethod.StableDiffusionName),
             new SecMiMethod(tiny.Model, SecMiOptions.AuthorsStableDiffusion, tiny.Empty, SecMiMethod.StableDiffusionName),
+            new FitGainMethod(tiny.Model, new FitGainOptions(), tiny.Empty),
         ];
         foreach (var method in baselines)
             foreach (string name in method.Methods)
                 Assert.Equal(method.NeedsCaption, MethodCatalog.Require(name).NeedsCaption);
         Assert.All(MethodCatalog.All.Where(m => m.Name.StartsWith("iip")), m => Assert.False(m.NeedsCaption));
-        Assert.Equal(6, baselines.Select(b => b.OptionsKey).Distinct().Count());
+        Assert.Equal(7, baselines.Select(b => b.OptionsKey).Distinct().Count());
     }
 
     [Fact]
