@@ -1,3 +1,4 @@
+using IIP.Detection.Methods.FitGain;
 using IIP.Detection.Methods;
 using IIP.Detection.Methods.Baselines;
 
@@ -21,6 +22,7 @@ public static class MethodCatalog
         new(PiaMethod.StableDiffusionName, "PIA at its authors' Stable Diffusion settings (kong13661/PIA): the caption with guidance 7.5 at every prediction, t = 10, 20, ..., 500, p = 4, minus the mean log error", true),
         new(SecMiMethod.StableDiffusionName, "SecMI at SecMI-LDM's Stable Diffusion settings: the caption without guidance, t_SEC = 150, k = 10", true),
         new(FitGainMethod.Name, "beyond the paper: ln L(empty prompt) - ln L(c*), how much a prompt embedding optimized for the image (Adam from the empty prompt) lowers its denoising loss", false),
+        new(IipFitMethod.Name, "beyond the paper: IIP's score plus the fit gain's robust z-score, scaled on the same calibration (or --reference) images as IIP", false),
     ];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(m => m.Name).ToArray();

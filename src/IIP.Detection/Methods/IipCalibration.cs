@@ -54,6 +54,10 @@ public static class IipCalibration
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(s)))[..16];
     }
 
+    /// <summary>The folder <see cref="Compute"/> saves the calibration images in (calibration-{model}-{key}/NN.png).</summary>
+    public static string ImageFolder(string cacheDirectory, string modelFingerprint, IipOptions options) =>
+        Path.Combine(cacheDirectory, $"calibration-{modelFingerprint[..16]}-{Key(options)}");
+
     /// <summary>
     /// The calibration of <paramref name="session"/>'s model under <paramref name="options"/>: read from
     /// <paramref name="cacheDirectory"/> when there (file calibration-{model}-{key}.json), else computed and saved there
@@ -64,7 +68,7 @@ public static class IipCalibration
     {
         if (options.CalibrationImages < 1) throw new ArgumentException("calibration needs at least one image");
         string key = Key(options);
-        string? stem = cacheDirectory is null ? null : Path.Combine(cacheDirectory, $"calibration-{modelFingerprint[..16]}-{key}");
+        string? stem = cacheDirectory is null ? null : ImageFolder(cacheDirectory, modelFingerprint, options);
         using var held = stem is null ? null : CacheLock.Wait(stem, log);   // the tasks of a sharded scan compute it once
         if (stem is not null && File.Exists(stem + ".json"))
         {

@@ -31,7 +31,8 @@ public sealed class IipMethod : IBatchDetectionMethod
     public IReadOnlyList<IReadOnlyList<MethodResult>> ScoreBatch(IReadOnlyList<ScanInput> inputs) =>
         _detector.ScoreBatch(inputs.Select(i => i.Image).ToList()).Select(Results).ToList();
 
-    private IReadOnlyList<MethodResult> Results(IipScore s)
+    /// <summary>This instance's results from a computed score (also what iip-fit reports for IIP's names).</summary>
+    internal IReadOnlyList<MethodResult> Results(IipScore s)
     {
         var o = _detector.Options;
         // the scales the score used, so a results file says how its components were weighed

@@ -1,4 +1,5 @@
 using IIP.Detection.Methods;
+using IIP.Detection.Methods.FitGain;
 using IIP.Engine.Backends.Cpu;
 using IIP.TestSupport.References;
 using Xunit.Abstractions;

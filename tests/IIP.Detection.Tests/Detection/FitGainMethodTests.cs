@@ -1,5 +1,6 @@
 using IIP.Detection.Methods;
 using IIP.Detection.Methods.Baselines;
+using IIP.Detection.Methods.FitGain;
 using IIP.Detection.Tests.Detection.Baselines;
 using IIP.Engine.Tensors;
 

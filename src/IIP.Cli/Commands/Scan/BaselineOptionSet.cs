@@ -1,5 +1,6 @@
 using System.CommandLine;
 using IIP.Detection.Methods;
+using IIP.Detection.Methods.FitGain;
 using IIP.Detection.Methods.Baselines;
 
 namespace IIP.Cli.Commands.Scan;

@@ -1,5 +1,6 @@
 using IIP.Detection.Methods.Baselines;
 using IIP.Detection.Methods;
+using IIP.Detection.Methods.FitGain;
 using IIP.Detection.Scanning;
 using IIP.Detection;
 using IIP.Engine.Pipelines;
@@ -60,19 +61,40 @@ public static class MethodFactory
     public static string ScalesText(IipOptions o) =>
         FormattableString.Invariant($"MTCNP (x - {o.CenterE:G5}) / {o.ScaleE:G5}, {(o.DiscrepancyTransform == DiscrepancyTransform.Log ? "ln discrepancy" : "discrepancy")} (x - {o.CenterD:G5}) / {o.ScaleD:G5}");
 
+    // the images iip-fit scales the fit gain on: the --reference images, else the calibration images IIP generated
+    private static IReadOnlyList<string> NonMemorizedImages(StableDiffusion model, string fingerprint, IipOptions options, string cacheDirectory, string? reference)
+    {
+        if (reference is not null)
+            return ScanSource.Read(reference).Where(i => i.Unsupported is null).Select(i => i.FullPath).ToList();
+        if (options.CalibrationImages < 1)
+            throw new ArgumentException("iip-fit scales the fit gain on IIP's calibration images or on --reference images; with --calibration-images 0 pass --reference DIR");
+        string folder = IipCalibration.ImageFolder(cacheDirectory, fingerprint, options);
+        if (!Directory.Exists(folder)) throw new InvalidOperationException($"{folder}: the calibration images are not there (the calibration was cached without them); remove the calibration JSON beside it to make them again");
+        return Directory.GetFiles(folder, "*.png").Order(StringComparer.Ordinal).ToList();
+    }
+
     public static IReadOnlyList<IDetectionMethod> Create(IReadOnlyList<string> names, StableDiffusion model, string fingerprint, IipOptions iip,
         BaselineSettings baselines, string cacheDirectory, string? reference, Func<string, Tensor> loadImage, ConsoleProgress progress,
         bool scalesGiven = false)
     {
         var methods = new List<IDetectionMethod>();
         var empty = model.Backend.ToHost(model.EncodePrompts([""]));   // e0, shared by IIP and the baselines
-        var iipNames = names.Where(IipMethod.All.Contains).ToList();
-        if (iipNames.Count > 0)
+        // iip-fit computes IIP and the fit gain once for every name it can emit; otherwise IIP's three share one detector
+        var sharedNames = names.Contains(IipFitMethod.Name) ? names.Where(IipFitMethod.Emits.Contains).ToList() : names.Where(IipMethod.All.Contains).ToList();
+        if (sharedNames.Count > 0)
         {
             var (session, options, _) = OpenIip(model, fingerprint, iip, cacheDirectory, reference, scalesGiven, loadImage, progress, empty);
-            methods.Add(new IipMethod(session.CreateDetector(options), iipNames));
+            if (names.Contains(IipFitMethod.Name))
+            {
+                var fit = new FitGainMethod(model, baselines.FitGain, empty);
+                var scale = FitGainCalibration.Compute(fit, NonMemorizedImages(model, fingerprint, options, cacheDirectory, reference), loadImage,
+                    fingerprint, cacheDirectory, progress);
+                methods.Add(new IipFitMethod(session.CreateDetector(options), fit, scale, sharedNames));
+            }
+            else
+                methods.Add(new IipMethod(session.CreateDetector(options), sharedNames));
         }
-        foreach (var name in names.Where(n => !IipMethod.All.Contains(n)))
+        foreach (var name in names.Where(n => !sharedNames.Contains(n)))
         {
             methods.Add(name switch
             {

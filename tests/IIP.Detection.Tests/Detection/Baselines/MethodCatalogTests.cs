@@ -1,4 +1,5 @@
 using IIP.Detection.Methods.Baselines;
+using IIP.Detection.Methods.FitGain;
 using IIP.Detection.Methods;
 using IIP.Detection;
 
@@ -10,7 +11,7 @@ public class MethodCatalogTests(TinyModelFixture tiny)
     [Fact]
     public void ListsEveryMethodExactlyOnce()
     {
-        string[] expected = ["iip", "iip-mtcnp", "iip-similarity", "ori-prompt", "denoising-loss", "pia", "secmi", "pia-sd", "secmi-sd", "fit-gain"];
+        string[] expected = ["iip", "iip-mtcnp", "iip-similarity", "ori-prompt", "denoising-loss", "pia", "secmi", "pia-sd", "secmi-sd", "fit-gain", "iip-fit"];
         Assert.Equal(expected, MethodCatalog.Names);
         Assert.Equal(MethodCatalog.Names.Count, MethodCatalog.Names.Distinct(StringComparer.OrdinalIgnoreCase).Count());
         Assert.All(MethodCatalog.All, m => Assert.False(string.IsNullOrWhiteSpace(m.Description), m.Name));

@@ -1,10 +1,11 @@
 using System.Globalization;
 using IIP.Detection.Methods;
+using IIP.Detection.Methods.Baselines;
 using IIP.Engine.Optim;
 using IIP.Engine.Pipelines;
 using IIP.Engine.Tensors;
 
-namespace IIP.Detection.Methods.Baselines;
+namespace IIP.Detection.Methods.FitGain;
 
 /// <summary>Options of <see cref="FitGainMethod"/>.</summary>
 public sealed record FitGainOptions

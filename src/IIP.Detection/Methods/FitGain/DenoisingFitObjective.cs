@@ -1,9 +1,10 @@
+using IIP.Detection.Methods;
 using IIP.Engine.Autograd;
 using IIP.Engine.Backends;
 using IIP.Engine.Models.Unet;
 using IIP.Engine.Tensors;
 
-namespace IIP.Detection.Methods;
+namespace IIP.Detection.Methods.FitGain;
 
 /// <summary>
 /// The denoising loss under a prompt embedding, as a differentiable objective of the embedding:
