@@ -117,5 +117,8 @@ public sealed class GeneratePromptSetTests
         Assert.Equal(2, both.ExitCode);
         Assert.Contains("either --prompt", both.Stderr);
         Assert.Contains("not a positive whole number", Run(Prompts(), Path.Combine(outDir, "o2"), "--per-prompt", "4,x").Stderr);
+        var stray = CliRunner.Run("generate", "--model", GenerateCommandTests.SmallTestModel.Value, "--prompt", "a", "--per-prompt", "4", "--out", Path.Combine(outDir, "a.png"));
+        Assert.Equal(2, stray.ExitCode);
+        Assert.Contains("--per-prompt and --batch are for --prompts", stray.Stderr);
     }
 }

@@ -55,6 +55,8 @@ public static class GenerateCommand
         {
             string? text = parse.GetValue(prompt), manifest = parse.GetValue(prompts);
             if ((text is null) == (manifest is null)) throw new ArgumentException("give either --prompt TEXT (one image) or --prompts MANIFEST (a labelled prompt set)");
+            if (manifest is null && (parse.GetResult(perPrompt) is { Implicit: false } || parse.GetResult(batch) is { Implicit: false }))
+                throw new ArgumentException("--per-prompt and --batch are for --prompts MANIFEST; one --prompt makes one image");
             if (manifest is not null)
             {
                 string outDir = parse.GetValue(output) ?? throw new ArgumentException("--prompts needs --out DIR, the folder for the images and their manifest");
