@@ -37,4 +37,22 @@ public sealed class ReproduceCommandTests
         Assert.Contains("0 records written, 54 images already done", again.Stdout);
         Assert.Equal(report, File.ReadAllText(Path.Combine(outDir, "report.md")));
     }
+
+    [Fact]
+    public void TheImagesSettingScansAndReportsALabelledImageSet()
+    {
+        string outDir = TestPaths.NewTempDir("reproduce-images");
+        string manifest = Path.Combine(outDir, "labelled.jsonl");
+        var lines = File.ReadAllLines(Path.Combine(TestPaths.TestbedV2, "labels.jsonl"));
+        var chosen = lines.Where(l => l.Contains("\"set\": \"memorized\"")).Take(3).Concat(lines.Where(l => l.Contains("\"set\": \"heldout\"")).Take(6))
+            .Select(l => l.Replace("\"image\": \"", $"\"image\": \"{TestPaths.TestbedV2.Replace("\\", "/")}/"));
+        File.WriteAllLines(manifest, chosen);
+        var result = CliRunner.Run("reproduce", "images", "--model", Path.Combine(TestPaths.TestbedV2, "model"), "--images", manifest,
+            "--setting-name", "training images", "--methods", "denoising-loss", "--out", Path.Combine(outDir, "run"));
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        string report = File.ReadAllText(Path.Combine(outDir, "run", "report.md"));
+        Assert.Contains("| method | training images |", report);
+        Assert.Contains("training images 3 / 6", report);
+        Assert.True(File.Exists(Path.Combine(outDir, "run", "eval", "training-images", "roc.png")));
+    }
 }

@@ -109,7 +109,7 @@ public static class ReproduceCommand
     private static Command Images()
     {
         var common = new Common();
-        var images = new Option<string>("--images") { Description = "a labelled image manifest (JSONL or CSV with image and memorized), e.g. memorized training images and LAION-mi non-members", Required = true, HelpName = "MANIFEST" };
+        var images = new Option<string>("--images") { Description = "a labelled image manifest (JSONL: \"image\", a path relative to the manifest or absolute, and \"memorized\"), e.g. memorized training images and LAION-mi non-members", Required = true, HelpName = "MANIFEST" };
         var name = new Option<string>("--setting-name") { Description = "the column name of this setting in the report", DefaultValueFactory = _ => "images" };
         var command = new Command("images",
             "A labelled image setting (the paper's training-image settings, with images you downloaded): scan them with every method, " +
