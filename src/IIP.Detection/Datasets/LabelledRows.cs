@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using IIP.Detection.Files;
 using IIP.Detection.Scanning;
 
 namespace IIP.Detection.Datasets;
@@ -64,9 +65,7 @@ public static class LabelledRows
     /// <summary>Writes rows as a labelled JSONL manifest (atomically: a temporary file renamed over the target).</summary>
     public static void Write(IEnumerable<LabelledRow> rows, string path)
     {
-        string temporary = path + ".tmp";
-        File.WriteAllLines(temporary, rows.Select(r => r.ToJsonLine()));
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.WriteAllLines(path, rows.Select(r => r.ToJsonLine()));
     }
 
     private static Dictionary<string, string?[]> ReadParquet(string path)
@@ -87,26 +86,12 @@ public static class LabelledRows
         string[] wanted = new[] { file.Text, file.SetColumn, file.UrlColumn }.OfType<string>().ToArray();
         var columns = wanted.ToDictionary(w => w, _ => new List<string?>());
         var present = new HashSet<string>();
-        int number = 0;
-        foreach (string line in File.ReadLines(path))
-        {
-            number++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonObject record;
-            try
-            {
-                record = JsonNode.Parse(line) as JsonObject ?? throw new JsonException("not a JSON object");
-            }
-            catch (JsonException e)
-            {
-                throw new FormatException($"{path} line {number}: {e.Message}");
-            }
+        foreach (var (_, record) in JsonLines.Objects(path))
             foreach (string name in wanted)
             {
                 if (record.ContainsKey(name)) present.Add(name);
-                columns[name].Add(record[name] is JsonValue value && value.TryGetValue(out string? text) ? text : null);
+                columns[name].Add(JsonLines.Text(record, name));
             }
-        }
         return columns.Where(c => present.Contains(c.Key)).ToDictionary(c => c.Key, c => c.Value.ToArray());
     }
 }

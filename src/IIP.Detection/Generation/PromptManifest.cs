@@ -1,5 +1,5 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using IIP.Detection.Files;
 
 namespace IIP.Detection.Generation;
 
@@ -16,31 +16,16 @@ public static class PromptManifest
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such prompt manifest");
         var entries = new List<PromptEntry>();
-        int number = 0;
-        foreach (string line in File.ReadLines(path))
+        foreach (var (number, record) in JsonLines.Objects(path))
         {
-            number++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonObject record;
-            try
-            {
-                record = JsonNode.Parse(line) as JsonObject ?? throw new JsonException("not a JSON object");
-            }
-            catch (JsonException e)
-            {
-                throw new FormatException($"{path} line {number}: {e.Message}");
-            }
-            string prompt = Text(record, "prompt") ?? Text(record, "caption")
+            string prompt = JsonLines.Text(record, "prompt") ?? JsonLines.Text(record, "caption")
                             ?? throw new FormatException($"{path} line {number}: no \"prompt\" (or \"caption\") string");
             bool memorized = record["memorized"] is JsonValue value && value.TryGetValue(out bool flag)
                 ? flag
                 : throw new FormatException($"{path} line {number}: needs \"memorized\": true or false (the label its images inherit)");
-            entries.Add(new PromptEntry(entries.Count, prompt, memorized, Text(record, "set"), Text(record, "source")));
+            entries.Add(new PromptEntry(entries.Count, prompt, memorized, JsonLines.Text(record, "set"), JsonLines.Text(record, "source")));
         }
         if (entries.Count == 0) throw new FormatException($"{path}: no prompts");
         return entries;
     }
-
-    private static string? Text(JsonObject record, string name) =>
-        record[name] is JsonValue value && value.TryGetValue(out string? text) ? text : null;
 }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using IIP.Engine.Imaging;
 using IIP.Engine.Pipelines;
 using IIP.Engine.Tensors;
+using IIP.Detection.Files;
 
 namespace IIP.Detection.Generation;
 
@@ -70,9 +71,7 @@ public static class PromptSetGeneration
             {
                 var (prompt, sample) = batch[b];
                 string relative = $"{ImageFolder}/p{prompt.Index:D5}-{sample:D3}.png";
-                string path = Path.Combine(outDirectory, relative), temporary = path + ".tmp";
-                ImageFile.SavePng(ImageTensors.ToImage(pixels, b), temporary);
-                File.Move(temporary, path, overwrite: true);
+                AtomicFile.Write(Path.Combine(outDirectory, relative), temporary => ImageFile.SavePng(ImageTensors.ToImage(pixels, b), temporary));
                 writer.WriteLine(new GeneratedImage(relative, prompt, sample, s.SeedOf(prompt.Index, sample), s.Steps, s.Guidance).ToJsonLine());
             }
             writer.Flush();
@@ -119,9 +118,7 @@ public static class PromptSetGeneration
         }
         if (good.Count != lines.Length)
         {
-            string temporary = manifest + ".tmp";
-            File.WriteAllLines(temporary, good);
-            File.Move(temporary, manifest, overwrite: true);
+            AtomicFile.WriteAllLines(manifest, good);
         }
         return done;
     }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using IIP.Engine.Imaging;
 using IIP.Engine.Tensors;
+using IIP.Detection.Files;
 
 namespace IIP.Detection.Methods;
 
@@ -174,15 +175,6 @@ public static class IipCalibration
     // written to a temporary file and renamed, so a crash never leaves a half-written cache entry
     private static void Write(CalibrationResult result, string path)
     {
-        string tmp = path + ".tmp";
-        try
-        {
-            File.WriteAllText(tmp, JsonSerializer.Serialize(result, Json));
-            File.Move(tmp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(result, Json));
     }
 }

@@ -2,6 +2,7 @@ using IIP.Engine.Optim;
 using IIP.Engine.Pipelines;
 using IIP.Engine.Tensors;
 using IIP.Engine.Weights;
+using IIP.Detection.Files;
 
 namespace IIP.Detection.Methods;
 
@@ -80,19 +81,10 @@ public static class PerturbationEmbedding
         if (cachePath is not null)
         {
             Directory.CreateDirectory(cacheDirectory!);
-            string tmp = cachePath + ".tmp";
-            try
-            {
-                SafetensorsWriter.Write(tmp, [
-                    SafetensorsTensor.From("embedding", result.Embedding, WeightDType.F32),
-                    SafetensorsTensor.From("losses", Tensor.From(result.Losses.Select(v => (float)v).ToArray(), result.Losses.Length), WeightDType.F32),
-                ], new Dictionary<string, string> { ["model"] = modelFingerprint, ["options"] = options.PerturbationKey() });
-                File.Move(tmp, cachePath, overwrite: true);
-            }
-            finally
-            {
-                if (File.Exists(tmp)) File.Delete(tmp);   // a failed write (a full disk) leaves no partial file behind
-            }
+            AtomicFile.Write(cachePath, temporary => SafetensorsWriter.Write(temporary, [
+                SafetensorsTensor.From("embedding", result.Embedding, WeightDType.F32),
+                SafetensorsTensor.From("losses", Tensor.From(result.Losses.Select(v => (float)v).ToArray(), result.Losses.Length), WeightDType.F32),
+            ], new Dictionary<string, string> { ["model"] = modelFingerprint, ["options"] = options.PerturbationKey() }));
         }
         return result;
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using IIP.Detection.Files;
 
 namespace IIP.Detection.Scanning;
 
@@ -37,17 +38,11 @@ public static class ResultsCsv
     /// </summary>
     public static void Write(IEnumerable<ScanRecord> records, string path)
     {
-        string tmp = path + ".tmp";
-        try
+        AtomicFile.Write(path, temporary =>
         {
-            using (var writer = new StreamWriter(tmp, append: false, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)))
-                Write(records, writer);
-            File.Move(tmp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+            using var writer = new StreamWriter(temporary, append: false, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+            Write(records, writer);
+        });
     }
 
     /// <summary>The header line every CSV this class writes starts with ("image,sha256,method,score").</summary>

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using IIP.Detection.Augmentation;
 using IIP.Engine.Imaging;
+using IIP.Detection.Files;
 
 namespace IIP.Cli.Commands.Augment;
 
@@ -58,20 +59,9 @@ public static class AugmentCommand
         string baseDir = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
         Directory.CreateDirectory(outDir);
         var lines = new List<string>();
-        int written = 0, kept = 0, failed = 0, number = 0;
-        foreach (string line in File.ReadLines(manifestPath))
+        int written = 0, kept = 0, failed = 0;
+        foreach (var (number, record) in JsonLines.Objects(manifestPath))
         {
-            number++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonObject record;
-            try
-            {
-                record = JsonNode.Parse(line) as JsonObject ?? throw new JsonException("not an object");
-            }
-            catch (JsonException e)
-            {
-                throw new ArgumentException($"{manifestPath}:{number}: not a JSON object ({e.Message})");
-            }
             string image = record["image"]?.GetValue<string>() ?? throw new ArgumentException($"{manifestPath}:{number}: no \"image\"");
             string source = Path.IsPathRooted(image) ? image : Path.Combine(baseDir, image);
             RgbImage pixels;
@@ -95,18 +85,19 @@ public static class AugmentCommand
                 {
                     var augmented = ImageAugmentation.Apply(kind, pixels, settings, new Random(StreamSeed(seed, kind, image)));
                     Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                    string temporary = target + ".tmp";
-                    if (augmented.Jpeg is { } jpeg) File.WriteAllBytes(temporary, jpeg);
-                    else ImageFile.SavePng(augmented.Image, temporary);
-                    File.Move(temporary, target, overwrite: true);   // a killed run never leaves a half-written copy under the final name
+                    // a killed run never leaves a half-written copy under the final name
+                    AtomicFile.Write(target, temporary =>
+                    {
+                        if (augmented.Jpeg is { } jpeg) File.WriteAllBytes(temporary, jpeg);
+                        else ImageFile.SavePng(augmented.Image, temporary);
+                    });
                     written++;
                 }
                 lines.Add(Record(record, relative.Replace('\\', '/'), kind, image));
             }
         }
         string manifestOut = Path.Combine(outDir, "augmented.jsonl");
-        File.WriteAllLines(manifestOut + ".tmp", lines);
-        File.Move(manifestOut + ".tmp", manifestOut, overwrite: true);
+        AtomicFile.WriteAllLines(manifestOut, lines);
         Console.WriteLine($"{written} copies written, {kept} kept from an earlier run, {failed} images unreadable; {lines.Count} records in {manifestOut}");
         return failed > 0 ? CliErrors.Failed : CliErrors.Ok;
     }

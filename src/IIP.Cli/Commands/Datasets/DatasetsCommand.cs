@@ -95,7 +95,7 @@ public static class DatasetsCommand
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(30) };
         http.DefaultRequestHeaders.UserAgent.ParseAdd("iip-datasets/1");
-        var result = DatasetFetch.RunAsync(recipe, outDirectory, new DatasetDownload(http, new ImmediateProgress(Console.Error)), allowUnpinned, tokenizer)
+        var result = DatasetFetch.RunAsync(recipe, outDirectory, new DatasetDownload(http, new ConsoleProgress()), allowUnpinned, tokenizer)
             .GetAwaiter().GetResult();
         foreach (var f in result.Files)
             Console.WriteLine($"{f.Path}: {(f.AlreadyThere ? "already there, verified" : f.Resumed ? "resumed and verified" : "fetched")} " +
@@ -112,11 +112,5 @@ public static class DatasetsCommand
     {
         int end = text.IndexOf(". ", StringComparison.Ordinal);
         return end < 0 ? text : text[..(end + 1)];
-    }
-
-    /// <summary>Reports at once on the calling thread (Progress&lt;T&gt; posts to the thread pool, which reorders lines).</summary>
-    private sealed class ImmediateProgress(TextWriter writer) : IProgress<string>
-    {
-        public void Report(string value) => writer.WriteLine(value);
     }
 }

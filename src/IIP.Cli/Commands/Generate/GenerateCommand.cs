@@ -80,17 +80,9 @@ public static class GenerateCommand
     public static int Run(GenerateSettings s)
     {
         var watch = Stopwatch.StartNew();
-        if (s.Steps < 1) throw new ArgumentException($"--steps {s.Steps} must be at least 1");
-        if (!float.IsFinite(s.Guidance)) throw new ArgumentException($"--guidance {s.Guidance} must be a finite number");
-
         // Everything that can be checked from the configs is, before the weights are read.
-        using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer, overrides: s.Overrides);
-        if (checkpoint.TokenizerDirectory is null)
-            throw new ArgumentException($"{checkpoint.Path}: this checkpoint carries no tokenizer (single-file checkpoints never do); " +
-                                        "pass --tokenizer DIR, a folder with vocab.json and merges.txt");
-        var size = GenerationSize.Resolve(s.Height, s.Width, checkpoint.Unet, checkpoint.Vae);
-        if (s.Steps > checkpoint.Scheduler.TrainTimesteps)
-            throw new ArgumentException($"--steps {s.Steps} exceeds the scheduler's {checkpoint.Scheduler.TrainTimesteps} training timesteps");
+        var (checkpoint, size) = GenerationCheckpoint.Open(s.Model, s.Tokenizer, s.Overrides, s.Steps, s.Guidance, s.Height, s.Width);
+        using var opened = checkpoint;
 
         var sd = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device), Program.Engine);
         if (sd.Vae.DownsampleFactor != size.VaeFactor || sd.Unet.DownsampleFactor != size.UnetFactor)

@@ -32,15 +32,9 @@ public static class PromptSetRun
     /// <summary>Generates (or goes on generating) the set; returns the per-count manifests, or null when interrupted.</summary>
     public static IReadOnlyList<string>? Generate(Settings s)
     {
-        if (s.Steps < 1) throw new ArgumentException($"--steps {s.Steps} must be at least 1");
-        if (!float.IsFinite(s.Guidance)) throw new ArgumentException($"--guidance {s.Guidance} must be a finite number");
         var prompts = PromptManifest.Load(s.Prompts);
-        using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer, overrides: s.Overrides);
-        if (checkpoint.TokenizerDirectory is null)
-            throw new ArgumentException($"{checkpoint.Path}: this checkpoint carries no tokenizer; pass --tokenizer DIR, a folder with vocab.json and merges.txt");
-        var size = GenerationSize.Resolve(s.Height, s.Width, checkpoint.Unet, checkpoint.Vae);
-        if (s.Steps > checkpoint.Scheduler.TrainTimesteps)
-            throw new ArgumentException($"--steps {s.Steps} exceeds the scheduler's {checkpoint.Scheduler.TrainTimesteps} training timesteps");
+        var (checkpoint, size) = GenerationCheckpoint.Open(s.Model, s.Tokenizer, s.Overrides, s.Steps, s.Guidance, s.Height, s.Width);
+        using var opened = checkpoint;
         string fingerprint = ModelFingerprint.Compute(s.Model, s.Overrides);
         var sd = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device), Program.Engine);
         Console.Error.WriteLine($"model {checkpoint.Path} ({checkpoint.Layout}), backend {sd.Backend.Name}; {prompts.Count} prompts " +

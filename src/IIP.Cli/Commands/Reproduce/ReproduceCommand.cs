@@ -90,10 +90,11 @@ public static class ReproduceCommand
         {
             string outDir = parse.GetValue(common.Out)!;
             var counts = PromptSetRun.ParseCounts(parse.GetValue(perPrompt)!);
-            string tokenizer = parse.GetValue(common.Tokenizer) ?? ModelTokenizer(parse.GetValue(common.Model)!, common.Configs.Read(parse));
+            // only the random-token prompts need the tokenizer's folder, and only they open the checkpoint for it
+            string Tokenizer() => parse.GetValue(common.Tokenizer) ?? ModelTokenizer(parse.GetValue(common.Model)!, common.Configs.Read(parse));
             var recipes = parse.GetValue(catalog) is { } folder ? DatasetCatalog.FromFolder(folder) : DatasetCatalog.Shipped();
             string prompts = ChoosePrompts(recipes, parse.GetValue(datasets)!, outDir, parse.GetValue(memorized), parse.GetValue(nonMemorized),
-                parse.GetValue(unpinned), tokenizer);
+                parse.GetValue(unpinned), Tokenizer);
             string generatedDir = Path.Combine(outDir, "generated");
             Step($"generate {counts.Max()} images per prompt into {generatedDir}");
             var subsets = PromptSetRun.Generate(new PromptSetRun.Settings(parse.GetValue(common.Model)!, prompts, counts, generatedDir,
@@ -124,7 +125,7 @@ public static class ReproduceCommand
     }
 
     // the prompt sets fetched, and the prompts chosen from them written to OUT/prompts.jsonl
-    private static string ChoosePrompts(DatasetCatalog catalog, string datasetList, string outDir, int memorizedCount, int nonMemorizedCount, bool allowUnpinned, string tokenizer)
+    private static string ChoosePrompts(DatasetCatalog catalog, string datasetList, string outDir, int memorizedCount, int nonMemorizedCount, bool allowUnpinned, Func<string> tokenizer)
     {
         if (memorizedCount < 1 || nonMemorizedCount < 1) throw new ArgumentException("--memorized-prompts and --non-memorized-prompts must be at least 1");
         var fetched = new List<DatasetFetchResult>();
@@ -134,7 +135,7 @@ public static class ReproduceCommand
             if (recipe.Kind != DatasetRecipe.PromptsKind)
                 throw new ArgumentException($"{name} is a set of {recipe.Kind}, not prompts; the generated-image setting takes prompt sets (iip datasets list)");
             Step($"fetch {name}");
-            fetched.Add(DatasetsCommand.Run(recipe, Path.Combine(outDir, "datasets"), allowUnpinned, tokenizer));
+            fetched.Add(DatasetsCommand.Run(recipe, Path.Combine(outDir, "datasets"), allowUnpinned, recipe.Generator is null ? null : tokenizer()));
         }
         var memorized = fetched.SelectMany(f => f.Rows.Where(r => r.Memorized)).DistinctBy(r => r.Text).Take(memorizedCount).ToList();
         // non-memorized: one from each set in turn, so each source gives an equal share

@@ -53,6 +53,24 @@ public sealed class DenoisingLossMethod : IDetectionMethod
     /// <summary>The noise n_t used at timestep t, [1, C, h, w] like the latent.</summary>
     public static Tensor Noise(int seed, int t, int[] latentShape) => new GaussianNoise(seed * 1000L + t).Sample(latentShape);
 
+    /// <summary>
+    /// The noise n_t (<see cref="Noise"/>) and the noised latents x_t = sqrt(a_t) z0 + sqrt(1 - a_t) n_t at each timestep
+    /// (diffusers add_noise), each [1, C, h, w] like z0; the fit gain noises its images the same way.
+    /// </summary>
+    public static (Tensor[] Noise, Tensor[] Noisy) Noised(StableDiffusion model, Tensor z0, IReadOnlyList<int> timesteps, int seed)
+    {
+        var noise = timesteps.Select(t => Noise(seed, t, z0.Shape)).ToArray();
+        var noisy = new Tensor[timesteps.Count];
+        for (int i = 0; i < timesteps.Count; i++)
+        {
+            var (signal, sigma) = BaselineModel.ForwardCoefficients(model, timesteps[i]);
+            noisy[i] = new Tensor(z0.Shape);
+            for (long j = 0; j < z0.Length; j++)
+                noisy[i].Data[j] = signal * z0.Data[j] + sigma * noise[i].Data[j];
+        }
+        return (noise, noisy);
+    }
+
     public IReadOnlyList<MethodResult> Score(ScanInput input) => [ScoreLatent(BaselineModel.Latent(_model, input))];
 
     /// <summary>The score from the input's UNet-space latent z0 = s E(x).mean, [1, C, h, w] (lets a scan encode each image once).</summary>
@@ -60,15 +78,7 @@ public sealed class DenoisingLossMethod : IDetectionMethod
     {
         z0 = BaselineModel.HostLatent(_model, Name, z0);
         var ts = Options.Timesteps;
-        var noise = ts.Select(t => Noise(Options.Seed, t, z0.Shape)).ToArray();  // |T| x [1, C, h, w]
-        var noisy = new Tensor[ts.Count];
-        for (int i = 0; i < ts.Count; i++)
-        {
-            var (signal, sigma) = BaselineModel.ForwardCoefficients(_model, ts[i]);
-            noisy[i] = new Tensor(z0.Shape);
-            for (long j = 0; j < z0.Length; j++)
-                noisy[i].Data[j] = signal * z0.Data[j] + sigma * noise[i].Data[j];
-        }
+        var (noise, noisy) = Noised(_model, z0, ts, Options.Seed);
         var eps = _model.Sampler.PredictNoise(Tensor.ConcatBatch(noisy), ts, _empty);       // [|T|, C, h, w]
         int per = (int)z0.Length;
         var components = new Dictionary<string, double>();

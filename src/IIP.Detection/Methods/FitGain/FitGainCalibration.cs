@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using IIP.Engine.Tensors;
+using IIP.Detection.Files;
 
 namespace IIP.Detection.Methods.FitGain;
 
@@ -37,8 +38,7 @@ public static class FitGainCalibration
             if (path is not null)
             {
                 Directory.CreateDirectory(cacheDirectory!);
-                File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(values));
-                File.Move(path + ".tmp", path, overwrite: true);
+                AtomicFile.WriteAllText(path, JsonSerializer.Serialize(values));
             }
         }
         var scale = ComponentScale.From(values, ScaleStatistic.RobustZ, "fit gain");

@@ -69,16 +69,7 @@ public sealed class FitGainMethod : IDetectionMethod
     public MethodResult ScoreLatent(Tensor z0)
     {
         z0 = BaselineModel.HostLatent(_model, Name, z0);
-        var ts = Options.Timesteps;
-        var noise = ts.Select(t => DenoisingLossMethod.Noise(Options.Seed, t, z0.Shape)).ToArray();   // |T| x [1, C, h, w]
-        var noisy = new Tensor[ts.Count];
-        for (int i = 0; i < ts.Count; i++)
-        {
-            var (signal, sigma) = BaselineModel.ForwardCoefficients(_model, ts[i]);
-            noisy[i] = new Tensor(z0.Shape);
-            for (long j = 0; j < z0.Length; j++)
-                noisy[i].Data[j] = signal * z0.Data[j] + sigma * noise[i].Data[j];
-        }
+        var (noise, noisy) = DenoisingLossMethod.Noised(_model, z0, Options.Timesteps, Options.Seed);   // |T| x [1, C, h, w] each
 
         var c = _empty.Clone();
         int width = c.Dim(-1);
