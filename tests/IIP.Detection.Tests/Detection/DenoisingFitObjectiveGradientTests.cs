@@ -1,6 +1,7 @@
 using IIP.Detection.Methods;
 using IIP.Detection.Methods.FitGain;
 using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Scheduling;
 using IIP.TestSupport.References;
 using Xunit.Abstractions;
 
@@ -9,30 +10,36 @@ namespace IIP.Detection.Tests.Detection;
 /// <summary>
 /// The gradient the fit gain optimizes its prompt embedding with, dL/dc of L(c) = mean((eps(x_t, t, c) - n)^2), through
 /// <see cref="SmallSdModel"/>'s UNet, against a central difference of the double-precision reference UNet along a random
-/// direction r (as <see cref="TcnpObjectiveGradientTests"/>).
+/// direction r (as <see cref="TcnpObjectiveGradientTests"/>). Under v-prediction the same UNet's output o is read as a
+/// velocity: the loss is on eps = sqrt(a_t) o + sqrt(1 - a_t) x_t, and its gradient carries the factor sqrt(a_t).
 /// </summary>
 public sealed class DenoisingFitObjectiveGradientTests(ITestOutputHelper output)
 {
-    [Fact]
-    public void DenoisingLossGradientThroughTheUnetMatchesADoubleCentralDifference()
+    [Theory]
+    [InlineData(DdimScheduler.Epsilon)]
+    [InlineData(DdimScheduler.VPrediction)]
+    public void DenoisingLossGradientThroughTheUnetMatchesADoubleCentralDifference(string predictionType)
     {
         const int Timestep = 500;
+        var scheduler = new DdimScheduler(SmallSdModel.Scheduler with { PredictionType = predictionType });
+        double a = scheduler.AlphasCumprod[Timestep];
         var x = SmallSdModel.RandomTensor(seed: 140, std: 1, 1, SmallSdModel.Unet.InChannels, 8, 12);     // x_t [1, 4, 8, 12]
         var noise = SmallSdModel.RandomTensor(seed: 141, std: 1, 1, SmallSdModel.Unet.InChannels, 8, 12);  // n [1, 4, 8, 12]
         var cond = SmallSdLoaded.Context(seed: 142);                                                     // [1, 77, 96]
-        var (loss, gradient) = DenoisingFitObjective.LossAndGradient(SmallSdLoaded.Unet, CpuBackend.Instance, x, Timestep, noise, cond);
+        var (loss, gradient) = DenoisingFitObjective.LossAndGradient(SmallSdLoaded.Unet, scheduler, CpuBackend.Instance, x, Timestep, noise, cond);
         Assert.Equal(cond.Shape, gradient.Shape);
 
         var weights = SmallSdLoaded.Checkpoint.UnetWeights;
         var latent = Maps.From(x);
         double Loss(double[] c)
         {
-            var eps = ReferenceUnet.Forward(weights, SmallSdModel.Unet, latent, [Timestep], new Tokens(c, 1, cond.Shape[1], cond.Shape[2])).V;
+            var o = ReferenceUnet.Forward(weights, SmallSdModel.Unet, latent, [Timestep], new Tokens(c, 1, cond.Shape[1], cond.Shape[2])).V;
+            var eps = scheduler.PredictsVelocity ? o.Select((v, i) => Math.Sqrt(a) * v + Math.Sqrt(1 - a) * x.Data[i]).ToArray() : o;
             return eps.Select((e, i) => (e - noise.Data[i]) * (e - noise.Data[i])).Sum() / eps.Length;
         }
 
         var c0 = cond.Data.Select(v => (double)v).ToArray();
-        var r = SmallSdModel.RandomTensor(seed: 143, std: 1, cond.Shape).Data;
+        var r = SmallSdModel.RandomTensor(seed: 144, std: 1, cond.Shape).Data;
         const double H = 1e-4;   // as the TCNP gradient test: truncation and rounding both far below 1e-8 relative
         double numeric = (Loss(c0.Select((v, i) => v + H * r[i]).ToArray()) - Loss(c0.Select((v, i) => v - H * r[i]).ToArray())) / (2 * H);
         double analytic = gradient.Data.Select((g, i) => (double)g * r[i]).Sum();

@@ -2,7 +2,10 @@ using IIP.Detection.Methods;
 using IIP.Detection.Methods.Baselines;
 using IIP.Detection.Methods.FitGain;
 using IIP.Detection.Tests.Detection.Baselines;
+using IIP.Engine.Backends.Cpu;
+using IIP.Engine.Pipelines;
 using IIP.Engine.Tensors;
+using IIP.Engine.Weights;
 
 namespace IIP.Detection.Tests.Detection;
 
@@ -33,6 +36,31 @@ public class FitGainMethodTests(TinyModelFixture tiny)
             $"3 Adam steps did not lower the loss: {result.Components["loss_fit"]} vs {result.Components["loss_uncond"]}");
         Assert.Equal(Math.Log(result.Components["loss_uncond"]) - Math.Log(result.Components["loss_fit"]), result.Score, 12);
         Assert.True(result.Score > 0);
+    }
+
+    [Fact]
+    public void OnAVPredictionModelTheLossesAreOnTheNoiseTheVelocityStandsFor()
+    {
+        // the golden tiny SD 2.x model predicts v: a loss on its raw output against the noise would measure nothing
+        using var checkpoint = StableDiffusionCheckpoint.Open(TestPaths.TinySd2Diffusers);
+        var model = new StableDiffusion(checkpoint, CpuBackend.Instance);
+        Assert.True(model.Scheduler.PredictsVelocity);
+        var empty = model.EncodePrompts([""]);
+        var z0 = model.EncodeImage(BaselineTestData.Pattern(model.NativeImageSize));
+        var result = new FitGainMethod(model, Short, empty).ScoreLatent(z0);
+        double expected = 0;
+        foreach (int t in Short.Timesteps)
+        {
+            var noise = new GaussianNoise(2 * 1000L + t).Sample(z0.Shape);
+            double a = model.Scheduler.AlphasCumprod[t];
+            var xt = new Tensor(z0.Shape, z0.Data.Select((z, i) => (float)(Math.Sqrt(a) * z + Math.Sqrt(1 - a) * noise.Data[i])).ToArray());
+            var eps = model.Sampler.PredictNoise(xt, [t], empty);                       // the sampler's eps from v
+            expected += eps.Data.Select((e, i) => ((double)e - noise.Data[i]) * ((double)e - noise.Data[i])).Average() / Short.Timesteps.Count;
+        }
+        // 1e-6 relative, as on the epsilon model: the same UNet call and the same float32 conversion to eps
+        BaselineTestData.Close("loss_uncond", expected, result.Components["loss_uncond"], 1e-6);
+        Assert.True(result.Components["loss_fit"] < result.Components["loss_uncond"],
+            $"3 Adam steps did not lower the loss: {result.Components["loss_fit"]} vs {result.Components["loss_uncond"]}");
     }
 
     [Fact]

@@ -52,14 +52,26 @@ public sealed class FitGainMethod : IDetectionMethod
 
     public IReadOnlyList<string> Methods => [Name];
 
-    public string OptionsKey => OptionsKeys.Hash(new Dictionary<string, string>
+    /// <summary>
+    /// The options hashed; on a v-prediction model also the loss's form (the noise the velocity stands for), so records and
+    /// calibrations made before the loss was measured on it are not reused.
+    /// </summary>
+    public string OptionsKey
     {
-        ["method"] = Name,
-        ["timesteps"] = string.Join(",", Options.Timesteps.Select(t => t.ToString(CultureInfo.InvariantCulture))),
-        ["iterations"] = Options.Iterations.ToString(CultureInfo.InvariantCulture),
-        ["lr"] = Options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-        ["seed"] = Options.Seed.ToString(CultureInfo.InvariantCulture),
-    });
+        get
+        {
+            var key = new Dictionary<string, string>
+            {
+                ["method"] = Name,
+                ["timesteps"] = string.Join(",", Options.Timesteps.Select(t => t.ToString(CultureInfo.InvariantCulture))),
+                ["iterations"] = Options.Iterations.ToString(CultureInfo.InvariantCulture),
+                ["lr"] = Options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+                ["seed"] = Options.Seed.ToString(CultureInfo.InvariantCulture),
+            };
+            if (_model.Scheduler.PredictsVelocity) key["loss"] = "eps-from-v";
+            return OptionsKeys.Hash(key);
+        }
+    }
 
     public bool NeedsCaption => false;
 
@@ -100,7 +112,7 @@ public sealed class FitGainMethod : IDetectionMethod
         int n = noisy.Length;
         for (int i = 0; i < n; i++)
         {
-            var (l, g) = DenoisingFitObjective.LossAndGradient(_model.Unet, _model.Backend, noisy[i], Options.Timesteps[i], noise[i], c);
+            var (l, g) = DenoisingFitObjective.LossAndGradient(_model.Unet, _model.Scheduler, _model.Backend, noisy[i], Options.Timesteps[i], noise[i], c);
             loss += l / n;
             for (int j = 0; j < gradient.Length; j++) gradient[j] += g.Data[j] / n;
         }
