@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using IIP.Detection.Files;
 
 namespace IIP.Detection.Datasets;
 
@@ -53,7 +54,7 @@ public static class DatasetFetch
             }).ToArray()),
             ["fetched_utc"] = DateTime.UtcNow.ToString("O"),
         };
-        File.WriteAllText(Path.Combine(outDirectory, recipe.Name + ".fetch.json"), record.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(Path.Combine(outDirectory, recipe.Name + ".fetch.json"), record.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         return new DatasetFetchResult(recipe, manifest, rows, files, withoutText, otherSets);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using IIP.Detection.Files;
 using IIP.Detection.Scanning;
 
 namespace IIP.Detection.Evaluation;
@@ -23,7 +24,7 @@ public static class EvaluationOutput
         string metricsCsv = Path.Combine(outDirectory, "metrics.csv");
         WriteMetricsCsv(report, metricsCsv);
         string reportMd = Path.Combine(outDirectory, "report.md");
-        File.WriteAllText(reportMd, ReportMarkdown.Render(report, figures), new UTF8Encoding(false));
+        AtomicFile.WriteAllText(reportMd, ReportMarkdown.Render(report, figures));
 
         return [.. figures.Select(f => Path.GetFullPath(Path.Combine(outDirectory, f))), Path.GetFullPath(metricsCsv), Path.GetFullPath(reportMd)];
     }
@@ -64,7 +65,7 @@ public static class EvaluationOutput
             ];
             csv.Append(string.Join(',', fields.Select(ResultsCsv.Quote))).Append("\r\n");
         }
-        File.WriteAllText(path, csv.ToString(), new UTF8Encoding(false));
+        AtomicFile.WriteAllText(path, csv.ToString());
 
         static string I(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
         static string R(double value) => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);

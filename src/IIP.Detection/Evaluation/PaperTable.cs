@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using IIP.Detection.Files;
 using IIP.Detection.Scanning;
 
 namespace IIP.Detection.Evaluation;
@@ -30,6 +31,10 @@ public sealed class PaperTable
         foreach (var s in report.Skipped)
             _cells.Add(new PaperCell(s.Method, setting, 0, 0, double.NaN, double.NaN, s.Reason));
     }
+
+    /// <summary>A method that could not be evaluated in a setting: its cell reads "n/a" and the reason is listed under the table.</summary>
+    public void AddProblem(string method, string setting, string problem) =>
+        _cells.Add(new PaperCell(method, setting, 0, 0, double.NaN, double.NaN, problem));
 
     /// <summary>Adds a robustness table's cells, one column per augmentation named "PREFIX+KIND" (the originals are left out: they are a column already).</summary>
     public void Add(string prefix, RobustnessTable robustness)
@@ -64,7 +69,7 @@ public sealed class PaperTable
         var lines = new List<string> { "method,setting,positives,negatives,auc,tpr_at_1pct_fpr,problem" };
         lines.AddRange(_cells.Select(c => string.Join(",", ResultsCsv.Quote(c.Method), ResultsCsv.Quote(c.Setting), c.Positives.ToString(CultureInfo.InvariantCulture),
             c.Negatives.ToString(CultureInfo.InvariantCulture), Number(c.Auc), Number(c.TprAtMaxFpr), ResultsCsv.Quote(c.Problem ?? ""))));
-        File.WriteAllLines(path, lines);
+        AtomicFile.WriteAllLines(path, lines);
     }
 
     private static string Number(double value) => double.IsFinite(value) ? value.ToString("R", CultureInfo.InvariantCulture) : "";

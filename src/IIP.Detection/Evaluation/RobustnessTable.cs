@@ -1,4 +1,5 @@
 using System.Globalization;
+using IIP.Detection.Files;
 using IIP.Detection.Scanning;
 
 namespace IIP.Detection.Evaluation;
@@ -81,7 +82,7 @@ public sealed class RobustnessTable
         var lines = new List<string> { "method,augmentation,positives,negatives,auc,tpr_at_1pct_fpr,problem" };
         foreach (var c in Cells.OrderBy(c => Methods.ToList().IndexOf(c.Method)).ThenBy(c => Augmentations.ToList().IndexOf(c.Augmentation)))
             lines.Add(string.Join(",", ResultsCsv.Quote(c.Method), ResultsCsv.Quote(c.Augmentation), c.Positives, c.Negatives, F(c.Auc), F(c.TprAtMaxFpr), ResultsCsv.Quote(c.Problem ?? "")));
-        File.WriteAllLines(path, lines);
+        AtomicFile.WriteAllLines(path, lines);
     }
 
     /// <summary>robustness.png: AUC against augmentation, one line per method.</summary>

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using IIP.Detection.Files;
 using IIP.Engine.Imaging;
 using IIP.Engine.Pipelines;
 using IIP.Engine.Tensors;
-using IIP.Detection.Files;
 
 namespace IIP.Detection.Generation;
 
@@ -98,7 +98,7 @@ public static class PromptSetGeneration
         foreach (int n in counts.Distinct().Order())
         {
             string path = Path.Combine(outDirectory, $"generated-per-prompt-{n}.jsonl");
-            File.WriteAllLines(path, lines.Where(l => l.Key!.Value.Sample < n).Select(l => l.Line));
+            AtomicFile.WriteAllLines(path, lines.Where(l => l.Key!.Value.Sample < n).Select(l => l.Line));
             paths.Add(path);
         }
         return paths;
@@ -142,6 +142,6 @@ public static class PromptSetGeneration
                                             "use another --out, or the same settings to go on");
             return;
         }
-        File.WriteAllText(path, now.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(path, now.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 }

@@ -83,6 +83,10 @@ public class AugmentCommandTests
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("broken.png", result.Stderr);
         Assert.Contains("2 copies written, 0 kept from an earlier run, 1 images unreadable", result.Stdout);
+        // the unreadable original is kept (for a scan to record as an error), its copies are not made
+        var records = File.ReadAllLines(Path.Combine(dir, "out", "augmented.jsonl"));
+        Assert.Equal(1 + 3, records.Length);
+        Assert.Single(records, r => r.Contains("broken.png") && r.Contains("\"augmentation\":\"none\""));
         var bad = CliRunner.Run("augment", "--images", manifest, "--out", Path.Combine(dir, "out2"), "--kinds", "sharpen");
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("unknown augmentation 'sharpen'", bad.Stderr);

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using IIP.Cli.Tests.Datasets;
 
 namespace IIP.Cli.Tests.Reproduce;
@@ -54,5 +55,25 @@ public sealed class ReproduceCommandTests
         Assert.Contains("| method | training images |", report);
         Assert.Contains("training images 3 / 6", report);
         Assert.True(File.Exists(Path.Combine(outDir, "run", "eval", "training-images", "roc.png")));
+    }
+
+    [Fact]
+    public void AMethodWithScoresOfOneClassIsNotAvailableAndTheOthersAreReported()
+    {
+        // captions for the memorized images only: pia-sd (conditioned on the caption) scores no held-out image
+        string outDir = TestPaths.NewTempDir("reproduce-one-class");
+        string manifest = Path.Combine(outDir, "labelled.jsonl");
+        var lines = File.ReadAllLines(Path.Combine(TestPaths.TestbedV2, "labels.jsonl"));
+        var chosen = lines.Where(l => l.Contains("\"set\": \"memorized\"")).Take(3)
+            .Concat(lines.Where(l => l.Contains("\"set\": \"heldout\"")).Take(6).Select(l => Regex.Replace(l, "\"caption\": \"[^\"]*\", ", "")))
+            .Select(l => l.Replace("\"image\": \"", $"\"image\": \"{TestPaths.TestbedV2.Replace("\\", "/")}/"));
+        File.WriteAllLines(manifest, chosen);
+        var result = CliRunner.Run("reproduce", "images", "--model", Path.Combine(TestPaths.TestbedV2, "model"), "--images", manifest,
+            "--setting-name", "training images", "--methods", "denoising-loss,pia-sd", "--out", Path.Combine(outDir, "run"));
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        string report = File.ReadAllText(Path.Combine(outDir, "run", "report.md"));
+        Assert.Matches(@"\| denoising-loss \| [01]\.\d{3} / [01]\.\d{2} \|", report);
+        Assert.Contains("| pia-sd | n/a |", report);
+        Assert.Contains("pia-sd in training images: not evaluated: method 'pia-sd': 3 memorized and 0 non-memorized", report);
     }
 }

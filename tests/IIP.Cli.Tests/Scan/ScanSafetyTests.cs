@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using IIP.Detection.Files;
 using IIP.Detection.Scanning;
 
 namespace IIP.Cli.Tests.Scan;
@@ -120,12 +121,12 @@ public class ScanSafetyTests
         Assert.Equal(0, Scan(Model, images, output).ExitCode);
         string csv = Path.Combine(dir, "results.csv");
         string before = File.ReadAllText(csv);
-        Directory.CreateDirectory(csv + ".tmp");   // the temporary file cannot be written (as on a full disk)
+        Directory.CreateDirectory(AtomicFile.TemporaryPath(csv));   // the temporary file cannot be written (as on a full disk)
         var failed = Scan(Model, Manifest(dir, "memorized/000000.png", "heldout/000000.png"), output);
         Assert.NotEqual(0, failed.ExitCode);
         Assert.Equal(before, File.ReadAllText(csv));   // the previous CSV is whole
         Assert.Equal(2, ResultsReader.Read(output).Records.Count);   // and the new record is kept in the results
-        Directory.Delete(csv + ".tmp");
+        Directory.Delete(AtomicFile.TemporaryPath(csv));
         Assert.Equal(0, Scan(Model, images, output).ExitCode);
         Assert.Equal(3, File.ReadAllLines(csv).Length);
     }

@@ -6,7 +6,8 @@ namespace IIP.Detection.Tests.Datasets;
 
 /// <summary>
 /// Fetching recipe files from a local HTTP server: a verified download, a wrong checksum, a 404, a truncated download and
-/// its resume, a server that ignores Range, a file already there, unpinned files, and local paths.
+/// its resume, a server that ignores Range, a file changed on the server between two runs, a range answered from the wrong
+/// byte, a file already there, unpinned files (refused, resumed only with a version, checked by size), and local paths.
 /// </summary>
 public sealed class DatasetDownloadTests : IDisposable
 {
@@ -89,6 +90,53 @@ public sealed class DatasetDownloadTests : IDisposable
         var fetched = await Fetch(File("p.jsonl", Sha(_bytes)));
         Assert.False(fetched.Resumed);
         Assert.Equal(_bytes, System.IO.File.ReadAllBytes(fetched.Path));   // not 5,000 bytes twice
+    }
+
+    [Fact]
+    public async Task AFileChangedOnTheServerDuringAResumedDownloadArrivesWholeNotSpliced()
+    {
+        _server.Serve("p.jsonl", _bytes);
+        _server.CutAfter = 10_000;
+        await Assert.ThrowsAsync<DatasetFetchException>(() => Fetch(File("p.jsonl", null), allowUnpinned: true));
+        var changed = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 4000).Select(i => $"{{\"caption\": \"changed {i}\"}}\n")));
+        _server.Serve("p.jsonl", changed);
+        var fetched = await Fetch(File("p.jsonl", null) with { Bytes = changed.Length }, allowUnpinned: true);
+        Assert.Equal(changed, System.IO.File.ReadAllBytes(fetched.Path));   // not the old first 10,000 bytes and the new rest
+        Assert.False(fetched.Resumed);
+        var resume = _server.Requests.Last();
+        Assert.Equal("bytes=10000-", resume.Range);
+        Assert.Equal(LocalHttpServer.ETagOf(_bytes), resume.IfRange);   // the version the part was started from
+        Assert.False(System.IO.File.Exists(Path.Combine(_dir, "prompts.jsonl.part.validator")));
+    }
+
+    [Fact]
+    public async Task AnUnpinnedPartWithoutAVersionAndARangeAnsweredFromTheWrongByteStartAgain()
+    {
+        _server.Serve("p.jsonl", _bytes);
+        _server.SendETag = false;
+        _server.CutAfter = 10_000;
+        await Assert.ThrowsAsync<DatasetFetchException>(() => Fetch(File("p.jsonl", null), allowUnpinned: true));
+        var whole = await Fetch(File("p.jsonl", null), allowUnpinned: true);   // nothing can tell whether the part is still the file
+        Assert.Equal(_bytes, System.IO.File.ReadAllBytes(whole.Path));
+        Assert.Null(_server.Requests.Last().Range);
+        System.IO.File.Delete(whole.Path);
+
+        _server.CutAfter = 10_000;
+        await Assert.ThrowsAsync<DatasetFetchException>(() => Fetch(File("p.jsonl", Sha(_bytes))));
+        _server.WrongRangeStart = true;                      // a pinned part may resume, but the answer starts at byte 0
+        var fetched = await Fetch(File("p.jsonl", Sha(_bytes)));
+        Assert.Equal(_bytes, System.IO.File.ReadAllBytes(fetched.Path));
+        Assert.Equal(new string?[] { "bytes=10000-", null }, _server.Requests.TakeLast(2).Select(r => r.Range));
+    }
+
+    [Fact]
+    public async Task AnUnpinnedFileOfAnotherSizeThanTheRecipesIsKeptAside()
+    {
+        _server.Serve("p.jsonl", _bytes);
+        var error = await Assert.ThrowsAsync<DatasetFetchException>(() => Fetch(File("p.jsonl", null) with { Bytes = _bytes.Length + 1 }, allowUnpinned: true));
+        Assert.Contains($"size mismatch: {_bytes.Length} bytes arrived, the recipe says {_bytes.Length + 1}", error.Message);
+        Assert.False(System.IO.File.Exists(Path.Combine(_dir, "prompts.jsonl")));
+        Assert.True(System.IO.File.Exists(Path.Combine(_dir, "prompts.jsonl.bad")));
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using IIP.Cli.Commands.Eval;
 using IIP.Cli.Commands.Scan;
 using IIP.Detection.Ablation;
 using IIP.Detection.Evaluation;
+using IIP.Detection.Files;
 using IIP.Detection.Methods;
 using IIP.Detection.Scanning;
 using IIP.Engine.Imaging;
@@ -130,6 +131,6 @@ public static class AblateCommand
         }
         if (File.Exists(componentsPath))
             Console.Error.WriteLine($"warning: {componentsPath} has no {Path.GetFileName(settingsPath)} (an older run): its records are reused as they are");
-        File.WriteAllText(settingsPath, settings);
+        AtomicFile.WriteAllText(settingsPath, settings);
     }
 }

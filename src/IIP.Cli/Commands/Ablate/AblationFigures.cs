@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using IIP.Detection.Ablation;
 using IIP.Detection.Evaluation;
+using IIP.Detection.Files;
 using IIP.Detection.Methods;
 using IIP.Detection.Scanning;
 
@@ -56,7 +57,7 @@ public static class AblationFigures
         var text = new StringBuilder("timestep,auc,auc_ci_low,auc_ci_high,tpr_at_fpr\r\n");
         foreach (var (t, e) in byStep)
             text.Append(string.Join(',', new[] { t.ToString(CultureInfo.InvariantCulture), R(e.Auc), R(e.AucInterval.Low), R(e.AucInterval.High), R(e.TprAtMaxFpr) })).Append("\r\n");
-        File.WriteAllText(csv, text.ToString());
+        AtomicFile.WriteAllText(csv, text.ToString());
         return [Path.GetFullPath(png), Path.GetFullPath(csv)];
 
         static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);

@@ -4,8 +4,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using IIP.Detection.Augmentation;
-using IIP.Engine.Imaging;
 using IIP.Detection.Files;
+using IIP.Engine.Imaging;
 
 namespace IIP.Cli.Commands.Augment;
 
@@ -71,7 +71,9 @@ public static class AugmentCommand
             }
             catch (ImageLoadException e)
             {
-                Console.Error.WriteLine($"error: {e.Message}; left out");
+                // no copies, but the original stays in the manifest: a scan of it records the image as an error
+                Console.Error.WriteLine($"error: {e.Message}; no copies made, kept in the manifest as the original");
+                lines.Add(Record(record, Path.GetFullPath(source), "none", image));
                 failed++;
                 continue;
             }

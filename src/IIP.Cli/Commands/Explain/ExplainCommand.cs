@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using IIP.Cli.Commands.Scan;
 using IIP.Detection.Evaluation;
+using IIP.Detection.Files;
 using IIP.Detection.Methods;
 using IIP.Detection.Scanning;
 using IIP.Engine.Imaging;
@@ -109,7 +110,7 @@ public static class ExplainCommand
         md.AppendLine().Append(sections);
         if (calibration is null) md.AppendLine("No calibration band: the options ask for no calibration images (--calibration-images 0).");
         string mdPath = Path.Combine(outDir, "explain.md");
-        File.WriteAllText(mdPath, md.ToString(), new UTF8Encoding(false));
+        AtomicFile.WriteAllText(mdPath, md.ToString());
         Console.WriteLine($"explained {subjects.Count} images: {Path.GetFullPath(mdPath)}");
         return CliErrors.Ok;
     }

@@ -3,12 +3,13 @@ using IIP.Cli.Commands.Augment;
 using IIP.Cli.Commands.Datasets;
 using IIP.Cli.Commands.Generate;
 using IIP.Cli.Commands.Scan;
-using IIP.Detection;
 using IIP.Detection.Augmentation;
 using IIP.Detection.Datasets;
 using IIP.Detection.Evaluation;
+using IIP.Detection.Files;
 using IIP.Detection.Methods;
 using IIP.Detection.Scanning;
+using IIP.Detection;
 
 namespace IIP.Cli.Commands.Reproduce;
 
@@ -171,7 +172,9 @@ public static class ReproduceCommand
             string augmentDir = Path.Combine(outDir, "augmented");
             Step($"augment {settings[^1].Name} ({string.Join(", ", kinds)}) into {augmentDir}");
             int augmented = AugmentCommand.Run(largest, augmentDir, kinds, seed, new AugmentationSettings());
-            if (augmented != CliErrors.Ok) return augmented;
+            if (augmented == CliErrors.Failed)   // unreadable images (named above): kept in the manifest, the scan records them
+                Console.Error.WriteLine("reproduce: going on; the unreadable images are scanned as errors and left out of the evaluation");
+            else if (augmented != CliErrors.Ok) return augmented;
             scanned = Path.Combine(augmentDir, "augmented.jsonl");
         }
         string results = Path.Combine(outDir, "results.jsonl");
@@ -191,7 +194,8 @@ public static class ReproduceCommand
         var options = new EvaluationOptions { Methods = methods };
         foreach (var (name, labels) in settings)
         {
-            var report = EvaluationReport.Build(originals, LabelSet.Load(labels), options);
+            var report = Evaluate(originals, LabelSet.Load(labels), options, name, table);
+            if (report is null) continue;
             string folder = Path.Combine(outDir, "eval", EvaluationOutput.SafeName(name.Replace(' ', '-')));
             EvaluationOutput.Write(report, folder);
             table.Add(name, report);
@@ -200,13 +204,39 @@ public static class ReproduceCommand
             table.Add(settings[^1].Name, RobustnessTable.Build(resultsFile, LabelSet.Load(scanned), options));
 
         string reportPath = Path.Combine(outDir, "report.md"), csvPath = Path.Combine(outDir, "table.csv");
-        File.WriteAllText(reportPath, $"# iip reproduce: {string.Join(", ", settings.Select(s => s.Name))}\n\nModel: {parse.GetValue(common.Model)}. " +
+        AtomicFile.WriteAllText(reportPath, $"# iip reproduce: {string.Join(", ", settings.Select(s => s.Name))}\n\nModel: {parse.GetValue(common.Model)}. " +
                                       $"Methods: {string.Join(", ", methods)}. ROC plots and per-method reports: eval/SETTING/.\n\n{table.ToMarkdown()}");
         table.WriteCsv(csvPath);
         Console.WriteLine();
         Console.Write(table.ToMarkdown());
         Console.WriteLine($"report: {reportPath}, {csvPath}, ROC plots in {Path.Combine(outDir, "eval")}");
         return CliErrors.Ok;
+    }
+
+    // one setting's evaluation; a method that cannot be evaluated there (scores of one class only: a caption-based method
+    // on images with captions for the memorized ones alone) is a cell "n/a" with the reason, not the end of the run
+    private static EvaluationReport? Evaluate(ResultsFile results, LabelSet labels, EvaluationOptions options, string setting, PaperTable table)
+    {
+        try
+        {
+            return EvaluationReport.Build(results, labels, options);
+        }
+        catch (EvaluationException)
+        {
+            var usable = new List<string>();
+            foreach (string method in options.Methods!)
+                try
+                {
+                    EvaluationReport.Build(results, labels, options with { Methods = [method] });
+                    usable.Add(method);
+                }
+                catch (EvaluationException e)
+                {
+                    table.AddProblem(method, setting, e.Message);
+                    Console.Error.WriteLine($"{setting}: {method} not evaluated: {e.Message}");
+                }
+            return usable.Count == 0 ? null : EvaluationReport.Build(results, labels, options with { Methods = usable });
+        }
     }
 
     // the tokenizer folder of the model (for the random prompts, drawn from its vocabulary)

@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using IIP.Engine.Tensors;
 using IIP.Detection.Files;
+using IIP.Engine.Tensors;
 
 namespace IIP.Detection.Methods.FitGain;
 
@@ -22,6 +22,7 @@ public static class FitGainCalibration
         string key = Key(fit, images);
         string? path = cacheDirectory is null ? null : Path.Combine(cacheDirectory, $"fitgain-{modelFingerprint[..16]}-{key}.json");
         double[] values;
+        using var held = path is null ? null : CacheLock.Wait(path, log);   // the tasks of a sharded scan compute it once
         if (path is not null && File.Exists(path))
         {
             values = JsonSerializer.Deserialize<double[]>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path}: empty");
