@@ -23,10 +23,10 @@ public static class ReportMarkdown
 
         md.AppendLine("## Records left out");
         md.AppendLine();
-        md.AppendLine("| method | with an error | no finite score | no label (of which ambiguous file name) | outside the selected sets | replaced by a later record | label matched by exact path / full path / file name |");
+        md.AppendLine("| method | with an error | no finite score | no label (of which ambiguous file name; label reached by two images) | outside the selected sets | replaced by a later record | label matched by exact path / full path / file name |");
         md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
         foreach (var m in report.Methods)
-            md.AppendLine($"| {Cell(m.Method)} | {m.ErrorRecords} | {m.NonFiniteScores} | {m.Join.Unmatched.Count} ({m.Join.AmbiguousFileName}) | {m.OutsideSets} | {m.SupersededRecords} | {m.Join.ByExactPath} / {m.Join.ByFullPath} / {m.Join.ByFileName} |");
+            md.AppendLine($"| {Cell(m.Method)} | {m.ErrorRecords} | {m.NonFiniteScores} | {m.Join.Unmatched.Count} ({m.Join.AmbiguousFileName}; {m.Join.SharedLabel}) | {m.OutsideSets} | {m.SupersededRecords} | {m.Join.ByExactPath} / {m.Join.ByFullPath} / {m.Join.ByFileName} |");
         foreach (var skipped in report.Skipped)
             md.AppendLine().Append($"Not evaluated: {Cell(skipped.Method)}: {skipped.Reason}.");
         if (report.Skipped.Count > 0)

@@ -86,7 +86,7 @@ public sealed class LabelSetTests
     }
 
     [Fact]
-    public void Join_by_exact_path_then_full_path_then_unique_file_name()
+    public void Join_by_recorded_path_then_exact_path_then_full_path_then_unique_file_name()
     {
         string dir = TestPaths.NewTempDir("join");
         string labelsPath = Path.Combine(dir, "data", "labels.jsonl");
@@ -96,7 +96,9 @@ public sealed class LabelSetTests
             "{\"image\": \"held/b.png\", \"memorized\": false}\n" +
             "{\"image\": \"held/c.png\", \"memorized\": false}\n" +
             "{\"image\": \"x/dup.png\", \"memorized\": false}\n" +
-            "{\"image\": \"y/dup.png\", \"memorized\": true}\n");
+            "{\"image\": \"y/dup.png\", \"memorized\": true}\n" +
+            "{\"image\": \"mem/e.png\", \"memorized\": true}\n" +
+            "{\"image\": \"held/f.png\", \"memorized\": false}\n");
         var labels = LabelSet.Load(labelsPath);
 
         ScanRecord[] records =
@@ -104,16 +106,35 @@ public sealed class LabelSetTests
             Record("mem/a.png"),                                  // exact string
             Record(Path.Combine(dir, "data", "held", "b.png")),    // absolute path = labels folder + relative label path
             Record("data/./held/../held/c.png"),                  // relative to the scan's folder (dir), normalized
-            Record("/elsewhere/copy/a.png"),                      // only the file name matches, and uniquely
+            Record("/elsewhere/copy/e.png"),                      // only the file name matches, and uniquely
+            Record("f.png") with { Path = Path.Combine(dir, "data", "held", "f.png") },   // the path the scan recorded
+            Record("/elsewhere/copy/a.png"),                      // a.png's label is mem/a.png's already: not this image's
             Record("/elsewhere/dup.png"),                         // file name shared by two labels: ambiguous
             Record("unknown.png"),                                // nothing matches
         ];
         var join = LabelJoin.Create(labels, records, recordBaseDirectory: dir);
-        Assert.Equal(["mem/a.png", Path.Combine(dir, "data", "held", "b.png"), "data/./held/../held/c.png", "/elsewhere/copy/a.png"],
+        Assert.Equal(["mem/a.png", Path.Combine(dir, "data", "held", "b.png"), "data/./held/../held/c.png", "/elsewhere/copy/e.png", "f.png"],
             join.Matched.Select(m => m.Record.Image));
-        Assert.Equal([true, false, false, true], join.Matched.Select(m => m.Memorized));
-        Assert.Equal((1, 2, 1), (join.ByExactPath, join.ByFullPath, join.ByFileName));
-        Assert.Equal(["/elsewhere/dup.png", "unknown.png"], join.Unmatched.Select(r => r.Image));
+        Assert.Equal([true, false, false, true, false], join.Matched.Select(m => m.Memorized));
+        Assert.Equal((1, 3, 1), (join.ByExactPath, join.ByFullPath, join.ByFileName));
+        Assert.Equal(["/elsewhere/copy/a.png", "/elsewhere/dup.png", "unknown.png"], join.Unmatched.Select(r => r.Image));
+        Assert.Equal(2, join.AmbiguousFileName);
+        Assert.Equal(0, join.SharedLabel);
+    }
+
+    [Fact]
+    public void Two_images_that_reach_one_label_get_no_label()
+    {
+        // labels for memorized/0001.png; the scan saw it and extra/0001.png, and a second spelling of held/0002.png
+        string dir = TestPaths.NewTempDir("join-shared");
+        string labelsPath = Path.Combine(dir, "labels.jsonl");
+        File.WriteAllText(labelsPath, "{\"image\": \"memorized/0001.png\", \"memorized\": true}\n{\"image\": \"held/0002.png\", \"memorized\": false}\n");
+        var join = LabelJoin.Create(LabelSet.Load(labelsPath),
+            [Record("extra/0001.png"), Record("memorized/0001.png"), Record("held/0002.png"), Record("./held/0002.png") with { Path = Path.Combine(dir, "held", "0002.png") }],
+            recordBaseDirectory: dir);
+        Assert.Equal(["memorized/0001.png"], join.Matched.Select(m => m.Record.Image));   // extra/0001.png does not borrow its label
         Assert.Equal(1, join.AmbiguousFileName);
+        Assert.Equal(2, join.SharedLabel);                                                 // held/0002.png twice: counted once in neither
+        Assert.Equal(["extra/0001.png", "held/0002.png", "./held/0002.png"], join.Unmatched.Select(r => r.Image));
     }
 }

@@ -154,6 +154,9 @@ public static class EvalCommand
         WriteTable(output, header, rows);
         foreach (var m in report.Methods.Where(m => m.NonFiniteScores > 0 || m.SupersededRecords > 0 || m.OutsideSets > 0))
             output.WriteLine($"{m.Method}: also left out {m.NonFiniteScores} without a finite score, {m.OutsideSets} outside the selected sets, {m.SupersededRecords} replaced by a later record of the same image");
+        foreach (var m in report.Methods.Where(m => m.Join.AmbiguousFileName > 0 || m.Join.SharedLabel > 0))
+            output.WriteLine($"{m.Method}: no label given to {m.Join.AmbiguousFileName} images whose file name is not unique among the labels and the " +
+                             $"records, and to {m.Join.SharedLabel} that reached a label another image also reached (label paths as the scan recorded them avoid this)");
         foreach (var skipped in report.Skipped)
             output.WriteLine($"not evaluated: {skipped.Method}: {skipped.Reason}");
         output.WriteLine();
