@@ -52,5 +52,35 @@ public sealed class ResultsLock : IDisposable
         return new ResultsLock(stream);
     }
 
+    /// <summary>
+    /// Whether a scan is writing <paramref name="resultsPath"/> now: its lock file exists and cannot be locked. Leaves
+    /// nothing behind (no lock file is created, no owner note written). The holder's note, or null, in <paramref name="holder"/>.
+    /// </summary>
+    public static bool IsHeld(string resultsPath, out string? holder)
+    {
+        string lockPath = PathFor(resultsPath);
+        holder = null;
+        try
+        {
+            using var probe = new FileStream(lockPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+            return false;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+        {
+            return false;   // no lock file (never scanned here), or one this user may not lock: nobody can be shown to hold it
+        }
+        catch (IOException)
+        {
+            try
+            {
+                holder = File.ReadAllText(lockPath + ".owner").Trim();
+            }
+            catch (Exception read) when (read is IOException or UnauthorizedAccessException)
+            {
+            }
+            return true;
+        }
+    }
+
     public void Dispose() => _stream.Dispose();
 }

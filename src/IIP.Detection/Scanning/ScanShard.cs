@@ -29,6 +29,32 @@ public readonly record struct ScanShard(int Index, int Count)
 
     public bool Contains(string identifier) => Count == 1 || TaskOf(identifier, Count) == Index;
 
+    /// <summary>
+    /// The tasks' results files missing from <paramref name="paths"/>: for every NAME.shard-III-of-NNN.EXT among them, the
+    /// files of the other tasks 0 .. N-1 of the same NAME, N and folder that are not listed (a task that has not run, or
+    /// was preempted before it wrote anything: a task with no images writes an empty file, so a missing file is never one).
+    /// </summary>
+    public static IReadOnlyList<string> MissingTaskFiles(IEnumerable<string> paths)
+    {
+        var present = new Dictionary<(string Folder, string Stem, string Extension, int Count), HashSet<int>>();
+        foreach (string path in paths)
+        {
+            var match = ShardFileName.Match(Path.GetFileName(path));
+            if (!match.Success) continue;
+            var key = (Path.GetDirectoryName(Path.GetFullPath(path))!, match.Groups[1].Value, match.Groups[4].Value,
+                       int.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture));
+            (present.TryGetValue(key, out var indices) ? indices : present[key] = []).Add(int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture));
+        }
+        var missing = new List<string>();
+        foreach (var ((folder, stem, extension, count), indices) in present)
+            for (int i = 0; i < count; i++)
+                if (!indices.Contains(i))
+                    missing.Add(new ScanShard(i, count).ResultsPath(Path.Combine(folder, stem + extension)));
+        return missing;
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex ShardFileName = new(@"^(.*)\.shard-(\d{3,})-of-(\d{3,})(\.[^.]*)?$");
+
     /// <summary>This task's results file: NAME.shard-III-of-NNN.EXT beside <paramref name="outPath"/> (the path itself when whole).</summary>
     public string ResultsPath(string outPath)
     {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using IIP.Detection.Scanning;
 
 namespace IIP.Cli.Tests.Scan;
 
@@ -47,6 +48,54 @@ public class ShardedScanTests
         var again = CliRunner.Run("merge", Path.Combine(dir, "sharded.shard-*.jsonl"), "--out", Path.Combine(dir, "merged.jsonl"));
         Assert.Equal(2, again.ExitCode);
         Assert.Contains("exists", again.Stderr);
+    }
+
+    [Fact]
+    public void AMissingOrRunningTaskIsAnErrorUnlessPartialAndAnEmptyTaskLeavesAnEmptyFile()
+    {
+        // 3 images over 6 tasks: at least three tasks have none, and each of those leaves an empty file
+        string dir = TestPaths.NewTempDir("sharded-missing");
+        string list = Path.Combine(dir, "images.txt");
+        File.WriteAllLines(list, new[] { "000000.png", "000001.png", "000002.png" }.Select(n => Path.Combine(TestPaths.Testbed, "heldout", n)));
+        string[] common = ["scan", "--model", Path.Combine(TestPaths.Testbed, "model"), "--images", list, "--method", "pia", "--out", Path.Combine(dir, "r.jsonl")];
+        int empty = 0;
+        for (int task = 0; task < 6; task++)
+        {
+            var run = CliRunner.Run([.. common, "--shard", $"{task}/6"]);
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            string file = Path.Combine(dir, $"r.shard-{task:D3}-of-006.jsonl");
+            Assert.True(File.Exists(file), $"task {task} left no file");
+            if (new FileInfo(file).Length == 0) empty++;
+        }
+        Assert.True(empty >= 3);
+        string pattern = Path.Combine(dir, "r.shard-*.jsonl"), labels = Path.Combine(TestPaths.Testbed, "labels.jsonl");
+        var whole = CliRunner.Run("merge", pattern, "--out", Path.Combine(dir, "all.jsonl"));
+        Assert.True(whole.ExitCode == 0, whole.Stderr);
+        Assert.Contains("merged 6 files: 3 images, 3 records", whole.Stdout);
+        Assert.Contains("no records (a task with no images", whole.Stdout);
+
+        // task 4's file gone (a task preempted before it wrote anything): merge and eval refuse, naming it
+        string four = Path.Combine(dir, "r.shard-004-of-006.jsonl");
+        File.Move(four, four + ".aside");
+        var merge = CliRunner.Run("merge", pattern, "--out", Path.Combine(dir, "m.jsonl"));
+        Assert.Equal(2, merge.ExitCode);
+        Assert.Contains($"1 tasks' results files are missing: {four}", merge.Stderr);
+        Assert.False(File.Exists(Path.Combine(dir, "m.jsonl")));
+        var eval = CliRunner.Run("eval", "--results", pattern, "--labels", labels, "--out", Path.Combine(dir, "e"));
+        Assert.Equal(2, eval.ExitCode);
+        Assert.Contains("--partial", eval.Stderr);
+        var partial = CliRunner.Run("merge", pattern, "--out", Path.Combine(dir, "m.jsonl"), "--partial");
+        Assert.True(partial.ExitCode == 0, partial.Stderr);
+        Assert.Contains("warning: --partial: 1 tasks' results files are missing", partial.Stderr);
+        File.Move(four + ".aside", four);
+
+        // a task still writing (its lock held): merge refuses
+        using (ResultsLock.Acquire(Path.Combine(dir, "r.shard-000-of-006.jsonl")))
+        {
+            var running = CliRunner.Run("merge", pattern, "--out", Path.Combine(dir, "m2.jsonl"));
+            Assert.Equal(2, running.ExitCode);
+            Assert.Contains("is still being written by a scan", running.Stderr);
+        }
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using IIP.Cli.Commands.Merge;
 using IIP.Detection.Evaluation;
 using IIP.Detection.Scanning;
 
@@ -58,21 +59,27 @@ public static class EvalCommand
         command.Options.Add(MethodsOption);
         command.Options.Add(SetsOption);
         command.Options.Add(ByAugmentationOption);
+        command.Options.Add(ShardFiles.PartialOption);
         command.SetAction(parse => Execute(
             parse.GetValue(ResultsOption)!,
             parse.GetValue(LabelsOption)!,
             parse.GetValue(OutOption),
             parse.GetValue(MethodsOption),
             parse.GetValue(SetsOption),
-            parse.GetValue(ByAugmentationOption)));
+            parse.GetValue(ByAugmentationOption),
+            parse.GetValue(ShardFiles.PartialOption)));
         return command;
     }
 
-    private static int Execute(string resultsPath, string labelsPath, string? outDirectory, string? methods, string? sets, bool byAugmentation = false)
+    private static int Execute(string resultsPath, string labelsPath, string? outDirectory, string? methods, string? sets, bool byAugmentation = false,
+        bool partial = false)
     {
         try
         {
             var paths = ResultsMerge.Expand(resultsPath);
+            ShardFiles.Check(paths, partial);
+            foreach (string path in paths.Where(p => ResultsLock.IsHeld(p, out _)))
+                Console.Error.WriteLine($"note: {path} is still being written by a scan: this evaluates the records written so far");
             var results = paths.Count == 1 ? ResultsReader.Read(paths[0]) : Merged(paths);
             var labels = LabelSet.Load(labelsPath);
             var options = new EvaluationOptions

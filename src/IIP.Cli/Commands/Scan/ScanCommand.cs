@@ -107,7 +107,13 @@ public static class ScanCommand
             Console.Error.WriteLine($"shard {shard}: {items.Count} of the {listed} images -> {s.Out}");
             if (items.Count == 0)
             {
-                Console.WriteLine($"shard {shard}: no images fall to this task; nothing to do");
+                // an empty results file: merge tells this task's part (none) from a task that never ran
+                if (!File.Exists(s.Out))
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(s.Out))!);
+                    File.WriteAllText(s.Out, "");
+                }
+                Console.WriteLine($"shard {shard}: no images fall to this task; nothing to do ({s.Out} left empty)");
                 return CliErrors.Ok;
             }
         }
