@@ -20,7 +20,7 @@ public static class ResultsFileGuard
             throw new ArgumentException($"--out {full} is a folder; give a results file, e.g. {Path.Combine(full, "results.jsonl")}");
         if (string.Equals(Path.GetExtension(full), ".csv", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"--out {full} names a CSV file: results are JSONL (one record per line, e.g. results.jsonl); the CSV copy is written beside them (--csv chooses where)");
-        if (File.Exists(full) && FirstLine(full) is { } line && !IsRecord(line))
+        if (File.Exists(full) && FirstLine(full) is { } line && !IsRecord(line) && !IsInterruptedFirstRecord(full, line))
             throw new ArgumentException($"--out {full} exists and is not an iip results file (its first line is not a scan record); refusing to append to it: give another --out");
         string csv = Path.GetFullPath(csvPath);
         if (csv == full)
@@ -69,6 +69,10 @@ public static class ResultsFileGuard
         var text = System.Text.Encoding.UTF8.GetString(buffer, 0, n).TrimStart('\uFEFF');
         return text.Split('\n').Select(l => l.TrimEnd('\r')).FirstOrDefault(l => l.Trim().Length > 0);
     }
+
+    // a scan killed while it wrote its first record leaves the start of one and no newline: the writer trims it on opening
+    private static bool IsInterruptedFirstRecord(string path, string line) =>
+        line.StartsWith("{\"image\":", StringComparison.Ordinal) && new FileInfo(path).Length < 64 * 1024 && !File.ReadAllText(path).Contains('\n');
 
     private static bool IsRecord(string line)
     {

@@ -114,6 +114,23 @@ public class ScanSafetyTests
     }
 
     [Fact]
+    public void A_scan_killed_while_it_wrote_its_first_record_resumes()
+    {
+        string dir = TestPaths.NewTempDir("scan-first-record");
+        string images = Manifest(dir, "memorized/000000.png"), output = Path.Combine(dir, "results.jsonl");
+        File.WriteAllText(output, "{\"image\":\"memorized/000000.png\",\"pa");   // the first write cut short: no newline
+        var resumed = Scan(Model, images, output);
+        Assert.True(resumed.ExitCode == 0, resumed.Stderr);
+        Assert.Single(ResultsReader.Read(output).Records);
+        Assert.Equal(0, ResultsReader.Read(output).IgnoredTailBytes);
+        string notes = Path.Combine(dir, "notes.jsonl");
+        File.WriteAllText(notes, "{\"image\":\"a.png\", \"note\": \"mine\"}\n");   // a complete first line that is not a record is still refused
+        var refused = Scan(Model, images, notes);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("is not an iip results file", refused.Stderr);
+    }
+
+    [Fact]
     public void The_csv_copy_is_replaced_whole_or_not_at_all()
     {
         string dir = TestPaths.NewTempDir("scan-csv");
