@@ -59,7 +59,14 @@ public static class ScanSource
         if (Directory.Exists(source))
         {
             var tars = Directory.GetFiles(source, "*.tar").Order(StringComparer.Ordinal).ToList();   // a folder of WebDataset shards
-            return tars.Count > 0 ? Concatenated(tars.Select(WebDatasetShard.List)) : FolderWalk.Run(source);
+            if (tars.Count == 0) return FolderWalk.Run(source);
+            var listing = Concatenated(tars.Select(WebDatasetShard.List));
+            int loose = Directory.EnumerateFiles(source).Count(IsImageName);
+            return loose == 0 ? listing : listing with
+            {
+                Warnings = [.. listing.Warnings, $"{source} holds {tars.Count} WebDataset shards (.tar) and {loose} image files beside them: the shards' " +
+                                                 "samples are scanned, the image files are not (give them in a list or manifest to scan them)"],
+            };
         }
         if (source.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) && File.Exists(source))
             return WebDatasetShard.List(source);

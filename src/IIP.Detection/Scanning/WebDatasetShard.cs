@@ -57,6 +57,13 @@ public static class WebDatasetShard
             {
                 warnings.Add($"{full}: the archive is damaged after {members.Count} members ({e.Message}); the samples before it are scanned");
             }
+            // a shard cut short (a copy or download interrupted) ends inside its last member: that member is left out
+            foreach (var (name, place) in members.Where(m => m.Value.Offset + m.Value.Length > file.Length).ToList())
+            {
+                members.Remove(name);
+                byKey[Key(name)].Remove(name);
+                warnings.Add($"{full}#{name}: the archive ends inside this member ({Math.Max(0, file.Length - place.Offset)} of its {place.Length} bytes); left out");
+            }
         }
         Index[full] = members;
 
@@ -89,7 +96,14 @@ public static class WebDatasetShard
         using var stream = File.OpenRead(archive);
         stream.Position = place.Offset;
         var bytes = new byte[place.Length];
-        stream.ReadExactly(bytes);
+        try
+        {
+            stream.ReadExactly(bytes);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new IOException($"{archive}#{member}: the archive ends before the member's {place.Length} bytes (it was cut short since it was listed)");
+        }
         return bytes;
     }
 
@@ -127,19 +141,26 @@ public static class WebDatasetShard
     // the sample's caption: the .txt member, else the .json member's "caption" or "text"
     private static string? Caption(string archive, List<string> names, List<string> warnings)
     {
-        if (names.FirstOrDefault(n => n.EndsWith(".txt", StringComparison.OrdinalIgnoreCase)) is { } txt)
-            return System.Text.Encoding.UTF8.GetString(ReadMember($"{archive}#{txt}")).Trim();
-        if (names.FirstOrDefault(n => n.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) is not { } json) return null;
         try
         {
-            using var doc = JsonDocument.Parse(ReadMember($"{archive}#{json}"));
-            foreach (string field in new[] { "caption", "text" })
-                if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.String)
-                    return value.GetString();
+            if (names.FirstOrDefault(n => n.EndsWith(".txt", StringComparison.OrdinalIgnoreCase)) is { } txt)
+                return System.Text.Encoding.UTF8.GetString(ReadMember($"{archive}#{txt}")).Trim();
+            if (names.FirstOrDefault(n => n.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) is not { } json) return null;
+            try
+            {
+                using var doc = JsonDocument.Parse(ReadMember($"{archive}#{json}"));
+                foreach (string field in new[] { "caption", "text" })
+                    if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.String)
+                        return value.GetString();
+            }
+            catch (JsonException e)
+            {
+                warnings.Add($"{archive}#{json}: not JSON ({e.Message}); the sample has no caption");
+            }
         }
-        catch (JsonException e)
+        catch (IOException e)
         {
-            warnings.Add($"{archive}#{json}: not JSON ({e.Message}); the sample has no caption");
+            warnings.Add($"{e.Message}; the sample has no caption");
         }
         return null;
     }

@@ -37,6 +37,11 @@ public class WebDatasetShardTests
         Assert.Equal(6, byPattern.Count);
         Assert.Equal("shard-00001.tar#002", byPattern[^1]);
         Assert.Equal(byPattern, byFolder);
+        Assert.DoesNotContain(ScanSource.Walk(dir).Warnings, w => w.Contains("image files beside them"));
+        File.Copy(Path.Combine(TestPaths.Testbed, "heldout", "000001.png"), Path.Combine(dir, "loose.png"));   // an image beside the shards
+        var mixed = ScanSource.Walk(dir);
+        Assert.Equal(byPattern, mixed.Items.Select(i => i.Image));
+        Assert.Contains(mixed.Warnings, w => w.Contains("holds 2 WebDataset shards (.tar) and 1 image files beside them"));
         Assert.Equal(["a-07.tar", "a-08.tar", "a-09.tar", "a-10.tar"], ScanSource.BracePattern("a-{07..10}.tar"));
         var e = Assert.Throws<FileNotFoundException>(() => ScanSource.Walk(Path.Combine(dir, "shard-{00000..00002}.tar")));
         Assert.Contains("shard-00002.tar", e.Message);
@@ -57,6 +62,21 @@ public class WebDatasetShardTests
         Assert.Contains(listing.Items, i => i.Image == "shard-00000.tar#000");
         Assert.DoesNotContain(listing.Items, i => i.Image == "shard-00000.tar#002");
         Assert.Contains(listing.Warnings, w => w.Contains("the archive is damaged"));
+    }
+
+    [Fact]
+    public void AShardCutShortInsideItsLastImageLeavesThatMemberOutNamingIt()
+    {
+        string dir = TestPaths.NewTempDir("wds-cut");
+        var (tar, _) = WebDatasetFixture.WriteShard(dir);
+        byte[] bytes = File.ReadAllBytes(tar);
+        int cut = FindHeader(bytes, "002.png") + 512 + 100;   // 100 bytes into 002.png's data: 003.txt and the end blocks are gone too
+        File.WriteAllBytes(tar, bytes[..cut]);
+
+        var listing = ScanSource.Walk(tar);
+        Assert.Contains(listing.Items, i => i.Image == "shard-00000.tar#000");
+        Assert.DoesNotContain(listing.Items, i => i.Image == "shard-00000.tar#002");   // its caption is there, its image is not
+        Assert.Contains(listing.Warnings, w => w.Contains($"{tar}#002.png: the archive ends inside this member (100 of its"));
     }
 
     // the offset of the header block whose name field starts with the member name (after the PAX extended header)
