@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IIP.Detection.Files;
 
 namespace IIP.Detection.Scanning;
 
@@ -15,7 +16,8 @@ public sealed class ResultsLock : IDisposable
 
     private ResultsLock(FileStream stream) => _stream = stream;
 
-    public static string PathFor(string resultsPath) => Path.GetFullPath(resultsPath) + ".lock";
+    /// <summary>The lock file: beside the results file's real path, so every spelling of it through linked folders takes one lock.</summary>
+    public static string PathFor(string resultsPath) => RealPath.Of(resultsPath) + ".lock";
 
     /// <summary>Takes the lock of <paramref name="resultsPath"/>, or throws <see cref="IOException"/> saying who holds it.</summary>
     public static ResultsLock Acquire(string resultsPath)

@@ -66,6 +66,15 @@ public class ScanSafetyTests
             Assert.Contains($"pid {Environment.ProcessId}", second.Stderr);
         }
         Assert.Equal(0, Scan(Model, images, output).ExitCode);   // free again once the first is done
+
+        string linked = Path.Combine(TestPaths.NewTempDir("scan-lock-link"), "runs");
+        Directory.CreateSymbolicLink(linked, dir);                 // the same folder by another name (~/runs and /gpfs/u/runs)
+        using (ResultsLock.Acquire(Path.Combine(linked, "results.jsonl")))
+        {
+            var throughTheOtherName = Scan(Model, images, output);
+            Assert.Equal(2, throughTheOtherName.ExitCode);
+            Assert.Contains("is being written by another iip process", throughTheOtherName.Stderr);
+        }
     }
 
     [Fact]
