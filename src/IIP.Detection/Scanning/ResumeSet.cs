@@ -8,11 +8,13 @@ namespace IIP.Detection.Scanning;
 /// for records written before it was recorded), so the same file reached through different spellings is one image. A
 /// record with an <see cref="ScanRecord.Error"/> counts as done: errors are final (a corrupt image fails the same way
 /// every time, and its record says why); pass retryErrors: true to redo them. The model is not part of the key: a scan
-/// refuses a results file of another model before it starts (<see cref="ModelOf"/>).
+/// refuses a results file of another model before it starts (<see cref="ModelOf"/>). For a method conditioned on the
+/// caption the caption is part of what must be unchanged (<see cref="ScanRecord.CaptionSha256"/>): an edited caption is
+/// scored again, and so is an image whose record says it had no caption once a manifest gives it one.
 /// </summary>
 public sealed class ResumeSet
 {
-    private readonly Dictionary<(string Image, string Method, string Options), string> _done = [];
+    private readonly Dictionary<(string Image, string Method, string Options), (string Sha256, string? CaptionSha256)> _done = [];
 
     /// <summary>Number of distinct keys done.</summary>
     public int Count => _done.Count;
@@ -33,19 +35,22 @@ public sealed class ResumeSet
     /// <summary>
     /// Whether <paramref name="method"/> under <paramref name="optionsHash"/> is done for the image at <paramref name="path"/>
     /// (absolute) or, in records without a path, named <paramref name="image"/>; with <paramref name="sha256"/> given, only
-    /// when the recorded file had that hash (an unreadable file, recorded with an empty hash, matches an empty hash).
+    /// when the recorded file had that hash (an unreadable file, recorded with an empty hash, matches an empty hash); with
+    /// <paramref name="captionSha256"/> given (a caption-conditioned method: the caption's hash, or "" for an image without
+    /// one), only when the record was made with that caption.
     /// </summary>
-    public bool IsDone(string image, string method, string? optionsHash, string? path = null, string? sha256 = null)
+    public bool IsDone(string image, string method, string? optionsHash, string? path = null, string? sha256 = null, string? captionSha256 = null)
     {
         string options = optionsHash ?? "";
-        string? recorded = null;
+        (string Sha256, string? CaptionSha256) recorded = default;
         bool found = (path is not null && _done.TryGetValue((KeyOf(path), method, options), out recorded))
                      || _done.TryGetValue((image, method, options), out recorded);   // records from before paths were recorded
-        return found && (sha256 is null || recorded == sha256);
+        return found && (sha256 is null || recorded.Sha256 == sha256) && (captionSha256 is null || (recorded.CaptionSha256 ?? "") == captionSha256);
     }
 
     /// <summary>Marks a record's key done (call after writing it); a later record of the same key replaces an earlier one.</summary>
-    public void Add(ScanRecord record) => _done[(record.Path is { } p ? KeyOf(p) : record.Image, record.Method, record.Options ?? "")] = record.Sha256;
+    public void Add(ScanRecord record) =>
+        _done[(record.Path is { } p ? KeyOf(p) : record.Image, record.Method, record.Options ?? "")] = (record.Sha256, record.CaptionSha256);
 
     // absolute paths are keyed with a prefix no relative image name has
     private static string KeyOf(string path) => "\0" + path;

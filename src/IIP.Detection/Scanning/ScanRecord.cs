@@ -66,4 +66,17 @@ public sealed record ScanRecord
     /// <summary>Hash of the method's options (<see cref="Methods.OptionsKeys.Hash"/>); part of the resume key.</summary>
     [JsonPropertyName("options")]
     public string? Options { get; init; }
+
+    /// <summary>
+    /// For a method conditioned on the image's caption (<see cref="Methods.IDetectionMethod.NeedsCaption"/>): the SHA-256 of the
+    /// caption it was given (UTF-8; <see cref="CaptionSha256Of"/>), or null when the image had none (the record is then the
+    /// error saying so). Part of the resume key for those methods: a caption edited, or given later, is scored again. Not
+    /// written for other methods.
+    /// </summary>
+    [JsonPropertyName("caption_sha256")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? CaptionSha256 { get; init; }
+
+    public static string? CaptionSha256Of(string? caption) =>
+        caption is null ? null : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(caption)));
 }

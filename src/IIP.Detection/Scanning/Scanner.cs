@@ -46,6 +46,11 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
         var clock = Stopwatch.StartNew();
         int written = 0, skipped = 0, failed = 0, index = 0;
 
+        // Whether the results hold this method's record of the image as it is now: its bytes, and for a caption-conditioned
+        // method its caption ("" when it has none)
+        bool Done(ScanItem item, string sha, IDetectionMethod method, string name) =>
+            done.IsDone(item.Image, name, method.OptionsKey, item.FullPath, sha, method.NeedsCaption ? ScanRecord.CaptionSha256Of(item.Caption) ?? "" : null);
+
         // The images of batch `first` that still need a method (hashed and looked up here, on the scan's thread); the
         // others are reported as done.
         List<Entry> Pending(int first)
@@ -55,7 +60,7 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
             {
                 var item = items[i];
                 string sha = Hash(item.FullPath);
-                var pending = methods.Where(m => m.Methods.Any(name => !done.IsDone(item.Image, name, m.OptionsKey, item.FullPath, sha))).ToList();
+                var pending = methods.Where(m => m.Methods.Any(name => !Done(item, sha, m, name))).ToList();
                 if (pending.Count > 0)
                 {
                     entries.Add(new Entry(item, pending) { Sha256 = sha });
@@ -86,7 +91,7 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
                 {
                     var entry = entries[i];
                     if (results[i] is null && errors[i] is null) continue;   // not reached: the device failed before it
-                    foreach (var name in method.Methods.Where(name => !done.IsDone(entry.Item.Image, name, method.OptionsKey, entry.Item.FullPath, entry.Sha256)))
+                    foreach (var name in method.Methods.Where(name => !Done(entry.Item, entry.Sha256, method, name)))
                     {
                         var result = results[i]?.First(r => r.Method == name);
                         string? error = errors[i] ?? (result is { Score: var score } && !double.IsFinite(score) ? NonFiniteError(name, score, result.Components) : null);
@@ -105,6 +110,7 @@ public sealed class Scanner(IReadOnlyList<IDetectionMethod> methods, Func<string
                             Error = error,
                             Seed = seed,
                             Options = method.OptionsKey,
+                            CaptionSha256 = method.NeedsCaption ? ScanRecord.CaptionSha256Of(entry.Item.Caption) : null,
                         };
                         writer.Append(record);
                         done.Add(record);

@@ -140,6 +140,35 @@ public class ScanSafetyTests
     }
 
     [Fact]
+    public void A_caption_edited_or_given_later_is_scored_again_by_a_caption_conditioned_method()
+    {
+        string dir = TestPaths.NewTempDir("scan-caption");
+        string image = Path.Combine(TestPaths.Testbed, "memorized", "000000.png"), output = Path.Combine(dir, "results.jsonl");
+        string Captioned(string caption)
+        {
+            string path = Path.Combine(dir, "captioned.jsonl");
+            File.WriteAllText(path, JsonSerializer.Serialize(new { image, caption }) + "\n");
+            return path;
+        }
+        string[] scan = ["scan", "--model", Model, "--out", output, "--method", "pia-sd,denoising-loss", "--loss-timesteps", "100"];
+        string list = Path.Combine(dir, "list.txt");
+        File.WriteAllText(list, image + "\n");
+        var bare = CliRunner.Run([.. scan, "--images", list]);                        // no caption: pia-sd records why
+        Assert.True(bare.ExitCode == 0, bare.Stderr);
+        Assert.Contains("needs the image's caption", File.ReadAllText(output));
+        var given = CliRunner.Run([.. scan, "--images", Captioned("a red ring")]);     // the caption given: pia-sd only, scored now
+        Assert.Contains("1 records written, 0 images already done", given.Stdout);
+        var same = CliRunner.Run([.. scan, "--images", Captioned("a red ring")]);
+        Assert.Contains("0 records written, 1 images already done", same.Stdout);
+        var edited = CliRunner.Run([.. scan, "--images", Captioned("a blue square")]);  // edited: scored again under it
+        Assert.Contains("1 records written, 0 images already done", edited.Stdout);
+        var records = ResultsReader.Read(output).Records.Where(r => r.Method == "pia-sd").ToList();
+        Assert.Equal([null, ScanRecord.CaptionSha256Of("a red ring"), ScanRecord.CaptionSha256Of("a blue square")], records.Select(r => r.CaptionSha256));
+        Assert.NotEqual(records[1].Score, records[2].Score);
+        Assert.All(ResultsReader.Read(output).Records.Where(r => r.Method == "denoising-loss"), r => Assert.Null(r.CaptionSha256));
+    }
+
+    [Fact]
     public void The_csv_copy_is_replaced_whole_or_not_at_all()
     {
         string dir = TestPaths.NewTempDir("scan-csv");
