@@ -164,6 +164,20 @@ public class ScanCommandTests
     }
 
     [Fact]
+    public void A_scan_in_which_every_image_failed_exits_1_keeping_its_records()
+    {
+        string dir = TestPaths.NewTempDir("scan-all-bad");
+        string bad = Path.Combine(dir, "broken.png");
+        File.WriteAllBytes(bad, [1, 2, 3, 4, 5]);
+        string output = Path.Combine(dir, "results.jsonl");
+        var result = Scan(Manifest(dir, bad, Path.Combine(dir, "missing.png")), output);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("error: every one of the 2 records is an error", result.Stderr);
+        Assert.Contains("broken.png", result.Stderr);
+        Assert.Equal(2, ResultsReader.Read(output).Records.Count);
+    }
+
+    [Fact]
     public void Retry_errors_scores_again_the_images_whose_records_carry_an_error()
     {
         string dir = TestPaths.NewTempDir("scan-retry");

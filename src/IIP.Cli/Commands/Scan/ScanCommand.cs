@@ -171,6 +171,13 @@ public static class ScanCommand
                           $"{summary.Failed} failed{(unsupported > 0 ? $" ({unsupported} files in formats the decoder cannot read)" : "")}, in {ConsoleProgress.Format(summary.Elapsed)}");
         Console.WriteLine($"results: {s.Out} ({all.Count} records), {csvPath}");
         foreach (string line in callStats?.Lines() ?? []) Console.WriteLine(line);
+        if (summary.Written > 0 && summary.Failed == summary.Written && summary.Skipped == 0)
+        {
+            // the records say why, and stay; but a scan in which no image of the input was scored is not a success
+            Console.Error.WriteLine($"error: every one of the {summary.Written} records is an error, e.g. " +
+                                    $"{all.First(r => r.Error is not null).Error}; nothing was scored");
+            return CliErrors.Failed;
+        }
         return CliErrors.Ok;
     }
 
