@@ -52,6 +52,7 @@ public sealed class EvalCommandTests
         Assert.Contains("AUC: area under the ROC curve, ties in scores handled as sklearn's `roc_auc_score` does.", run.Stdout);
         Assert.Contains("TPR@1%FPR: the largest true-positive rate over all thresholds whose false-positive rate is <= 1%.", run.Stdout);
         Assert.Contains("Accuracy: max over thresholds of (TPR + TNR) / 2.", run.Stdout);
+        Assert.Contains("iip: with 3 negatives no threshold has 0 < FPR <= 1%, so TPR@1%FPR is the TPR at FPR = 0", run.Stdout);
 
         string outDir = Path.Combine(dir, "scan-eval");
         foreach (string file in new[] { "roc.png", "hist-iip.png", "hist-mtcnp.png", "metrics.csv", "report.md" })
