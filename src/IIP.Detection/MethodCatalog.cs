@@ -13,7 +13,7 @@ public static class MethodCatalog
     public static IReadOnlyList<MethodDescription> All { get; } =
     [
         new(IipMethod.Combined, "IIP (Jiang, Lin et al., ICLR 2025): MTCNP and similarity discrepancy of a perturbed regeneration from the inverted latent", false),
-        new(IipMethod.MtcnpOnly, "IIP ablation: MTCNP alone (mean TCNP over the first regeneration steps)", false),
+        new(IipMethod.MtcnpOnly, "IIP ablation: MTCNP alone (mean TCNP over the t_P regeneration steps --mtcnp-window selects)", false),
         new(IipMethod.SimilarityOnly, "IIP ablation: signed similarity discrepancy alone", false),
         new(OriPromptMethod.Name, "reference with the training caption: Wen et al. (ICLR 2024) TCNP averaged over the steps of generations from the caption", true),
         new(DenoisingLossMethod.Name, "membership baseline (Matsumoto et al. 2023): minus the unconditional denoising loss at fixed timesteps", false),

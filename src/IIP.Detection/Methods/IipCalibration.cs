@@ -46,12 +46,13 @@ public static class IipCalibration
 
     /// <summary>
     /// Everything the calibration depends on, hashed: the perturbation embedding's options, every option that changes
-    /// MTCNP or the discrepancy (t_I, t_P, guidance, similarity), the number of images and the seed. Not the scales,
-    /// weights or sign, which it does not use.
+    /// MTCNP or the discrepancy (t_I, t_P, guidance, similarity; for an ONNX embedding its file's path, size and time and its
+    /// normalization, as the score key has them), the number of images and the seed. Not the scales, weights or sign,
+    /// which it does not use.
     /// </summary>
     public static string Key(IipOptions o)
     {
-        var s = FormattableString.Invariant($"{o.PerturbationKey()};tI={o.InversionSteps};tP={o.MtcnpSteps}{o.WindowKey()};g={o.Guidance:R};sim={o.Similarity};emb={o.EmbeddingModelPath};n={o.CalibrationImages};seed={o.Seed}");
+        var s = FormattableString.Invariant($"{o.PerturbationKey()};tI={o.InversionSteps};tP={o.MtcnpSteps}{o.WindowKey()};g={o.Guidance:R};sim={o.Similarity};emb={o.EmbeddingModelPath}{o.EmbeddingModelKey()};n={o.CalibrationImages};seed={o.Seed}");
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(s)))[..16];
     }
 

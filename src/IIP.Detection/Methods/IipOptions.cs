@@ -149,6 +149,8 @@ public sealed record IipOptions
     {
         if (GridSteps < 1 || GridSteps > 1000) throw new ArgumentException($"grid steps must be in 1..1000, got {GridSteps}");
         if (InversionSteps < 1 || InversionSteps > GridSteps) throw new ArgumentException($"inversion steps (t_I) must be in 1..{GridSteps}, got {InversionSteps}");
+        if (MtcnpWindow == MtcnpWindow.Late && InversionSteps == 1)
+            throw new ArgumentException("the late MTCNP window leaves out the last regeneration step, so it needs t_I >= 2; with t_I = 1 use --mtcnp-window first");
         if (MtcnpSteps < 1 || MtcnpSteps > MaxMtcnpSteps(InversionSteps))
             throw new ArgumentException(MtcnpWindow == MtcnpWindow.Late
                 ? $"MTCNP steps (t_P) must be in 1..{InversionSteps - 1} (the late window takes the steps before the last of the t_I = {InversionSteps} regeneration steps), got {MtcnpSteps}"
@@ -230,7 +232,7 @@ public sealed record IipOptions
     /// Path, size and time rather than the file's SHA-256: embedding models run to hundreds of MB and the key is
     /// computed per scan; a copied or touched file only costs a rescore.
     /// </summary>
-    private string EmbeddingModelKey()
+    public string EmbeddingModelKey()
     {
         if (Similarity != SimilarityKind.OnnxEmbedding || EmbeddingModelPath is null) return "";
         var file = new FileInfo(Path.GetFullPath(EmbeddingModelPath));

@@ -38,7 +38,7 @@ public static class PerturbationEmbedding
                 loss += l / noise.Count;
                 for (int i = 0; i < grad.Length; i++) grad[i] += g.Data[i] / noise.Count;
             }
-            Array.Clear(grad, 0, width);   // token 0 (BOS) keeps its embedding
+            Array.Clear(grad, 0, width);   // token 0 (BOS) is not optimized (AdamW's weight decay still scales it, as PyTorch's does)
             losses[it] = loss;
             optimizer.Step(c.Data, grad);
             log?.Report($"perturbation embedding: step {it + 1}/{iterations}, TCNP {loss:F5}");

@@ -64,11 +64,17 @@ public class ScanCommandTests
     {
         string dir = TestPaths.NewTempDir("scan-scales");
         string images = Manifest(dir, Image("memorized/000001.png"));
-        var given = Scan(images, Path.Combine(dir, "given.jsonl"), "--scale-e", "2");
+        var one = Scan(images, Path.Combine(dir, "one.jsonl"), "--scale-e", "2");   // the other would be left unscaled
+        Assert.Equal(2, one.ExitCode);
+        Assert.Contains("--scale-e without --scale-d: give both", one.Stderr);
+        var twoSources = Scan(images, Path.Combine(dir, "two.jsonl"), "--scale-e", "2", "--scale-d", "3", "--reference", images);
+        Assert.Equal(2, twoSources.ExitCode);
+        Assert.Contains("--scale-e/--scale-d and --reference both set the scales", twoSources.Stderr);
+        var given = Scan(images, Path.Combine(dir, "given.jsonl"), "--scale-e", "2", "--scale-d", "3");
         Assert.True(given.ExitCode == 0, given.Stdout + given.Stderr);
         var iip = ResultsReader.Read(Path.Combine(dir, "given.jsonl")).Records.Single();
         Assert.Equal(2.0, iip.Components["scale_e"]);
-        Assert.Equal(1.0, iip.Components["scale_d"]);   // the one not given stays 1
+        Assert.Equal(3.0, iip.Components["scale_d"]);
         Assert.Equal(0.0, iip.Components["center_e"]);
         Assert.Empty(Directory.GetFiles(Path.Combine(dir, ".iip-cache"), "calibration-*"));
 

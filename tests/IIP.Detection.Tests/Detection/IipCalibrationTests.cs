@@ -91,5 +91,14 @@ public class IipCalibrationTests(TestbedModelFixture testbed)
         Assert.NotEqual(IipCalibration.Key(Fast), IipCalibration.Key(Fast with { InversionSteps = 2, MtcnpSteps = 1 }));
         Assert.NotEqual(IipCalibration.Key(Fast), IipCalibration.Key(Fast with { CalibrationImages = 4 }));
         Assert.Equal(IipCalibration.Key(Fast), IipCalibration.Key(Fast with { LambdaD = 3, ScaleE = 7, ScaleStatistic = ScaleStatistic.Median }));
+
+        // an ONNX embedding: its normalization and its file's contents (size, time) are part of the key, as of the score key
+        string onnx = Path.Combine(cache, "embedder.onnx");
+        File.WriteAllBytes(onnx, [1, 2, 3]);
+        var embedding = Fast with { Similarity = SimilarityKind.OnnxEmbedding, EmbeddingModelPath = onnx };
+        string before = IipCalibration.Key(embedding);
+        Assert.NotEqual(before, IipCalibration.Key(embedding with { EmbeddingMean = [0.48145466f, 0.4578275f, 0.40821073f] }));
+        File.WriteAllBytes(onnx, [1, 2, 3, 4]);   // replaced by another model
+        Assert.NotEqual(before, IipCalibration.Key(embedding));
     }
 }

@@ -27,6 +27,9 @@ public sealed class IipOptionsTests
         var e = Assert.Throws<ArgumentException>(() => new IipOptions { InversionSteps = 4, MtcnpSteps = 4 }.Validate());
         Assert.Contains("must be in 1..3 (the late window", e.Message);
         new IipOptions { InversionSteps = 4, MtcnpSteps = 4, MtcnpWindow = MtcnpWindow.First }.Validate();
+        var one = Assert.Throws<ArgumentException>(() => new IipOptions { InversionSteps = 1, MtcnpSteps = 1 }.Validate());
+        Assert.Contains("needs t_I >= 2; with t_I = 1 use --mtcnp-window first", one.Message);   // not "must be in 1..0"
+        new IipOptions { InversionSteps = 1, MtcnpSteps = 1, MtcnpWindow = MtcnpWindow.First }.Validate();
     }
 
     [Fact]

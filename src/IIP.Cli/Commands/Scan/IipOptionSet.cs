@@ -37,8 +37,8 @@ public sealed class IipOptionSet
     public Option<int> NoiseLatents { get; } = new("--perturbation-noise") { Description = "noise latents the TCNP objective averages over " + Preset(o => o.PerturbationNoiseLatents) };
     public Option<double> LambdaE { get; } = new("--lambda-e") { Description = "weight of MTCNP in the score " + Preset(o => o.LambdaE) };
     public Option<double> LambdaD { get; } = new("--lambda-d") { Description = "weight of the discrepancy 1 - similarity in the score " + Preset(o => o.LambdaD) };
-    public Option<double?> ScaleE { get; } = new("--scale-e") { Description = "divide MTCNP by this, centre 0 (default: from --reference images, else from the self-calibration; see --scale-statistic)" };
-    public Option<double?> ScaleD { get; } = new("--scale-d") { Description = "divide the discrepancy by this, centre 0 (default: from --reference images, else from the self-calibration; see --scale-statistic)" };
+    public Option<double?> ScaleE { get; } = new("--scale-e") { Description = "divide MTCNP by this, centre 0, instead of the calibration (give --scale-d with it; not with --reference) (default: from --reference images, else from the self-calibration; see --scale-statistic)" };
+    public Option<double?> ScaleD { get; } = new("--scale-d") { Description = "divide the discrepancy by this, centre 0, instead of the calibration (give --scale-e with it; not with --reference) (default: from --reference images, else from the self-calibration; see --scale-statistic)" };
     public Option<ScaleStatistic> ScaleStatistic { get; } = new("--scale-statistic") { Description = "how the calibration or --reference images set each component's centre and scale: robust-z: (x - median) / (1.4826 MAD), so both components count in units of their spread among non-memorized images; median: x / median, IIP.md's reading of the paper " + Preset(o => o.ScaleStatistic), CustomParser = r => ParseEnum<ScaleStatistic>(r.Tokens[0].Value) };
     public Option<DiscrepancyTransform> DiscrepancyTransform { get; } = new("--discrepancy-transform") { Description = "what the discrepancy d = 1 - similarity enters the score as: log: ln d (its long upper tail among non-memorized images no longer decides the score); linear: d (IIP.md) " + Preset(o => o.DiscrepancyTransform), CustomParser = r => ParseEnum<DiscrepancyTransform>(r.Tokens[0].Value) };
     public Option<int> CalibrationImages { get; } = new("--calibration-images") { Description = "without --reference or --scale-e/--scale-d, the centres and scales come from this many images the model generates from the perturbation embedding, scored like the scan's (cached with it); 0: no calibration, centres 0 and scales 1 " + Preset(o => o.CalibrationImages) };
@@ -52,8 +52,20 @@ public sealed class IipOptionSet
         foreach (var option in All) command.Options.Add(option);
     }
 
-    /// <summary>Whether --scale-e or --scale-d was given: then neither a reference set nor the calibration sets the scales.</summary>
-    public bool ScalesGiven(ParseResult parse) => parse.GetValue(ScaleE) is not null || parse.GetValue(ScaleD) is not null;
+    /// <summary>
+    /// Whether --scale-e and --scale-d were given: then neither a reference set nor the calibration sets the scales. One
+    /// without the other (the other would stay 1, uncalibrated) and either with --reference (two sources for one number)
+    /// are refused.
+    /// </summary>
+    public bool ScalesGiven(ParseResult parse)
+    {
+        bool e = parse.GetValue(ScaleE) is not null, d = parse.GetValue(ScaleD) is not null;
+        if (e != d)
+            throw new ArgumentException($"{(e ? "--scale-e" : "--scale-d")} without {(e ? "--scale-d" : "--scale-e")}: give both (the other component would be left unscaled), or neither to calibrate both");
+        if (e && parse.GetValue(Reference) is not null)
+            throw new ArgumentException("--scale-e/--scale-d and --reference both set the scales: give one of them");
+        return e;
+    }
 
     /// <summary>
     /// The options from the command line: the --preset's, each overridden by the options given explicitly; scales left

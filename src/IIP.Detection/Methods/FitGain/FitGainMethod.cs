@@ -97,7 +97,7 @@ public sealed class FitGainMethod : IDetectionMethod
                 return new MethodResult(Name, Math.Log(unconditional) - Math.Log(loss),
                     new Dictionary<string, double> { ["loss_uncond"] = unconditional, ["loss_fit"] = loss });
             }
-            Array.Clear(gradient, 0, width);   // token 0 (BOS) keeps its embedding, as in the perturbation embedding
+            Array.Clear(gradient, 0, width);   // token 0 (BOS) keeps its embedding (no weight decay here)
             adam.Step(c.Data, gradient);
         }
         throw new InvalidOperationException("unreachable");
