@@ -43,11 +43,7 @@ public sealed class ReproduceCommandTests
     public void TheImagesSettingScansAndReportsALabelledImageSet()
     {
         string outDir = TestPaths.NewTempDir("reproduce-images");
-        string manifest = Path.Combine(outDir, "labelled.jsonl");
-        var lines = File.ReadAllLines(Path.Combine(TestPaths.TestbedV2, "labels.jsonl"));
-        var chosen = lines.Where(l => l.Contains("\"set\": \"memorized\"")).Take(3).Concat(lines.Where(l => l.Contains("\"set\": \"heldout\"")).Take(6))
-            .Select(l => l.Replace("\"image\": \"", $"\"image\": \"{TestPaths.TestbedV2.Replace("\\", "/")}/"));
-        File.WriteAllLines(manifest, chosen);
+        string manifest = LabelledSubset(outDir, heldOutCaptions: true);
         var result = CliRunner.Run("reproduce", "images", "--model", Path.Combine(TestPaths.TestbedV2, "model"), "--images", manifest,
             "--setting-name", "training images", "--methods", "denoising-loss", "--out", Path.Combine(outDir, "run"));
         Assert.True(result.ExitCode == 0, result.Stderr);
@@ -62,12 +58,7 @@ public sealed class ReproduceCommandTests
     {
         // captions for the memorized images only: pia-sd (conditioned on the caption) scores no held-out image
         string outDir = TestPaths.NewTempDir("reproduce-one-class");
-        string manifest = Path.Combine(outDir, "labelled.jsonl");
-        var lines = File.ReadAllLines(Path.Combine(TestPaths.TestbedV2, "labels.jsonl"));
-        var chosen = lines.Where(l => l.Contains("\"set\": \"memorized\"")).Take(3)
-            .Concat(lines.Where(l => l.Contains("\"set\": \"heldout\"")).Take(6).Select(l => Regex.Replace(l, "\"caption\": \"[^\"]*\", ", "")))
-            .Select(l => l.Replace("\"image\": \"", $"\"image\": \"{TestPaths.TestbedV2.Replace("\\", "/")}/"));
-        File.WriteAllLines(manifest, chosen);
+        string manifest = LabelledSubset(outDir, heldOutCaptions: false);
         var result = CliRunner.Run("reproduce", "images", "--model", Path.Combine(TestPaths.TestbedV2, "model"), "--images", manifest,
             "--setting-name", "training images", "--methods", "denoising-loss,pia-sd", "--out", Path.Combine(outDir, "run"));
         Assert.True(result.ExitCode == 0, result.Stderr);
@@ -75,5 +66,19 @@ public sealed class ReproduceCommandTests
         Assert.Matches(@"\| denoising-loss \| [01]\.\d{3} / [01]\.\d{2} \|", report);
         Assert.Contains("| pia-sd | n/a |", report);
         Assert.Contains("pia-sd in training images: not evaluated: method 'pia-sd': 3 memorized and 0 non-memorized", report);
+    }
+
+    // 3 memorized and 6 held-out testbed-v2 images as a labelled manifest with absolute paths, the held-out ones with or
+    // without their captions
+    private static string LabelledSubset(string dir, bool heldOutCaptions)
+    {
+        var lines = File.ReadAllLines(Path.Combine(TestPaths.TestbedV2, "labels.jsonl"));
+        var heldOut = lines.Where(l => l.Contains("\"set\": \"heldout\"")).Take(6);
+        var chosen = lines.Where(l => l.Contains("\"set\": \"memorized\"")).Take(3)
+            .Concat(heldOutCaptions ? heldOut : heldOut.Select(l => Regex.Replace(l, "\"caption\": \"[^\"]*\", ", "")))
+            .Select(l => l.Replace("\"image\": \"", $"\"image\": \"{TestPaths.TestbedV2.Replace("\\", "/")}/"));
+        string manifest = Path.Combine(dir, "labelled.jsonl");
+        File.WriteAllLines(manifest, chosen);
+        return manifest;
     }
 }
