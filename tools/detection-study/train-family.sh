@@ -27,6 +27,8 @@ declare -A recipe=(
   [c12]="0 --seed 52 --scene-salt 3100 --n-mem 8 --mem-frac 0.25 --vae-steps 1500 --unet-steps 2000"
   [c13]="0 --seed 53 --scene-salt 3200 --n-mem 12 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
   [c14]="0 --seed 54 --scene-salt 3300 --n-mem 40 --mem-frac 0.4 --vae-steps 1500 --unet-steps 2500"
+  [c15]="0 --seed 55 --scene-salt 3400 --n-mem 16 --mem-frac 0.35 --vae-steps 1500 --unet-steps 2500"
+  [c16]="0 --seed 56 --scene-salt 3500 --n-mem 24 --mem-frac 0.3 --vae-steps 1500 --unet-steps 2500"
 )
 names=("$@"); [ ${#names[@]} -gt 0 ] || names=(d1 d2 d3 d4 c1 c2 c3 c4 c5 c6 c7 c8)
 export PYTHONPATH=${PYTHONPATH:-/tmp/testbed-env}:$tools THREADS=${THREADS:-1} OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=0
