@@ -31,16 +31,7 @@ public sealed class ResultsLock : IDisposable
         }
         catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException and not PathTooLongException)
         {
-            string holder;
-            try
-            {
-                holder = File.ReadAllText(lockPath + ".owner").Trim();
-            }
-            catch (Exception read) when (read is IOException or UnauthorizedAccessException)
-            {
-                holder = "";
-            }
-            throw new IOException($"{Path.GetFullPath(resultsPath)} is being written by another iip process ({(holder.Length > 0 ? holder : "lock " + lockPath)}); " +
+            throw new IOException($"{Path.GetFullPath(resultsPath)} is being written by another iip process ({Holder(lockPath) ?? "lock " + lockPath}); " +
                                   "wait for it to finish, or write to another --out", e);
         }
         try
@@ -73,14 +64,21 @@ public sealed class ResultsLock : IDisposable
         }
         catch (IOException)
         {
-            try
-            {
-                holder = File.ReadAllText(lockPath + ".owner").Trim();
-            }
-            catch (Exception read) when (read is IOException or UnauthorizedAccessException)
-            {
-            }
+            holder = Holder(lockPath);
             return true;
+        }
+    }
+
+    // the holder's note beside the lock ("pid N on HOST, since ..."), or null when it cannot be read
+    private static string? Holder(string lockPath)
+    {
+        try
+        {
+            return File.ReadAllText(lockPath + ".owner").Trim() is { Length: > 0 } note ? note : null;
+        }
+        catch (Exception read) when (read is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 
