@@ -122,17 +122,21 @@ public static class FuzzTargets
         return count;
     }
 
-    /// <summary>Writes the input to a file of this process's scratch folder (reused by every run); returns its path.</summary>
+    /// <summary>
+    /// Writes the input to a file of this thread's scratch folder (reused by every run on the thread); returns its path.
+    /// One folder per thread, not per process: the tests run targets on several threads at once, and two runs writing the
+    /// same input.iipw read each other's bytes (CI saw "truncated packed weights" for an invalid-UTF-8 header that way).
+    /// </summary>
     private static string Scratch(string name, byte[] input)
     {
-        string path = Path.Combine(ScratchFolder.Value, name);
+        string path = Path.Combine(ScratchFolder.Value!, name);
         File.WriteAllBytes(path, input);
         return path;
     }
 
-    private static readonly Lazy<string> ScratchFolder = new(() =>
+    private static readonly ThreadLocal<string> ScratchFolder = new(() =>
     {
-        string folder = Path.Combine(Path.GetTempPath(), $"iip-fuzz-{Environment.ProcessId}");
+        string folder = Path.Combine(Path.GetTempPath(), $"iip-fuzz-{Environment.ProcessId}", $"thread-{Environment.CurrentManagedThreadId}");
         Directory.CreateDirectory(folder);
         return folder;
     });
