@@ -47,7 +47,5 @@ public sealed unsafe class CudaDeviceMemory : IDisposable
         return result;
     }
 
-    public bool IsDisposed => _handle.IsClosed;
-
     public void Dispose() => _handle.Dispose();
 }

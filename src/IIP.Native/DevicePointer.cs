@@ -5,8 +5,6 @@ public readonly record struct DevicePointer(ulong Address)
 {
     public static DevicePointer Null => default;
 
-    public bool IsNull => Address == 0;
-
     public static DevicePointer operator +(DevicePointer pointer, long bytes) => new(pointer.Address + (ulong)bytes);
 
     public override string ToString() => $"0x{Address:x}";

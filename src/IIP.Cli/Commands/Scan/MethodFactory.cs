@@ -53,16 +53,12 @@ public static class MethodFactory
         return (session, iip, null);
     }
 
-    /// <summary>
-    /// The methods called <paramref name="names"/>. IIP's scales as <see cref="OpenIip"/> sets them: reference medians,
-    /// given scales, self-calibration or 1.
-    /// </summary>
     /// <summary>"MTCNP (x - c) / s, ln discrepancy (x - c) / s" with the options' values, for messages and reports.</summary>
     public static string ScalesText(IipOptions o) =>
         FormattableString.Invariant($"MTCNP (x - {o.CenterE:G5}) / {o.ScaleE:G5}, {(o.DiscrepancyTransform == DiscrepancyTransform.Log ? "ln discrepancy" : "discrepancy")} (x - {o.CenterD:G5}) / {o.ScaleD:G5}");
 
     // the images iip-fit scales the fit gain on: the --reference images, else the calibration images IIP generated
-    private static IReadOnlyList<string> NonMemorizedImages(StableDiffusion model, string fingerprint, IipOptions options, string cacheDirectory, string? reference)
+    private static IReadOnlyList<string> NonMemorizedImages(string fingerprint, IipOptions options, string cacheDirectory, string? reference)
     {
         if (reference is not null)
             return ScanSource.Read(reference).Where(i => i.Unsupported is null).Select(i => i.FullPath).ToList();
@@ -73,6 +69,10 @@ public static class MethodFactory
         return Directory.GetFiles(folder, "*.png").Order(StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>
+    /// The methods called <paramref name="names"/>. IIP's scales as <see cref="OpenIip"/> sets them: reference medians,
+    /// given scales, self-calibration or 1.
+    /// </summary>
     public static IReadOnlyList<IDetectionMethod> Create(IReadOnlyList<string> names, StableDiffusion model, string fingerprint, IipOptions iip,
         BaselineSettings baselines, string cacheDirectory, string? reference, Func<string, Tensor> loadImage, ConsoleProgress progress,
         bool scalesGiven = false)
@@ -87,7 +87,7 @@ public static class MethodFactory
             if (names.Contains(IipFitMethod.Name))
             {
                 var fit = new FitGainMethod(model, baselines.FitGain, empty);
-                var scale = FitGainCalibration.Compute(fit, NonMemorizedImages(model, fingerprint, options, cacheDirectory, reference), loadImage,
+                var scale = FitGainCalibration.Compute(fit, NonMemorizedImages(fingerprint, options, cacheDirectory, reference), loadImage,
                     fingerprint, cacheDirectory, progress);
                 methods.Add(new IipFitMethod(session.CreateDetector(options), fit, scale, sharedNames));
             }

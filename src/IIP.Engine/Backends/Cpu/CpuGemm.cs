@@ -21,11 +21,6 @@ public static unsafe class CpuGemm
         float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
         => Multiply(GemmKernelSet.Best, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel: true);
 
-    /// <summary>The same on the calling thread only, for callers that already spread work over the cores.</summary>
-    public static void MultiplySequential(bool transA, bool transB, int m, int n, int k,
-        float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
-        => Multiply(GemmKernelSet.Best, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel: false);
-
     internal static void Multiply(GemmKernelSet kernels, bool transA, bool transB, int m, int n, int k,
         float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool parallel)
     {
