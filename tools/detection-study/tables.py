@@ -4,13 +4,19 @@ Usage: tables.py ablation RUNS NAME...            one row per ablation series, A
        tables.py methods RUNS NAME...             one row per (testbed, method): AUC, 95% CI, TPR@1%FPR (from scan-NAME/results-eval)
        tables.py matrix RUNS NAME...              the same as a matrix: a row per method, a column per testbed, "AUC [CI] TPR" per cell
        tables.py windows RUNS NAME=TESTBED...     MTCNP alone for several (t_I, window) choices, from the ablation's component records
+       tables.py perimage RUNS NAME=TESTBED...    the duplicates the model memorized at the image level (RUNS/perimage/NAME.csv from
+                                                  per-image-memorization.py) against the rest, scored by RUNS/scan-NAME/results.jsonl
 RUNS/ablate-NAME/metrics.csv and RUNS/scan-NAME/results-eval/metrics.csv as `iip ablate` and `iip eval` write them."""
-import csv, json, sys
+import csv, json, os, sys
 
 kind, runs, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 
 def read(path):
     return list(csv.DictReader(open(path)))
+
+# AUC as sklearn's roc_auc_score; TPR@1%FPR as iip eval: the positives above the 2nd-highest of 100 negatives
+def auc(p, n): return sum((a > b) + 0.5 * (a == b) for a in p for b in n) / (len(p) * len(n))
+def tpr(p, n): thr = sorted(n)[-2] if len(n) >= 100 else max(n); return sum(a > thr for a in p) / len(p)
 
 if kind == "ablation":
     tables = {n: {r["method"]: r for r in read(f"{runs}/ablate-{n}/metrics.csv")} for n in names}
@@ -59,9 +65,6 @@ elif kind in ("methods", "matrix"):
                 cells.append("-" if r is None else f"{float(r['auc']):.3f} [{float(r['auc_ci_low']):.2f}, {float(r['auc_ci_high']):.2f}] {float(r['tpr_at_fpr']):.2f}")
             print(f"| {m} | " + " | ".join(cells) + " |")
 elif kind == "windows":
-    # AUC as sklearn's roc_auc_score; TPR@1%FPR as iip eval: the positives above the 2nd-highest of 100 negatives
-    def auc(p, n): return sum((a > b) + 0.5 * (a == b) for a in p for b in n) / (len(p) * len(n))
-    def tpr(p, n): thr = sorted(n)[-2] if len(n) >= 100 else max(n); return sum(a > thr for a in p) / len(p)
     choices = [(20, "first", 10), (20, "late", 3), (20, "late", 4), (20, "late", 5), (20, "late", 10), (15, "late", 4), (10, "first", 10),
                (10, "late", 4), (5, "first", 5)]
     data = {}
@@ -88,5 +91,43 @@ elif kind == "windows":
             cells.append(f"{a:.3f} / {b:.2f}")
         print(f"| {tI} | {window} {steps} | t = {ts[0]} to {ts[-1]} | " + " | ".join(cells) +
               f" | {sum(aucs) / len(aucs):.3f} | {min(aucs):.3f} | {min(tprs):.2f} |")
+elif kind == "perimage":
+    # A duplicate counts as memorized at the image level when the model regenerates it from its caption closer than it
+    # regenerates any held-out image from that image's own caption (generation error below the held-out minimum).
+    methods = ["iip", "iip-fit", "denoising-loss", "ori-prompt"]
+    def ranks(xs):
+        order = sorted(range(len(xs)), key=lambda i: xs[i]); r = [0.0] * len(xs)
+        for k, i in enumerate(order): r[i] = k
+        return r
+    def spearman(xs, ys):  # rank correlation (no ties in these continuous values)
+        rx, ry = ranks(xs), ranks(ys); mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+        cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+        return cov / (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
+    print("| testbed | duplicates | memorized at the image level | " +
+          " | ".join(f"{m}: those; the rest" for m in methods) + " | rank correlation of iip's score with the generation error |")
+    print("| --- | ---: | ---: | " + " | ".join("---" for _ in methods) + " | ---: |")
+    for arg in names:
+        n, tb = arg.split("=", 1)
+        err = {r["image"]: (r["set"], float(r["generation_error"])) for r in read(f"{runs}/perimage/{n}.csv")}
+        floor = min(e for s, e in err.values() if s == "heldout")
+        scores = {}
+        for l in open(f"{runs}/scan-{n}/results.jsonl"):
+            r = json.loads(l)
+            # records of a scan given the images by absolute path name them so; the labels name them relative to the testbed
+            image = os.path.relpath(r["image"], tb) if os.path.isabs(r["image"]) else r["image"]
+            if r.get("score") is not None: scores.setdefault(r["method"], {})[image] = r["score"]
+        dup = [i for i, (s, _) in err.items() if s == "memorized"]
+        held = [i for i, (s, _) in err.items() if s == "heldout"]
+        verbatim = [i for i in dup if err[i][1] < floor]
+        rest = [i for i in dup if err[i][1] >= floor]
+        cells = []
+        for m in methods:
+            sc = scores.get(m)
+            if sc is None: cells.append("-"); continue
+            neg = [sc[i] for i in held]
+            part = lambda ids: f"{auc([sc[i] for i in ids], neg):.3f} / {tpr([sc[i] for i in ids], neg):.2f}" if ids else "-"
+            cells.append(f"{part(verbatim)}; {part(rest)}")
+        rho = spearman([err[i][1] for i in dup], [scores["iip"][i] for i in dup])
+        print(f"| {n} | {len(dup)} | {len(verbatim)} | " + " | ".join(cells) + f" | {rho:+.2f} |")
 else:
-    sys.exit(f"unknown table '{kind}': ablation, methods or windows")
+    sys.exit(f"unknown table '{kind}': ablation, methods, matrix, windows or perimage")
