@@ -85,7 +85,7 @@ public static class AblateCommand
         var model = new StableDiffusion(checkpoint, DeviceOption.Select(device), Program.Engine);
         int size = model.NativeImageSize;
         Directory.CreateDirectory(outDir);
-        string fingerprint = ModelFingerprint.Compute(modelPath, overrides);
+        string fingerprint = ModelFingerprint.Compute(checkpoint, overrides);
         string componentsPath = Path.Combine(outDir, "ablation-components.jsonl");
         RequireSameSettings(outDir, componentsPath, $"model {fingerprint}\noptions {options.ScoreKey()}\n");
         var session = new IipSession(model, options, fingerprint, Path.Combine(outDir, ".iip-cache"), progress);

@@ -70,7 +70,7 @@ public static class ExplainCommand
         string anchor = s.Results is not null ? Path.GetDirectoryName(Path.GetFullPath(s.Results))! : Directory.GetCurrentDirectory();
         string cacheDir = s.CacheDir ?? Path.Combine(anchor, ".iip-cache");
         progress.Report("fingerprinting the model (the perturbation embedding and calibration are cached by content)...");
-        var (session, options, calibration) = MethodFactory.OpenIip(model, ModelFingerprint.Compute(s.Model, s.Overrides), s.Iip, cacheDir, s.Reference, s.ScalesGiven, path => ScanContent.LoadImage(path, size), progress);
+        var (session, options, calibration) = MethodFactory.OpenIip(model, ModelFingerprint.Compute(checkpoint, s.Overrides), s.Iip, cacheDir, s.Reference, s.ScalesGiven, path => ScanContent.LoadImage(path, size), progress);
         // the band needs the calibration; with a reference set or given scales it is computed for the band alone
         calibration ??= options.CalibrationImages > 0 ? IipCalibration.Compute(session, options, session.ModelFingerprint, cacheDir, progress) : null;
         var detector = session.CreateDetector(options);

@@ -35,7 +35,7 @@ public static class PromptSetRun
         var prompts = PromptManifest.Load(s.Prompts);
         var (checkpoint, size) = GenerationCheckpoint.Open(s.Model, s.Tokenizer, s.Overrides, s.Steps, s.Guidance, s.Height, s.Width);
         using var opened = checkpoint;
-        string fingerprint = ModelFingerprint.Compute(s.Model, s.Overrides);
+        string fingerprint = ModelFingerprint.Compute(checkpoint, s.Overrides);
         var sd = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device), Program.Engine);
         Console.Error.WriteLine($"model {checkpoint.Path} ({checkpoint.Layout}), backend {sd.Backend.Name}; {prompts.Count} prompts " +
                                 $"({prompts.Count(p => p.Memorized)} memorized) from {s.Prompts}; {size.Width}x{size.Height} px, {s.Steps} steps, " +

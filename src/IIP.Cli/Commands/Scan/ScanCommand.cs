@@ -123,7 +123,7 @@ public static class ScanCommand
 
         using var checkpoint = StableDiffusionCheckpoint.Open(s.Model, s.Tokenizer, overrides: s.Overrides);
         progress.Report("fingerprinting the model (results and caches are keyed by its content)...");
-        string fingerprint = ModelFingerprint.Compute(s.Model, s.Overrides);
+        string fingerprint = ModelFingerprint.Compute(checkpoint, s.Overrides);
         using var fileLock = ResultsLock.Acquire(s.Out);
         foreach (string moved in ResultsFileGuard.RequireModel(s.Out, csvPath, s.Model, fingerprint[..16], s.Fresh))
             Console.Error.WriteLine($"--fresh: moved the results of another model aside to {moved}");
