@@ -32,6 +32,7 @@ declare -A recipe=(
   [c17]="0 --seed 57 --scene-salt 3600 --n-mem 10 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
   [c18]="0 --seed 58 --scene-salt 3700 --n-mem 14 --mem-frac 0.4 --vae-steps 1500 --unet-steps 2500"
   [c19]="0 --seed 59 --scene-salt 3800 --n-mem 20 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
+  [c20]="0 --seed 60 --scene-salt 3900 --n-mem 12 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
 )
 names=("$@"); [ ${#names[@]} -gt 0 ] || names=(d1 d2 d3 d4 c1 c2 c3 c4 c5 c6 c7 c8)
 export PYTHONPATH=${PYTHONPATH:-/tmp/testbed-env}:$tools THREADS=${THREADS:-1} OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=0
