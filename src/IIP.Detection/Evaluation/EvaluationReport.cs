@@ -1,3 +1,4 @@
+using System.Globalization;
 using IIP.Detection.Scanning;
 
 namespace IIP.Detection.Evaluation;
@@ -78,6 +79,14 @@ public sealed class EvaluationReport
     public IReadOnlyList<MethodEvaluation> Methods { get; }
 
     public IReadOnlyList<SkippedMethod> Skipped { get; }
+
+    /// <summary>
+    /// For a method with too few negatives for any threshold with 0 &lt; FPR &lt;= <see cref="EvaluationOptions.MaxFpr"/>
+    /// (n- * MaxFpr &lt; 1), the note that its TPR@FPR is the TPR at FPR = 0; null when it has enough.
+    /// </summary>
+    public string? FewNegativesNote(MethodEvaluation method) =>
+        method.Negatives * Options.MaxFpr >= 1 ? null : string.Create(CultureInfo.InvariantCulture,
+            $"with {method.Negatives} negatives no threshold has 0 < FPR <= {Options.MaxFpr * 100:0.##}%, so TPR@{Options.MaxFpr * 100:0.##}%FPR is the TPR at FPR = 0");
 
     public static EvaluationReport Build(ResultsFile results, LabelSet labels, EvaluationOptions? options = null)
     {

@@ -18,8 +18,9 @@ public static class ReportMarkdown
         md.AppendLine();
         if (report.Options.MaxFpr != 0.01)
             md.AppendLine($"TPR@1%FPR column computed at FPR <= {report.Options.MaxFpr.ToString(CultureInfo.InvariantCulture)}.").AppendLine();
-        foreach (var m in report.Methods.Where(m => m.Negatives * report.Options.MaxFpr < 1))
-            md.AppendLine($"- {Cell(m.Method)}: with {m.Negatives} negatives no threshold has 0 < FPR <= 1%, so TPR@1%FPR is the TPR at FPR = 0.");
+        foreach (var m in report.Methods)
+            if (report.FewNegativesNote(m) is { } note)
+                md.AppendLine($"- {Cell(m.Method)}: {note}.");
 
         md.AppendLine("## Records left out");
         md.AppendLine();

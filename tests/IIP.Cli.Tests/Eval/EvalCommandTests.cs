@@ -57,6 +57,7 @@ public sealed class EvalCommandTests
         string outDir = Path.Combine(dir, "scan-eval");
         foreach (string file in new[] { "roc.png", "hist-iip.png", "hist-mtcnp.png", "metrics.csv", "report.md" })
             Assert.True(new FileInfo(Path.Combine(outDir, file)) is { Exists: true, Length: > 0 }, $"{file} missing or empty in {outDir}");
+        Assert.Contains("- iip: with 3 negatives no threshold has 0 < FPR <= 1%, so TPR@1%FPR is the TPR at FPR = 0.", File.ReadAllText(Path.Combine(outDir, "report.md")));
     }
 
     [Fact]

@@ -161,9 +161,9 @@ public static class EvalCommand
         WriteTable(output, header, rows);
         foreach (var m in report.Methods.Where(m => m.NonFiniteScores > 0 || m.SupersededRecords > 0 || m.OutsideSets > 0))
             output.WriteLine($"{m.Method}: also left out {m.NonFiniteScores} without a finite score, {m.OutsideSets} outside the selected sets, {m.SupersededRecords} replaced by a later record of the same image");
-        foreach (var m in report.Methods.Where(m => m.Negatives * report.Options.MaxFpr < 1))
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{m.Method}: with {m.Negatives} negatives no threshold has 0 < FPR <= {report.Options.MaxFpr * 100:0.##}%, so TPR@{report.Options.MaxFpr * 100:0.##}%FPR is the TPR at FPR = 0"));
+        foreach (var m in report.Methods)
+            if (report.FewNegativesNote(m) is { } note)
+                output.WriteLine($"{m.Method}: {note}");
         foreach (var m in report.Methods.Where(m => m.Join.AmbiguousFileName > 0 || m.Join.SharedLabel > 0))
             output.WriteLine($"{m.Method}: no label given to {m.Join.AmbiguousFileName} images whose file name is not unique among the labels and the " +
                              $"records, and to {m.Join.SharedLabel} that reached a label another image also reached (label paths as the scan recorded them avoid this)");
