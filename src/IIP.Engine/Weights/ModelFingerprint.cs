@@ -27,34 +27,14 @@ public static class ModelFingerprint
         {
             sha.AppendData(Encoding.UTF8.GetBytes($"prediction_type={overrides.PredictionType}\0"));
             if (overrides.ConfigDirectory is { } dir && Directory.Exists(dir))
-                foreach (var file in Directory.EnumerateFiles(dir, "*.json", SearchOption.AllDirectories)
-                             .Select(f => Path.GetRelativePath(dir, f).Replace('\\', '/')).Order(StringComparer.Ordinal))
-                {
-                    sha.AppendData(Encoding.UTF8.GetBytes("config:" + file + "\0"));
-                    Append(sha, Path.Combine(dir, file), buffer);
-                }
+                AppendFolder(sha, dir, "*.json", "config:", buffer);
         }
         if (Directory.Exists(modelPath))
-        {
-            foreach (var file in Directory.EnumerateFiles(modelPath, "*", SearchOption.AllDirectories)
-                         .Select(f => Path.GetRelativePath(modelPath, f).Replace('\\', '/'))
-                         .Order(StringComparer.Ordinal))
-            {
-                sha.AppendData(Encoding.UTF8.GetBytes(file + "\0"));
-                Append(sha, Path.Combine(modelPath, file), buffer);
-            }
-        }
+            AppendFolder(sha, modelPath, "*", "", buffer);
         else
-        {
             Append(sha, modelPath, buffer);
-        }
         if (tokenizerDirectory is not null && Directory.Exists(tokenizerDirectory) && !IsInside(tokenizerDirectory, modelPath))
-            foreach (var file in Directory.EnumerateFiles(tokenizerDirectory, "*", SearchOption.AllDirectories)
-                         .Select(f => Path.GetRelativePath(tokenizerDirectory, f).Replace('\\', '/')).Order(StringComparer.Ordinal))
-            {
-                sha.AppendData(Encoding.UTF8.GetBytes("tokenizer:" + file + "\0"));
-                Append(sha, Path.Combine(tokenizerDirectory, file), buffer);
-            }
+            AppendFolder(sha, tokenizerDirectory, "*", "tokenizer:", buffer);
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
@@ -64,6 +44,17 @@ public static class ModelFingerprint
         if (!Directory.Exists(modelPath)) return false;
         string relative = Path.GetRelativePath(Path.GetFullPath(modelPath), Path.GetFullPath(folder));
         return relative != ".." && !relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) && !Path.IsPathRooted(relative);
+    }
+
+    // every file of the folder matching the pattern, in ordinal order of its '/'-separated relative path: prefix + path + NUL, then its bytes
+    private static void AppendFolder(IncrementalHash sha, string folder, string pattern, string prefix, byte[] buffer)
+    {
+        foreach (var file in Directory.EnumerateFiles(folder, pattern, SearchOption.AllDirectories)
+                     .Select(f => Path.GetRelativePath(folder, f).Replace('\\', '/')).Order(StringComparer.Ordinal))
+        {
+            sha.AppendData(Encoding.UTF8.GetBytes(prefix + file + "\0"));
+            Append(sha, Path.Combine(folder, file), buffer);
+        }
     }
 
     private static void Append(IncrementalHash sha, string path, byte[] buffer)
