@@ -3,7 +3,8 @@ namespace IIP.Native;
 /// <summary>
 /// A non-blocking stream (CU_STREAM_NON_BLOCKING): work on it runs in order, asynchronously to the host.
 /// Copies: host-to-device from pageable memory returns once the driver has staged the source, so the source
-/// may be reused at once; <see cref="CopyToHost{T}"/> waits for the stream, so the data is there on return.
+/// may be reused at once; from page-locked memory (<see cref="QueueCopyToDevice"/>) it returns before the copy has run;
+/// <see cref="CopyToHost{T}"/> waits for the stream, so the data is there on return.
 /// </summary>
 public sealed unsafe class CudaStream : IDisposable
 {
@@ -48,6 +49,21 @@ public sealed unsafe class CudaStream : IDisposable
         fixed (T* pSource = source)
             CudaException.ThrowIfFailed(Interop.CudaDriver.cuMemcpyHtoDAsync(destination.Address, pSource,
                 (nuint)((long)source.Length * sizeof(T)), Handle));
+    }
+
+    /// <summary>
+    /// Queues a copy of <paramref name="bytes"/> bytes of page-locked <paramref name="source"/> to
+    /// <paramref name="destination"/> and returns at once, before the copy has run: leave the source bytes alone until an
+    /// event recorded after this call has completed.
+    /// </summary>
+    public void QueueCopyToDevice(CudaPinnedHostMemory source, long bytes, DevicePointer destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(bytes, source.Bytes);
+        if (bytes == 0) return;
+        Device.MakeCurrent();
+        DriverCallCounts.HostToDevice();
+        CudaException.ThrowIfFailed(Interop.CudaDriver.cuMemcpyHtoDAsync(destination.Address, source.Address, (nuint)bytes, Handle));
     }
 
     /// <summary>Copies device memory into <paramref name="destination"/>; returns when the data is on the host.</summary>

@@ -81,3 +81,9 @@ internal sealed class CudaDeviceMemoryHandle(CudaContextHandle context) : CudaCo
 {
     protected override CudaResult Destroy(nint value) => Interop.CudaDriver.cuMemFree((ulong)value);
 }
+
+/// <summary>One cuMemHostAlloc block of page-locked host memory; the handle value is its host address.</summary>
+internal sealed unsafe class CudaPinnedHostMemoryHandle(CudaContextHandle context) : CudaContextBoundHandle(context)
+{
+    protected override CudaResult Destroy(nint value) => Interop.CudaDriver.cuMemFreeHost((void*)value);
+}
