@@ -33,6 +33,9 @@ declare -A recipe=(
   [c18]="0 --seed 58 --scene-salt 3700 --n-mem 14 --mem-frac 0.4 --vae-steps 1500 --unet-steps 2500"
   [c19]="0 --seed 59 --scene-salt 3800 --n-mem 20 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
   [c20]="0 --seed 60 --scene-salt 3900 --n-mem 12 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
+  # v-prediction (SD 2.x's objective and linear projections: train-vpred-testbed.py), recipes like testbed-v2's
+  [cv1]="0 --seed 61 --scene-salt 4000 --n-mem 10 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
+  [cv2]="0 --seed 62 --scene-salt 4100 --n-mem 14 --mem-frac 0.4 --vae-steps 1500 --unet-steps 2500"
 )
 names=("$@"); [ ${#names[@]} -gt 0 ] || names=(d1 d2 d3 d4 c1 c2 c3 c4 c5 c6 c7 c8)
 export PYTHONPATH=${PYTHONPATH:-/tmp/testbed-env}:$tools THREADS=${THREADS:-1} OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=0
@@ -44,6 +47,7 @@ for name in "${names[@]}"; do
       "$shared/testbed-v2/model/vae/diffusion_pytorch_model.safetensors" "$dir/vae.pt"
   fi
   # shellcheck disable=SC2086
-  /usr/bin/python3 "$tools/train_testbed.py" "$dir" $args --probe-every 1000
+  trainer=$tools/train_testbed.py; [[ $name == cv* ]] && trainer=$here/train-vpred-testbed.py
+  /usr/bin/python3 "$trainer" "$dir" $args --probe-every 1000
   cp -r "$shared/testbed-v2/model/tokenizer" "$shared/testbed-v2/model/model_index.json" "$dir/model/"
 done

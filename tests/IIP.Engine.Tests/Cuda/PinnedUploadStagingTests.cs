@@ -16,26 +16,53 @@ public class PinnedUploadStagingTests
     private static CudaBackend Gpu => CudaTestBackend.Instance;
 
     [CudaTheory]
-    [InlineData(1)]
-    [InlineData(1000)]
-    [InlineData(40_000)]    // 80 KB: a 128 KiB block
-    [InlineData(300_000)]   // 600 KB: a 1 MiB block
-    public void UploadsArriveAsTheirFp16Values(int elements)
+    [InlineData(1, false)]         // under SmallestUploadBytes: pageable
+    [InlineData(8191, false)]
+    [InlineData(8192, true)]       // 16 KiB: a 64 KiB block
+    [InlineData(40_000, true)]     // 80 KB: a 128 KiB block
+    [InlineData(300_000, true)]    // 600 KB: a 1 MiB block
+    public void UploadsArriveAsTheirFp16Values(int elements, bool pinned)
     {
         var host = ConformanceHarness.Normal(elements, 3f, elements);
+        long copies = DriverCallCounts.Now().HostToDevice;
         var device = Gpu.FromHost(host);
-        Assert.True(Gpu.UploadStaging.PinnedBytes >= 2L * elements, "the upload went through page-locked memory");
+        Assert.Equal(1, DriverCallCounts.Now().HostToDevice - copies);   // one copy either way
+        if (pinned) Assert.True(Gpu.UploadStaging.PinnedBytes >= 2L * elements, "the upload went through page-locked memory");
         Assert.Equal(host.Data.Select(v => (float)(Half)v), Gpu.ToHost(device).Data);   // exact: one fp16 rounding each way
+    }
+
+    [CudaFact]
+    public void ASmallUploadIsRefusedForPageableMemory()
+    {
+        using var staging = new PinnedUploadStaging(Gpu.Device, Gpu.Stream, capacityBytes: 1 << 20);
+        var device = Gpu.AllocateUnscoped(100);
+        Assert.False(staging.TryUpload(new float[100], Pointer(device)));
+        Assert.Equal(0, staging.BlockCount);
+    }
+
+    [CudaFact]
+    public void AtItsMostBlocksThePoolWaitsAndMakesRoomInsteadOfGrowing()
+    {
+        using var staging = new PinnedUploadStaging(Gpu.Device, Gpu.Stream, capacityBytes: 1L << 30, maximumBlocks: 2);
+        var device = Gpu.AllocateUnscoped(100_000);
+        foreach (int elements in new[] { 8192, 40_000, 100_000 })   // 64, 128 and 256 KiB blocks: no earlier one fits
+        {
+            var host = ConformanceHarness.Normal(elements, 1f, elements);
+            Assert.True(staging.TryUpload(host.Data, Pointer(device)));
+            Assert.Equal(host.Data.Select(v => (float)(Half)v), Gpu.ToHost(device).Data.Take(elements));
+        }
+        Assert.Equal(1, staging.BlockCount);   // the third found two blocks, both too small: freed, one of 256 KiB made
+        Assert.Equal(256L << 10, staging.PinnedBytes);
     }
 
     [CudaFact]
     public void ABlockIsUsedAgainOnceItsCopyHasRun()
     {
         using var staging = new PinnedUploadStaging(Gpu.Device, Gpu.Stream, capacityBytes: 1 << 20);
-        var device = Gpu.AllocateUnscoped(1000);
+        var device = Gpu.AllocateUnscoped(10_000);
         for (int i = 0; i < 20; i++)
         {
-            var host = ConformanceHarness.Normal(100 + i, 1f, 1000);
+            var host = ConformanceHarness.Normal(100 + i, 1f, 10_000);
             Assert.True(staging.TryUpload(host.Data, Pointer(device)));
             Gpu.Stream.Synchronize();   // the copy has run: its block is free again
             Assert.Equal(host.Data.Select(v => (float)(Half)v), Gpu.ToHost(device).Data);
