@@ -5,6 +5,7 @@ Usage: figures.py RUNS OUT NAME=TESTBED_DIR[@STRENGTH] ...
   RUNS/scan-NAME/     an `iip scan` of every method (results.jsonl) and its `iip eval --sets memorized,heldout` (results-eval/)
   TESTBED_DIR         the testbed (labels.jsonl, train.log with the last probe line: memorization strength)
 Writes OUT/auc-by-inversion-steps.png, auc-by-timestep.png, auc-by-memorization.png, scores-NAME.png and summary.csv.
+Testbeds named cv* (v-prediction) are drawn apart in auc-by-memorization.png (the default iip only, as crosses).
 A testbed named here without RUNS/scan-NAME keeps its rows of the OUT/summary.csv already there (models trained in an
 earlier session and not kept), and they are drawn with the rest.
 Needs numpy and matplotlib (Debian: python3-numpy python3-matplotlib)."""
@@ -66,6 +67,11 @@ fig.tight_layout(); fig.savefig(f"{out}/auc-by-timestep.png", dpi=110); plt.clos
 # AUC against memorization strength, per method, and the summary table
 methods = ["iip", "iip-mtcnp", "iip-similarity", "ori-prompt", "denoising-loss", "pia", "secmi", "pia-sd", "secmi-sd", "fit-gain", "iip-fit"]
 rows, points = [], {m: [] for m in methods}
+vpoints = []   # the default iip on the v-prediction testbeds (cv*), drawn apart: another objective, not another strength
+def add_point(name, method, s, auc):
+    if name.startswith("cv"):
+        if method == "iip": vpoints.append((s, auc))
+    else: points[method].append((s, auc))
 earlier = list(csv.DictReader(open(f"{out}/summary.csv"))) if os.path.exists(f"{out}/summary.csv") else []
 for name, tb in testbeds.items():
     m = metrics(f"{runs}/scan-{name}/results-eval/metrics.csv")
@@ -73,7 +79,7 @@ for name, tb in testbeds.items():
         kept = [r for r in earlier if r["testbed"] == name]
         for r in kept:
             rows.append([r[k] for k in ["testbed", "strength", "method", "positives", "negatives", "auc", "auc_ci_low", "auc_ci_high", "tpr_at_1pct_fpr"]])
-            if r["strength"] and r["method"] in points: points[r["method"]].append((float(r["strength"]), float(r["auc"])))
+            if r["strength"] and r["method"] in points: add_point(name, r["method"], float(r["strength"]), float(r["auc"]))
         continue
     s = strength(name, tb)
     for method in methods:
@@ -81,7 +87,7 @@ for name, tb in testbeds.items():
         r = m[method]
         rows.append([name, f"{s:.2f}" if s else "", method, r["positives"], r["negatives"], f"{float(r['auc']):.3f}",
                      f"{float(r['auc_ci_low']):.3f}", f"{float(r['auc_ci_high']):.3f}", f"{float(r['tpr_at_fpr']):.2f}"])
-        if s: points[method].append((s, float(r["auc"])))
+        if s: add_point(name, method, s, float(r["auc"]))
 with open(f"{out}/summary.csv", "w", newline="") as f:
     w = csv.writer(f); w.writerow(["testbed", "strength", "method", "positives", "negatives", "auc", "auc_ci_low", "auc_ci_high", "tpr_at_1pct_fpr"]); w.writerows(rows)
 fig, ax = plt.subplots(figsize=(9, 4.5))
@@ -89,6 +95,7 @@ for method, pts in points.items():
     if not pts: continue
     pts.sort(); ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=method, lw=2.5 if method == "iip" else 1,
                         ls="--" if method in ("fit-gain", "iip-fit") else "-")   # the methods beyond the paper (colours repeat after ten)
+if vpoints: ax.scatter([p[0] for p in vpoints], [p[1] for p in vpoints], marker="X", s=80, color="black", zorder=5, label="iip, v-prediction testbeds")
 ax.axhline(0.5, color="gray", ls="--", lw=1); ax.grid(alpha=0.3); ax.set_ylim(0, 1.02)
 ax.set_xlabel("memorization strength: held-out / memorized latent error of generations from their captions")
 ax.set_ylabel("AUC, memorized vs held-out"); ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5)); ax.set_title("Detection against memorization strength")

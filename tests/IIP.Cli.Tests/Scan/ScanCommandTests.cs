@@ -32,6 +32,7 @@ public class ScanCommandTests
         string output = Path.Combine(dir, "results.jsonl");
         var result = Scan(images, output, "--method", "iip,iip-mtcnp,iip-similarity", "--calibration-images", "3");
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        Assert.DoesNotContain("predicts v", result.Stderr);   // a noise-prediction model: no v-prediction note
         var records = ResultsReader.Read(output).Records;
         Assert.Equal(6, records.Count);
         Assert.All(records, r => Assert.Null(r.Error));

@@ -24,6 +24,7 @@ public class Sd2ScanTests
 
         var folder = CliRunner.Run([.. common, "--model", TestPaths.TinySd2Diffusers, "--out", Path.Combine(dir, "folder.jsonl")]);
         Assert.True(folder.ExitCode == 0, folder.Stderr);
+        Assert.Contains("note: this model predicts v", folder.Stderr);   // the default iip is weaker on v models (docs/detection.md)
         var single = CliRunner.Run([.. common, "--model", TestPaths.TinySd2Ldm, "--model-config", TestPaths.TinySd2Diffusers,
             "--tokenizer", Path.Combine(TestPaths.TinySd2Diffusers, "tokenizer"), "--out", Path.Combine(dir, "single.jsonl")]);
         Assert.True(single.ExitCode == 0, single.Stderr);
