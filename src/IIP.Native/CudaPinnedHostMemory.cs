@@ -24,7 +24,14 @@ public sealed unsafe class CudaPinnedHostMemory : IDisposable
     internal void* Address => (void*)_handle.Value;
 
     /// <summary>Allocates <paramref name="bytes"/> bytes of page-locked host memory; a failure names the size.</summary>
-    public static CudaPinnedHostMemory Allocate(CudaDevice device, long bytes)
+    public static CudaPinnedHostMemory Allocate(CudaDevice device, long bytes) =>
+        TryAllocate(device, bytes) ?? throw Failure(CudaResult.OutOfMemory, bytes);
+
+    /// <summary>
+    /// Allocates, or returns null when the driver has no page-locked memory to give (out of memory), for callers that
+    /// then stage through pageable memory; any other failure throws, naming the size.
+    /// </summary>
+    public static CudaPinnedHostMemory? TryAllocate(CudaDevice device, long bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
         device.MakeCurrent();
@@ -34,11 +41,14 @@ public sealed unsafe class CudaPinnedHostMemory : IDisposable
         if (result != CudaResult.Success)
         {
             handle.Dispose();
-            throw new CudaException(result, $"cuMemHostAlloc({bytes} bytes)", "page-locked host memory");
+            return result == CudaResult.OutOfMemory ? null : throw Failure(result, bytes);
         }
         handle.Adopt((nint)address);
         return new CudaPinnedHostMemory(device, handle, bytes);
     }
+
+    private static CudaException Failure(CudaResult result, long bytes) =>
+        new(result, $"cuMemHostAlloc({bytes} bytes)", "page-locked host memory");
 
     /// <summary>The block, or its first <paramref name="count"/> elements, as a span of <typeparamref name="T"/>.</summary>
     public Span<T> AsSpan<T>(int count) where T : unmanaged

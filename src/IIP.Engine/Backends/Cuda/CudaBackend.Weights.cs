@@ -83,12 +83,13 @@ public sealed partial class CudaBackend
         {
             if (bytes == 0) return new WeightStaging(stream, [], [], null);
             var pinned = new List<CudaPinnedHostMemory>();
-            try
+            for (int i = 0; i < 2; i++)
             {
-                for (int i = 0; i < 2; i++) pinned.Add(CudaPinnedHostMemory.Allocate(device, bytes));
-            }
-            catch (CudaException e) when (e.Result == CudaResult.OutOfMemory)
-            {
+                if (CudaPinnedHostMemory.TryAllocate(device, bytes) is { } buffer)
+                {
+                    pinned.Add(buffer);
+                    continue;
+                }
                 pinned.ForEach(p => p.Dispose());
                 return new WeightStaging(stream, [], [], new Half[bytes / 2]);
             }

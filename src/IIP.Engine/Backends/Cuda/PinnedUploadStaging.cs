@@ -10,7 +10,7 @@ namespace IIP.Engine.Backends.Cuda;
 /// memory the driver would first copy it through its own staging buffer, and the host would convert into a fresh
 /// managed array each time). A block is used again only once the event recorded after its last copy has completed, as
 /// in PyTorch's CachingHostAllocator, so a queued copy never reads bytes the host has overwritten. Blocks are powers of
-/// two from 64 KiB; the pool grows to <see cref="CapacityBytes"/> or <c>maximumBlocks</c> blocks, then waits for the
+/// two from 64 KiB; the pool grows to <c>capacityBytes</c> or <c>maximumBlocks</c> blocks, then waits for the
 /// copies in flight and frees the blocks too small for the upload at hand. An upload under
 /// <see cref="SmallestUploadBytes"/> or over the capacity is refused: the caller copies it from pageable memory, which
 /// for a small upload costs the driver one memcpy into its own staging and no event to record and query. Not
@@ -28,9 +28,6 @@ internal sealed class PinnedUploadStaging(
     public const int MaximumBlocks = 64;
 
     private readonly List<Block> _blocks = [];
-
-    /// <summary>The most page-locked memory the pool holds at once.</summary>
-    public long CapacityBytes => capacityBytes;
 
     /// <summary>Page-locked bytes held now (every block, free or in flight).</summary>
     public long PinnedBytes => _blocks.Sum(b => b.Memory.Bytes);
@@ -70,15 +67,7 @@ internal sealed class PinnedUploadStaging(
             _blocks.ForEach(b => b.Dispose());
             _blocks.Clear();
         }
-        CudaPinnedHostMemory memory;
-        try
-        {
-            memory = CudaPinnedHostMemory.Allocate(device, size);
-        }
-        catch (CudaException e) when (e.Result == CudaResult.OutOfMemory)
-        {
-            return null;
-        }
+        if (CudaPinnedHostMemory.TryAllocate(device, size) is not { } memory) return null;
         var block = new Block(memory, new CudaEvent(device));
         _blocks.Add(block);
         return block;
