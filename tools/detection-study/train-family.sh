@@ -38,6 +38,10 @@ declare -A recipe=(
   [cv2]="0 --seed 62 --scene-salt 4100 --n-mem 14 --mem-frac 0.4 --vae-steps 1500 --unet-steps 2500"
   [cv3]="0 --seed 63 --scene-salt 4200 --n-mem 20 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
   [cv4]="0 --seed 64 --scene-salt 4300 --n-mem 12 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
+  [cv5]="0 --seed 65 --scene-salt 4400 --n-mem 10 --mem-frac 0.4 --vae-steps 1500 --unet-steps 2500"
+  [cv6]="0 --seed 66 --scene-salt 4500 --n-mem 16 --mem-frac 0.35 --vae-steps 1500 --unet-steps 2500"
+  [cv7]="0 --seed 67 --scene-salt 4600 --n-mem 8 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
+  [cv8]="0 --seed 68 --scene-salt 4700 --n-mem 24 --mem-frac 0.4 --vae-steps 1500 --unet-steps 2500"
 )
 names=("$@"); [ ${#names[@]} -gt 0 ] || names=(d1 d2 d3 d4 c1 c2 c3 c4 c5 c6 c7 c8)
 export PYTHONPATH=${PYTHONPATH:-/tmp/testbed-env}:$tools THREADS=${THREADS:-1} OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=0
