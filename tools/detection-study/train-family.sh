@@ -42,6 +42,8 @@ declare -A recipe=(
   [cv6]="0 --seed 66 --scene-salt 4500 --n-mem 16 --mem-frac 0.35 --vae-steps 1500 --unet-steps 2500"
   [cv7]="0 --seed 67 --scene-salt 4600 --n-mem 8 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
   [cv8]="0 --seed 68 --scene-salt 4700 --n-mem 24 --mem-frac 0.4 --vae-steps 1500 --unet-steps 2500"
+  [cv9]="0 --seed 69 --scene-salt 4800 --n-mem 6 --mem-frac 0.3 --vae-steps 1500 --unet-steps 2000"
+  [cv10]="0 --seed 70 --scene-salt 4900 --n-mem 30 --mem-frac 0.5 --vae-steps 1500 --unet-steps 3000"
 )
 names=("$@"); [ ${#names[@]} -gt 0 ] || names=(d1 d2 d3 d4 c1 c2 c3 c4 c5 c6 c7 c8)
 export PYTHONPATH=${PYTHONPATH:-/tmp/testbed-env}:$tools THREADS=${THREADS:-1} OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=0
