@@ -4,6 +4,7 @@ Usage: tables.py ablation RUNS NAME...            one row per ablation series, A
        tables.py methods RUNS NAME...             one row per (testbed, method): AUC, 95% CI, TPR@1%FPR (from scan-NAME/results-eval)
        tables.py matrix RUNS NAME...              the same as a matrix: a row per method, a column per testbed, "AUC [CI] TPR" per cell
        tables.py windows RUNS NAME=TESTBED...     MTCNP alone for several (t_I, window) choices, from the ablation's component records
+       tables.py timestep-windows RUNS NAME=TESTBED...  MTCNP over windows of timesteps of the regeneration from t_I = 40, three summaries
        tables.py perimage RUNS NAME=TESTBED...    the duplicates the model memorized at the image level (RUNS/perimage/NAME.csv from
                                                   per-image-memorization.py) against the rest, scored by RUNS/scan-NAME/results.jsonl
 RUNS/ablate-NAME/metrics.csv and RUNS/scan-NAME/results-eval/metrics.csv as `iip ablate` and `iip eval` write them."""
@@ -91,6 +92,37 @@ elif kind == "windows":
             cells.append(f"{a:.3f} / {b:.2f}")
         print(f"| {tI} | {window} {steps} | t = {ts[0]} to {ts[-1]} | " + " | ".join(cells) +
               f" | {sum(aucs) / len(aucs):.3f} | {min(aucs):.3f} | {min(tprs):.2f} |")
+elif kind == "timestep-windows":
+    # MTCNP over windows of the regeneration from t_I = 40 (t = 781 down to 1, TCNP at each of its 40 steps), three
+    # summaries per window: the mean TCNP, the mean ln TCNP, the mean per-step robust z of ln TCNP (median and 1.4826 MAD
+    # over all the testbed's memorized and held-out images at that step: no labels used)
+    import math, statistics
+    steps = [781 - 20 * k for k in range(40)]
+    windows = [(781, 1), (781, 401), (601, 201), (501, 101), (461, 101), (401, 101), (401, 201), (301, 101), (201, 61),
+               (181, 21), (101, 21), (81, 21), (41, 1)]
+    data = {}
+    for arg in names:
+        n, tb = arg.split("=", 1)
+        sets = {json.loads(l)["image"]: json.loads(l)["set"] for l in open(f"{tb}/labels.jsonl")}
+        data[n] = [(sets[r["image"]] == "memorized", [math.log(v) for v in r["tcnp"]])
+                   for r in map(json.loads, open(f"{runs}/ablate-{n}/ablation-components.jsonl"))
+                   if r["options"] == "tI=40" and sets.get(r["image"]) in ("memorized", "heldout")]
+    print("| timesteps | summary | " + " | ".join(data) + " | mean AUC | worst AUC |")
+    print("| --- | --- | " + " | ".join("---:" for _ in data) + " | ---: | ---: |")
+    for hi, lo in windows:
+        idx = [k for k, t in enumerate(steps) if lo <= t <= hi]
+        for summary in ("mean", "mean ln", "mean z"):
+            cells, aucs = [], []
+            for n, rows in data.items():
+                centre = [statistics.median(r[k] for _, r in rows) for k in range(40)]
+                spread = [1.4826 * statistics.median(abs(r[k] - centre[k]) for _, r in rows) for k in range(40)]
+                def score(r):
+                    if summary == "mean": return sum(math.exp(r[k]) for k in idx) / len(idx)
+                    if summary == "mean ln": return sum(r[k] for k in idx) / len(idx)
+                    return sum((r[k] - centre[k]) / spread[k] for k in idx) / len(idx)
+                pos = [score(r) for m, r in rows if m]; neg = [score(r) for m, r in rows if not m]
+                a = auc(pos, neg); aucs.append(a); cells.append(f"{a:.3f} / {tpr(pos, neg):.2f}")
+            print(f"| t = {hi} to {lo} | {summary} | " + " | ".join(cells) + f" | {sum(aucs) / len(aucs):.3f} | {min(aucs):.3f} |")
 elif kind == "perimage":
     # A duplicate counts as memorized at the image level when the model regenerates it from its caption closer than it
     # regenerates any held-out image from that image's own caption (generation error below the held-out minimum).
