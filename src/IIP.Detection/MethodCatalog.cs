@@ -21,7 +21,7 @@ public static class MethodCatalog
         new(SecMiMethod.Name, "membership baseline SecMI (Duan et al., ICML 2023): minus the t-error of a deterministic DDIM round trip", false),
         new(PiaMethod.StableDiffusionName, "PIA at its authors' Stable Diffusion settings (kong13661/PIA): the caption with guidance 7.5 at every prediction, t = 10, 20, ..., 500, p = 4, minus the mean log error", true),
         new(SecMiMethod.StableDiffusionName, "SecMI at SecMI-LDM's Stable Diffusion settings: the caption without guidance, t_SEC = 150, k = 10", true),
-        new(FitGainMethod.Name, "beyond the paper: ln L(empty prompt) - ln L(c*), how much a prompt embedding optimized for the image (Adam from the empty prompt) lowers its denoising loss", false),
+        new(FitGainMethod.Name, "beyond the paper: ln L(empty prompt) - ln L(c*), how much a prompt embedding optimized for the image (Adam from the empty prompt) lowers its denoising loss; the default detector on v-prediction models", false),
         new(IipFitMethod.Name, "beyond the paper: IIP's score plus the fit gain's robust z-score, scaled on the same calibration (or --reference) images as IIP", false),
     ];
 

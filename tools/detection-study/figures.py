@@ -5,7 +5,8 @@ Usage: figures.py RUNS OUT NAME=TESTBED_DIR[@STRENGTH] ...
   RUNS/scan-NAME/     an `iip scan` of every method (results.jsonl) and its `iip eval --sets memorized,heldout` (results-eval/)
   TESTBED_DIR         the testbed (labels.jsonl, train.log with the last probe line: memorization strength)
 Writes OUT/auc-by-inversion-steps.png, auc-by-timestep.png, auc-by-memorization.png, scores-NAME.png and summary.csv.
-Testbeds named cv* (v-prediction) are drawn apart in auc-by-memorization.png (the default iip only, as crosses).
+Testbeds named cv* (v-prediction) are drawn apart in auc-by-memorization.png (iip and fit-gain, their default, as markers),
+and their scores-NAME.png show fit-gain's scores (the default `iip scan` runs on a v-prediction model) instead of iip's.
 A testbed named here without RUNS/scan-NAME keeps its rows of the OUT/summary.csv already there (models trained in an
 earlier session and not kept), and they are drawn with the rest.
 Needs numpy and matplotlib (Debian: python3-numpy python3-matplotlib)."""
@@ -67,10 +68,10 @@ fig.tight_layout(); fig.savefig(f"{out}/auc-by-timestep.png", dpi=110); plt.clos
 # AUC against memorization strength, per method, and the summary table
 methods = ["iip", "iip-mtcnp", "iip-similarity", "ori-prompt", "denoising-loss", "pia", "secmi", "pia-sd", "secmi-sd", "fit-gain", "iip-fit"]
 rows, points = [], {m: [] for m in methods}
-vpoints = []   # the default iip on the v-prediction testbeds (cv*), drawn apart: another objective, not another strength
+vpoints = {"iip": [], "fit-gain": []}   # the v-prediction testbeds (cv*), drawn apart: another objective, not another strength
 def add_point(name, method, s, auc):
     if name.startswith("cv"):
-        if method == "iip": vpoints.append((s, auc))
+        if method in vpoints: vpoints[method].append((s, auc))
     else: points[method].append((s, auc))
 earlier = list(csv.DictReader(open(f"{out}/summary.csv"))) if os.path.exists(f"{out}/summary.csv") else []
 for name, tb in testbeds.items():
@@ -95,29 +96,35 @@ for method, pts in points.items():
     if not pts: continue
     pts.sort(); ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=method, lw=2.5 if method == "iip" else 1,
                         ls="--" if method in ("fit-gain", "iip-fit") else "-")   # the methods beyond the paper (colours repeat after ten)
-if vpoints: ax.scatter([p[0] for p in vpoints], [p[1] for p in vpoints], marker="X", s=80, color="black", zorder=5, label="iip, v-prediction testbeds")
+for method, marker, colour in [("iip", "X", "black"), ("fit-gain", "P", "tab:green")]:
+    if vpoints[method]:
+        ax.scatter([p[0] for p in vpoints[method]], [p[1] for p in vpoints[method]], marker=marker, s=80, color=colour, zorder=5,
+                   label=f"{method}, v-prediction testbeds" + (" (their default)" if method == "fit-gain" else ""))
 ax.axhline(0.5, color="gray", ls="--", lw=1); ax.grid(alpha=0.3); ax.set_ylim(0, 1.02)
 ax.set_xlabel("memorization strength: held-out / memorized latent error of generations from their captions")
 ax.set_ylabel("AUC, memorized vs held-out"); ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5)); ax.set_title("Detection against memorization strength")
 fig.tight_layout(); fig.savefig(f"{out}/auc-by-memorization.png", dpi=110); plt.close(fig)
 
-# score distributions of the default iip per set, for each testbed with a scan
+# score distributions of the default method per set (iip; fit-gain on the v-prediction testbeds), for each testbed with a scan
 for name, tb in testbeds.items():
+    shown = "fit-gain" if name.startswith("cv") else "iip"
     p = f"{runs}/scan-{name}/results.jsonl"
     if not os.path.exists(p): continue
     sets = {json.loads(l)["image"]: json.loads(l)["set"] for l in open(os.path.join(tb, "labels.jsonl"))}
     scores = {}
     for l in open(p):
         r = json.loads(l)
-        if r["method"] == "iip" and r.get("score") is not None:
+        if r["method"] == shown and r.get("score") is not None:
             key = os.path.relpath(r["path"], tb) if r.get("path") else r["image"]
             scores[key] = r["score"]
     fig, ax = plt.subplots(figsize=(7, 4))
     allv = list(scores.values()); bins = np.linspace(min(allv), max(allv), 40)
     for s, c in [("heldout", "tab:blue"), ("train_unique", "tab:green"), ("memorized", "tab:red")]:
         v = [x for k, x in scores.items() if sets.get(k) == s]
+        if not v: continue   # a set the scan left out
         ax.hist(v, bins=bins, alpha=0.5, color=c, label=f"{s} (n = {len(v)})", density=True)
-    ax.set_xlabel("iip score (robust z-units of the calibration images; higher = more likely memorized)"); ax.set_ylabel("density")
-    ax.set_title(f"{name}: default iip score by set"); ax.legend(fontsize=8)
+    ax.set_xlabel("iip score (robust z-units of the calibration images; higher = more likely memorized)" if shown == "iip" else
+                  "fit-gain score: ln L(empty prompt) - ln L(fitted prompt) (higher = more likely memorized)"); ax.set_ylabel("density")
+    ax.set_title(f"{name}: default {shown} score by set"); ax.legend(fontsize=8)
     fig.tight_layout(); fig.savefig(f"{out}/scores-{name}.png", dpi=110); plt.close(fig)
 print("wrote", out)

@@ -163,6 +163,7 @@ public class ScanCommandTests
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
         var records = ResultsReader.Read(output).Records;
         Assert.Equal(3, records.Count);
+        Assert.All(records, r => Assert.Equal("iip", r.Method));   // without --method a noise-prediction model gets iip alone
         Assert.Contains("broken.png", records[0].Error);
         Assert.Null(records[0].Score);
         Assert.Null(records[1].Error);

@@ -24,7 +24,7 @@ public class Sd2ScanTests
 
         var folder = CliRunner.Run([.. common, "--model", TestPaths.TinySd2Diffusers, "--out", Path.Combine(dir, "folder.jsonl")]);
         Assert.True(folder.ExitCode == 0, folder.Stderr);
-        Assert.Contains("note: this model predicts v", folder.Stderr);   // the default iip is weaker on v models (docs/detection.md)
+        Assert.Contains("note: this model predicts v", folder.Stderr);   // iip without the fit gain, weaker on v models (docs/detection.md)
         var single = CliRunner.Run([.. common, "--model", TestPaths.TinySd2Ldm, "--model-config", TestPaths.TinySd2Diffusers,
             "--tokenizer", Path.Combine(TestPaths.TinySd2Diffusers, "tokenizer"), "--out", Path.Combine(dir, "single.jsonl")]);
         Assert.True(single.ExitCode == 0, single.Stderr);
@@ -40,6 +40,30 @@ public class Sd2ScanTests
             // summation order in the GEMMs of a differently laid-out upload (none measured)
             Assert.True(Math.Abs(b[key] - score) <= 1e-4 * Math.Max(1, Math.Abs(score)), $"{key}: folder {score:R}, single file {b[key]:R}");
         }
+    }
+
+    [Fact]
+    public void WithoutMethodAVPredictionModelIsScannedWithTheFitGainAndIip()
+    {
+        string dir = TestPaths.NewTempDir("sd2-default");
+        string manifest = Path.Combine(dir, "images.jsonl");
+        File.WriteAllLines(manifest, File.ReadLines(Path.Combine(TestPaths.Testbed, "labels.jsonl")).Take(1)
+            .Select(line => line.Replace("\"image\": \"", $"\"image\": \"{TestPaths.Testbed}/")));
+        string results = Path.Combine(dir, "results.jsonl");
+        var scan = CliRunner.Run(["scan", "--model", TestPaths.TinySd2Diffusers, "--images", manifest, "--out", results,
+            "--calibration-images", "2", "--fit-iterations", "2"]);
+        Assert.True(scan.ExitCode == 0, scan.Stderr);
+        // the v-model default (docs/detection.md, "A v-model default"): the fit gain and iip, so no note that it is missing
+        Assert.Equal(["fit-gain 1", "iip 1"], Scores(results).Keys.Select(k => k.Split(' ')[^1]).GroupBy(m => m).Select(g => $"{g.Key} {g.Count()}").Order());
+        Assert.DoesNotContain("note: this model predicts v", scan.Stderr);
+        Assert.Contains("methods fit-gain, iip (the default for a v-prediction model)", scan.Stderr);
+
+        // --preset paper reproduces the paper: iip alone, whatever the model predicts
+        string paper = Path.Combine(dir, "paper.jsonl");
+        var paperScan = CliRunner.Run(["scan", "--model", TestPaths.TinySd2Diffusers, "--images", manifest, "--out", paper, "--preset", "paper"]);
+        Assert.True(paperScan.ExitCode == 0, paperScan.Stderr);
+        Assert.Equal(["iip"], Scores(paper).Keys.Select(k => k.Split(' ')[^1]));
+        Assert.Contains("methods iip (the default for a v-prediction model under --preset paper)", paperScan.Stderr);
     }
 
     // (image, method) -> score; every record must be scored without an error

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using IIP.Detection.Methods;
+using IIP.Detection.Methods.FitGain;
 using IIP.Detection.Scanning;
 using IIP.Engine.Imaging;
 using IIP.Engine.Pipelines;
@@ -15,7 +16,14 @@ public static class ScanCommand
         var model = new Option<string>("--model") { Description = "SD v1 model: a diffusers folder, a single-file .safetensors checkpoint or a packed .iipw file", Required = true };
         var images = new Option<string>("--images") { Description = "a folder of images, a text file with one path per line, or a JSONL manifest with \"image\" (and \"caption\") per line", Required = true };
         var output = new Option<string>("--out") { Description = "results file (JSONL, one line per image and method); rerunning with the same arguments resumes it", Required = true };
-        var methods = new Option<string[]>("--method") { Description = "detection methods (repeat or comma-separate): " + MethodFactory.Describe(), DefaultValueFactory = _ => ["iip"], AllowMultipleArgumentsPerToken = true };
+        var methods = new Option<string[]>("--method")
+        {
+            Description = "detection methods (repeat or comma-separate): " + MethodFactory.Describe() +
+                          $". Default: {string.Join(",", DefaultMethods(predictsVelocity: false))} on a noise-prediction model (SD v1, SD 2.x base); " +
+                          $"{string.Join(",", DefaultMethods(predictsVelocity: true))} on a v-prediction model (SD 2.x 768-v), where iip was " +
+                          "measured weak and the fit gain strong (docs/detection.md, \"A v-model default\"); iip alone with --preset paper",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer folder (vocab.json, merges.txt) for single-file checkpoints" };
         var seed = new Option<int>("--seed") { Description = "seed of every random draw (noise latents); the same seed gives bit-identical CPU results", DefaultValueFactory = _ => 0 };
         var csv = new Option<string?>("--csv") { Description = "also write the results as CSV here (default: the results path with .csv)" };
@@ -73,20 +81,22 @@ public static class ScanCommand
         command.SetAction(parse => CliErrors.Guard(() =>
         {
             var settings = new ScanSettings(parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(output)!,
-                MethodFactory.ParseNames(parse.GetValue(methods) ?? ["iip"]), parse.GetValue(tokenizer), parse.GetValue(seed),
+                parse.GetValue(methods) is { Length: > 0 } named ? MethodFactory.ParseNames(named) : null, parse.GetValue(tokenizer), parse.GetValue(seed),
                 parse.GetValue(csv), parse.GetValue(cacheDir), parse.GetValue(limit), iip.Read(parse, parse.GetValue(seed)), parse.GetValue(iip.Reference),
                 baselines.Read(parse, parse.GetValue(seed)), parse.GetValue(device)!, parse.GetValue(batch), parse.GetValue(retryErrors),
                 iip.ScalesGiven(parse), parse.GetValue(fresh), parse.GetValue(stats),
-                parse.GetValue(shard) is { } text ? ShardOption.Parse(text) : ScanShard.Whole, configs.Read(parse));
+                parse.GetValue(shard) is { } text ? ShardOption.Parse(text) : ScanShard.Whole, configs.Read(parse),
+                parse.GetValue(iip.PresetOption) == IipPreset.Paper);
             return Run(settings);
         }));
         return command;
     }
 
-    public sealed record ScanSettings(string Model, string Images, string Out, IReadOnlyList<string> Methods, string? Tokenizer, int Seed,
+    /// <summary>What `iip scan` runs; <paramref name="Methods"/> null: <see cref="DefaultMethods"/> for the model (and the preset).</summary>
+    public sealed record ScanSettings(string Model, string Images, string Out, IReadOnlyList<string>? Methods, string? Tokenizer, int Seed,
         string? Csv, string? CacheDir, int? Limit, IipOptions Iip, string? Reference, BaselineSettings Baselines, string Device = "cpu",
         int Batch = 1, bool RetryErrors = false, bool ScalesGiven = false, bool Fresh = false, bool Stats = false, ScanShard? Shard = null,
-        CheckpointOverrides? Overrides = null);
+        CheckpointOverrides? Overrides = null, bool PaperPreset = false);
 
     public static int Run(ScanSettings s)
     {
@@ -129,9 +139,12 @@ public static class ScanCommand
             Console.Error.WriteLine($"--fresh: moved the results of another model aside to {moved}");
 
         var model = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device), Program.Engine);
+        bool defaulted = s.Methods is null;
+        s = s with { Methods = s.Methods ?? DefaultMethods(model.Scheduler.PredictsVelocity, s.PaperPreset) };
         int size = model.NativeImageSize;
-        Console.Error.WriteLine($"model {s.Model} ({checkpoint.Layout}, fingerprint {fingerprint[..16]}), native {size}x{size}, backend {model.Backend.Name}; {items.Count} images; methods {string.Join(", ", s.Methods)}");
-        if (VPredictionNote(model, s.Methods) is { } vNote) Console.Error.WriteLine(vNote);
+        Console.Error.WriteLine($"model {s.Model} ({checkpoint.Layout}, fingerprint {fingerprint[..16]}), native {size}x{size}, backend {model.Backend.Name}; {items.Count} images; " +
+                                $"methods {string.Join(", ", s.Methods)}{(defaulted ? $" (the default for a {(model.Scheduler.PredictsVelocity ? "v" : "noise")}-prediction model{(s.PaperPreset ? " under --preset paper" : "")})" : "")}");
+        if (VPredictionNote(model, s.Methods!) is { } vNote) Console.Error.WriteLine(vNote);
 
         using var writer = ResultsWriter.Open(s.Out, fileLock);
         if (writer.RepairNote is { } note) Console.Error.WriteLine(note);
@@ -139,7 +152,7 @@ public static class ScanCommand
 
         Func<string, IIP.Engine.Tensors.Tensor> load = path => ScanContent.LoadImage(path, size);
         string cacheDir = s.CacheDir ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(s.Out))!, ".iip-cache");
-        var detectors = MethodFactory.Create(s.Methods, model, fingerprint, s.Iip, s.Baselines, cacheDir, s.Reference, load, progress, s.ScalesGiven);
+        var detectors = MethodFactory.Create(s.Methods!, model, fingerprint, s.Iip, s.Baselines, cacheDir, s.Reference, load, progress, s.ScalesGiven);
 
         ScanSummary summary;
         using var interrupt = new ScanInterrupt();
@@ -183,15 +196,23 @@ public static class ScanCommand
     }
 
     /// <summary>
-    /// For a v-prediction model scanned with the default detector: the default was measured weaker on v-prediction
-    /// testbeds than on noise-prediction ones (docs/detection.md, "Stable Diffusion 2.x and v-prediction"), so say so and
-    /// name the methods that held up better there, unless they are already asked for. Null otherwise.
+    /// The methods a scan runs without --method: IIP on a noise-prediction model (and under --preset paper); on a
+    /// v-prediction model the fit gain, with IIP reported beside it: chosen on the v-prediction dev testbeds cv1 to cv4
+    /// and checked on cv5 to cv10, where the fit gain met the target on all six and IIP on none (docs/detection.md,
+    /// "A v-model default chosen on cv1 to cv4, checked on cv5 to cv8").
+    /// </summary>
+    public static IReadOnlyList<string> DefaultMethods(bool predictsVelocity, bool paperPreset = false) =>
+        predictsVelocity && !paperPreset ? [FitGainMethod.Name, IipMethod.Combined] : [IipMethod.Combined];
+
+    /// <summary>
+    /// For a v-prediction model scanned with IIP but without the fit gain (the v-model default): IIP was measured weaker
+    /// on v-prediction testbeds than on noise-prediction ones, so say so and name the fit gain. Null otherwise.
     /// </summary>
     internal static string? VPredictionNote(StableDiffusion model, IReadOnlyCollection<string> methods) =>
-        model.Scheduler.PredictsVelocity && methods.Contains("iip") && !(methods.Contains("iip-fit") && methods.Contains("denoising-loss"))
-            ? "note: this model predicts v (SD 2.x 768-v); on v-prediction testbeds the default iip reached AUC 0.77 to 0.99 " +
-              "where the same recipes with the noise objective reached 0.99 to 1.00; add --method iip,iip-fit,denoising-loss " +
-              "to compare (docs/detection.md, \"Stable Diffusion 2.x and v-prediction\")"
+        model.Scheduler.PredictsVelocity && methods.Any(m => m.StartsWith(IipMethod.Combined, StringComparison.Ordinal))
+                                         && !methods.Any(m => m is FitGainMethod.Name or IipFitMethod.Name)
+            ? "note: this model predicts v (SD 2.x 768-v); on ten v-prediction testbeds iip reached AUC 0.67 to 0.99 and the fit gain " +
+              "0.97 to 1.00; the default for such a model is --method fit-gain,iip (docs/detection.md, \"A v-model default\")"
             : null;
 
     /// <summary>
