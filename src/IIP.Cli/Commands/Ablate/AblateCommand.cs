@@ -17,7 +17,7 @@ public static class AblateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "SD v1 model (diffusers folder, single-file checkpoint or .iipw)", Required = true };
+        var model = new Option<string>("--model") { Description = "SD v1.x or 2.x model (diffusers folder, single-file checkpoint or .iipw)", Required = true };
         var images = new Option<string>("--images") { Description = "labelled images: a JSONL manifest with \"image\" (and \"memorized\") per line, or a folder/list with --labels", Required = true };
         var labels = new Option<string?>("--labels") { Description = "labels file (JSONL/CSV with image, memorized); default: the --images manifest" };
         var output = new Option<string>("--out") { Description = "output folder: ablation-components.jsonl (resumable), ablation.jsonl (scored series), report.md, roc.png", Required = true };

@@ -21,7 +21,7 @@ public static class ExplainCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "the SD v1 model the scan used", Required = true };
+        var model = new Option<string>("--model") { Description = "the SD v1.x or 2.x model the scan used", Required = true };
         var results = new Option<string?>("--results") { Description = "a scan's results file: its top-scoring images are explained" };
         var images = new Option<string?>("--images") { Description = "the scan's --images (folder, list or manifest), to find the files its records name; default: the records' paths as they are" };
         var extra = new Option<string[]>("--image") { Description = "an image to explain as well (repeatable)", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [] };

@@ -16,7 +16,7 @@ public static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "SD v1 model: a diffusers folder, a single-file .safetensors checkpoint or a packed .iipw file", Required = true, HelpName = "PATH" };
+        var model = new Option<string>("--model") { Description = "SD v1.x or 2.x model: a diffusers folder, a single-file .safetensors checkpoint or a packed .iipw file", Required = true, HelpName = "PATH" };
         var prompt = new Option<string?>("--prompt") { Description = "the text to generate an image of (or --prompts)", HelpName = "TEXT" };
         var prompts = new Option<string?>("--prompts")
         {

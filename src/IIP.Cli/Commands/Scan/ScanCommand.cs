@@ -13,7 +13,7 @@ public static class ScanCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "SD v1 model: a diffusers folder, a single-file .safetensors checkpoint or a packed .iipw file", Required = true };
+        var model = new Option<string>("--model") { Description = "SD v1.x or 2.x model: a diffusers folder, a single-file .safetensors checkpoint or a packed .iipw file", Required = true };
         var images = new Option<string>("--images") { Description = "a folder of images, a text file with one path per line, or a JSONL manifest with \"image\" (and \"caption\") per line", Required = true };
         var output = new Option<string>("--out") { Description = "results file (JSONL, one line per image and method); rerunning with the same arguments resumes it", Required = true };
         var methods = new Option<string[]>("--method")
@@ -139,12 +139,11 @@ public static class ScanCommand
             Console.Error.WriteLine($"--fresh: moved the results of another model aside to {moved}");
 
         var model = new StableDiffusion(checkpoint, DeviceOption.Select(s.Device), Program.Engine);
-        bool defaulted = s.Methods is null;
-        s = s with { Methods = s.Methods ?? DefaultMethods(model.Scheduler.PredictsVelocity, s.PaperPreset) };
+        var methods = s.Methods ?? DefaultMethods(model.Scheduler.PredictsVelocity, s.PaperPreset);
         int size = model.NativeImageSize;
         Console.Error.WriteLine($"model {s.Model} ({checkpoint.Layout}, fingerprint {fingerprint[..16]}), native {size}x{size}, backend {model.Backend.Name}; {items.Count} images; " +
-                                $"methods {string.Join(", ", s.Methods)}{(defaulted ? $" (the default for a {(model.Scheduler.PredictsVelocity ? "v" : "noise")}-prediction model{(s.PaperPreset ? " under --preset paper" : "")})" : "")}");
-        if (VPredictionNote(model, s.Methods!) is { } vNote) Console.Error.WriteLine(vNote);
+                                $"methods {string.Join(", ", methods)}{(s.Methods is null ? $" (the default for a {(model.Scheduler.PredictsVelocity ? "v" : "noise")}-prediction model{(s.PaperPreset ? " under --preset paper" : "")})" : "")}");
+        if (VPredictionNote(model, methods) is { } vNote) Console.Error.WriteLine(vNote);
 
         using var writer = ResultsWriter.Open(s.Out, fileLock);
         if (writer.RepairNote is { } note) Console.Error.WriteLine(note);
@@ -152,7 +151,7 @@ public static class ScanCommand
 
         Func<string, IIP.Engine.Tensors.Tensor> load = path => ScanContent.LoadImage(path, size);
         string cacheDir = s.CacheDir ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(s.Out))!, ".iip-cache");
-        var detectors = MethodFactory.Create(s.Methods!, model, fingerprint, s.Iip, s.Baselines, cacheDir, s.Reference, load, progress, s.ScalesGiven);
+        var detectors = MethodFactory.Create(methods, model, fingerprint, s.Iip, s.Baselines, cacheDir, s.Reference, load, progress, s.ScalesGiven);
 
         ScanSummary summary;
         using var interrupt = new ScanInterrupt();
