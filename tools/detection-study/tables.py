@@ -100,22 +100,23 @@ elif kind == "timestep-windows":
     steps = [781 - 20 * k for k in range(40)]
     windows = [(781, 1), (781, 401), (601, 201), (501, 101), (461, 101), (401, 101), (401, 201), (301, 101), (201, 61),
                (181, 21), (101, 21), (81, 21), (41, 1)]
-    data = {}
+    data = {}   # NAME -> (rows of (memorized?, ln TCNP per step), per-step centre, per-step spread)
     for arg in names:
         n, tb = arg.split("=", 1)
         sets = {json.loads(l)["image"]: json.loads(l)["set"] for l in open(f"{tb}/labels.jsonl")}
-        data[n] = [(sets[r["image"]] == "memorized", [math.log(v) for v in r["tcnp"]])
-                   for r in map(json.loads, open(f"{runs}/ablate-{n}/ablation-components.jsonl"))
-                   if r["options"] == "tI=40" and sets.get(r["image"]) in ("memorized", "heldout")]
+        rows = [(sets[r["image"]] == "memorized", [math.log(v) for v in r["tcnp"]])
+                for r in map(json.loads, open(f"{runs}/ablate-{n}/ablation-components.jsonl"))
+                if r["options"] == "tI=40" and sets.get(r["image"]) in ("memorized", "heldout")]
+        centre = [statistics.median(r[k] for _, r in rows) for k in range(40)]
+        spread = [1.4826 * statistics.median(abs(r[k] - centre[k]) for _, r in rows) for k in range(40)]
+        data[n] = (rows, centre, spread)
     print("| timesteps | summary | " + " | ".join(data) + " | mean AUC | worst AUC |")
     print("| --- | --- | " + " | ".join("---:" for _ in data) + " | ---: | ---: |")
     for hi, lo in windows:
         idx = [k for k, t in enumerate(steps) if lo <= t <= hi]
         for summary in ("mean", "mean ln", "mean z"):
             cells, aucs = [], []
-            for n, rows in data.items():
-                centre = [statistics.median(r[k] for _, r in rows) for k in range(40)]
-                spread = [1.4826 * statistics.median(abs(r[k] - centre[k]) for _, r in rows) for k in range(40)]
+            for rows, centre, spread in data.values():
                 def score(r):
                     if summary == "mean": return sum(math.exp(r[k]) for k in idx) / len(idx)
                     if summary == "mean ln": return sum(r[k] for k in idx) / len(idx)

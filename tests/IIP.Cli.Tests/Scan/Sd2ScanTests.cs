@@ -16,10 +16,8 @@ public class Sd2ScanTests
     public void EveryMethodScoresAnSd2ModelInBothLayouts()
     {
         string dir = TestPaths.NewTempDir("sd2-scan");
-        string manifest = Path.Combine(dir, "images.jsonl");
         // two testbed images with their captions (ori-prompt needs them), upscaled to tiny-sd2's 128x128 by the scan
-        File.WriteAllLines(manifest, File.ReadLines(Path.Combine(TestPaths.Testbed, "labels.jsonl")).Take(2)
-            .Select(line => line.Replace("\"image\": \"", $"\"image\": \"{TestPaths.Testbed}/")));
+        string manifest = TestbedManifest(dir, 2);
         string[] common = ["scan", "--images", manifest, "--method", string.Join(",", Methods), "--calibration-images", "4"];
 
         var folder = CliRunner.Run([.. common, "--model", TestPaths.TinySd2Diffusers, "--out", Path.Combine(dir, "folder.jsonl")]);
@@ -46,9 +44,7 @@ public class Sd2ScanTests
     public void WithoutMethodAVPredictionModelIsScannedWithTheFitGainAndIip()
     {
         string dir = TestPaths.NewTempDir("sd2-default");
-        string manifest = Path.Combine(dir, "images.jsonl");
-        File.WriteAllLines(manifest, File.ReadLines(Path.Combine(TestPaths.Testbed, "labels.jsonl")).Take(1)
-            .Select(line => line.Replace("\"image\": \"", $"\"image\": \"{TestPaths.Testbed}/")));
+        string manifest = TestbedManifest(dir, 1);
         string results = Path.Combine(dir, "results.jsonl");
         var scan = CliRunner.Run(["scan", "--model", TestPaths.TinySd2Diffusers, "--images", manifest, "--out", results,
             "--calibration-images", "2", "--fit-iterations", "2"]);
@@ -64,6 +60,15 @@ public class Sd2ScanTests
         Assert.True(paperScan.ExitCode == 0, paperScan.Stderr);
         Assert.Equal(["iip"], Scores(paper).Keys.Select(k => k.Split(' ')[^1]));
         Assert.Contains("methods iip (the default for a v-prediction model under --preset paper)", paperScan.Stderr);
+    }
+
+    // dir/images.jsonl: the first `count` lines of the testbed's labels (image and caption), the images by absolute path
+    private static string TestbedManifest(string dir, int count)
+    {
+        string manifest = Path.Combine(dir, "images.jsonl");
+        File.WriteAllLines(manifest, File.ReadLines(Path.Combine(TestPaths.Testbed, "labels.jsonl")).Take(count)
+            .Select(line => line.Replace("\"image\": \"", $"\"image\": \"{TestPaths.Testbed}/")));
+        return manifest;
     }
 
     // (image, method) -> score; every record must be scored without an error
